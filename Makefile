@@ -1,0 +1,45 @@
+# stackseal — the two commands of the README quick start are `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+TSTAMP := $(VENV)/.installed-test
+
+.PHONY: run test install install-test testbed bench clean lint
+
+# A venv with stackseal installed (editable), then the wizard.
+run: $(STAMP)
+	$(BIN)/stackseal
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e .
+	touch $@
+
+install: $(STAMP)
+
+$(TSTAMP): pyproject.toml $(STAMP)
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+install-test: $(TSTAMP)
+
+# Everything the tests need that is not a Python package (Debian packages, Maven jars, local
+# container images). Idempotent: it skips what is already there.
+testbed: $(TSTAMP)
+	bash tests/testbed/install.sh
+
+# Installs everything, starts the test bed (pytest session fixtures start and stop each
+# service on free ports) and runs the whole suite.
+test: testbed
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(TSTAMP)
+	$(BIN)/lint-imports
+
+bench: $(TSTAMP)
+	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,0 +1,76 @@
+"""Which combinations of answers can work, and why not.
+
+Why a module of its own: the same rules decide what ``render`` refuses (exit 2), what the
+wizard greys out (with the reason shown beside the choice) and what the review warns about.
+Each rule is written once here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from wizard.plan import Plan
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason a plan cannot work (``error``) or deserves a second look (``warning``)."""
+
+    path: str
+    message: str
+    level: Literal["error", "warning"] = "error"
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+def check_plan(plan: Plan) -> list[Problem]:
+    """Every combination problem of ``plan``, errors first."""
+    problems: list[Problem] = []
+    add = problems.append
+    store, kms, vol = plan.object_store, plan.kms, plan.volumes
+
+    if plan.neo4j.edition == "enterprise" and not plan.neo4j.accept_license_agreement:
+        add(Problem("neo4j.accept_license_agreement",
+                    "Neo4j Enterprise needs its license accepted; set it to true (you need a license) or choose community"))
+    if store.sse == "sse-kms":
+        if store.kind == "minio" and not store.kes:
+            add(Problem("object_store.sse",
+                        "sse-kms on MinIO needs KES (set object_store.kes: true) or choose sse-s3 / sse-c"))
+        if store.kind == "seaweedfs":
+            add(Problem("object_store.sse",
+                        "sse-kms is not offered for seaweedfs (its KMS providers cannot use stackseal's key store); choose sse-s3 or sse-c, or kind: minio"))
+    if vol.backend == "luks-device" and not vol.device:
+        add(Problem("volumes.device", "luks-device needs the block device to format, e.g. device: /dev/sdb"))
+    if vol.backend != "luks-device" and vol.device:
+        add(Problem("volumes.device", f"only used by luks-device, not {vol.backend}; remove it", "warning"))
+    if kms.backend == "vault":
+        v = kms.vault
+        if v.deploy and v.token_file:
+            add(Problem("kms.vault.token_file",
+                        "deploy: true runs a fresh OpenBao in the stack and generates its token; remove token_file or set deploy: false"))
+        if bool(v.approle_role_id_file) != bool(v.approle_secret_id_file):
+            add(Problem("kms.vault.approle_role_id_file", "AppRole needs both approle_role_id_file and approle_secret_id_file"))
+    if kms.backend == "azure" and not kms.azure.vault_url:
+        add(Problem("kms.azure.vault_url", "the Azure backend needs the Key Vault URL, e.g. https://NAME.vault.azure.net"))
+    if kms.backend == "gcp" and not kms.gcp.project:
+        add(Problem("kms.gcp.project", "the GCP backend needs the project id that holds the key ring"))
+    if vol.backend == "none":
+        add(Problem("volumes.backend",
+                    "none leaves Neo4j's data, transaction logs and the object store's files unencrypted on disk; "
+                    "use it only where the host disk is encrypted by other means (then choose host-fde)", "warning"))
+    if kms.backend == "local":
+        add(Problem("kms.backend",
+                    "local keeps keys in files next to the stack: for development only, not a KMS", "warning"))
+    if store.kind == "minio":
+        add(Problem("object_store.kind",
+                    "MinIO community edition is unmaintained (since 2026-02) and its images left Docker Hub; "
+                    "the pinned image is the last published one. Consider seaweedfs", "warning"))
+    problems.sort(key=lambda p: p.level != "error")
+    return problems
+
+
+def errors(plan: Plan) -> list[Problem]:
+    """Only the problems that make the plan impossible."""
+    return [p for p in check_plan(plan) if p.level == "error"]
