@@ -1,0 +1,150 @@
+"""Smoke tests of the container test bed: engine, Compose v2, local images, encrypted binds.
+
+These prove the pieces the end-to-end stack test relies on, one at a time, so a failure there
+points at one thing.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+from testbed.containers import DockerEngine, container_logs, free_port, wait_for_port
+from testbed.images import IMAGES, ensure_image
+from testbed.volumes import GocryptfsVolume
+
+
+@pytest.fixture(scope="module")
+def busybox_image(docker: DockerEngine) -> str:
+    return ensure_image(docker, "busybox")[0]
+
+
+def _name(prefix: str) -> str:
+    return f"stackseal-test-{prefix}-{secrets.token_hex(4)}"
+
+
+def test_engine_has_compose_v2(docker: DockerEngine) -> None:
+    version = docker.run("compose", "version", "--short").stdout.decode().strip()
+    assert version.lstrip("v").split(".")[0] == "2", version
+    assert docker.run("info", "--format", "{{.ServerVersion}}").stdout.strip()
+
+
+def test_container_write_through_gocryptfs_bind_mount_is_ciphertext(
+        docker: DockerEngine, busybox_image: str, gocryptfs_volume: GocryptfsVolume) -> None:
+    marker = f"STACKSEAL-CONTAINER-{secrets.token_hex(8)}"
+    shared = gocryptfs_volume.plain / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)  # so the unprivileged container user below may write too
+    docker.run("run", "--rm", "-v", f"{gocryptfs_volume.plain}:/w", busybox_image, "sh", "-c",
+               f"echo {marker} > /w/root.txt")
+    docker.run("run", "--rm", "--user", "65534:65534", "-v", f"{gocryptfs_volume.plain}:/w",
+               busybox_image, "sh", "-c", f"echo {marker} > /w/shared/nobody.txt")
+
+    # The host sees the plaintext through the mount; the backing directory holds none of it.
+    assert (gocryptfs_volume.plain / "root.txt").read_text().strip() == marker
+    assert (shared / "nobody.txt").read_text().strip() == marker
+    raw = gocryptfs_volume.cipher_bytes()
+    assert len(list(gocryptfs_volume.cipher.rglob("*"))) >= 5
+    assert marker.encode() not in raw
+    assert b"root.txt" not in raw and b"nobody.txt" not in raw
+
+
+def test_compose_bind_backed_named_volume_on_gocryptfs(
+        docker: DockerEngine, busybox_image: str, gocryptfs_volume: GocryptfsVolume, tmp_path: Path) -> None:
+    """The rendered-stack convention: a named local volume bound to the gocryptfs mount point,
+    a healthcheck, and ``docker compose up --wait``."""
+    marker = f"STACKSEAL-COMPOSE-{secrets.token_hex(8)}"
+    project = _name("compose").replace("stackseal-test-", "sstest")
+    compose = {
+        "name": project,
+        "services": {
+            "writer": {
+                "image": busybox_image,
+                "entrypoint": ["/bin/sh", "-c",
+                               f"echo {marker} > /data/written.txt && exec sleep 3600"],
+                "volumes": ["data:/data"],
+                "healthcheck": {"test": ["CMD", "/bin/sh", "-c", "test -s /data/written.txt"],
+                                "interval": "1s", "retries": 30},
+            }
+        },
+        "volumes": {"data": {"driver": "local", "driver_opts": {
+            "type": "none", "o": "bind", "device": str(gocryptfs_volume.plain)}}},
+    }
+    (tmp_path / "compose.yaml").write_text(yaml.safe_dump(compose))
+    try:
+        up = docker.compose(tmp_path, project, "up", "-d", "--wait", check=False, timeout=180)
+        assert up.returncode == 0, (up.stderr or b"").decode()
+        assert (gocryptfs_volume.plain / "written.txt").read_text().strip() == marker
+        assert marker.encode() not in gocryptfs_volume.cipher_bytes()
+    finally:
+        docker.compose(tmp_path, project, "down", "-v", "--timeout", "2", check=False)
+
+
+def test_openbao_image_serves_and_is_healthy(docker: DockerEngine) -> None:
+    image = ensure_image(docker, "openbao")[0]
+    assert "OpenBao v2.7.2" in docker.run("run", "--rm", image, "version").stdout.decode()
+    port = free_port()
+    name = _name("openbao")
+    docker.run("run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:8200", image,
+               "server", "-dev", "-dev-root-token-id=root", "-dev-listen-address=0.0.0.0:8200")
+    try:
+        assert wait_for_port("127.0.0.1", port, 60), container_logs(docker, name)
+        health = None
+        for _ in range(60):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/sys/health", timeout=5) as resp:
+                    health = json.load(resp)
+                break
+            except OSError:
+                time.sleep(0.5)
+        assert health and health["initialized"] and not health["sealed"], container_logs(docker, name)
+        # The in-image probe style the rendered healthchecks use (busybox wget in /bin).
+        probe = docker.run("exec", name, "wget", "-q", "-O", "/dev/null",
+                           "http://127.0.0.1:8200/v1/sys/health", check=False)
+        assert probe.returncode == 0, probe.stderr
+    finally:
+        docker.run("rm", "-f", name, check=False)
+
+
+def test_seaweedfs_image_has_weed_at_usr_bin(docker: DockerEngine) -> None:
+    image = ensure_image(docker, "seaweedfs")[0]
+    assert image == IMAGES["seaweedfs"]
+    out = docker.run("run", "--rm", "--entrypoint", "/bin/sh", image, "-c",
+                     "command -v weed && /usr/bin/weed version").stdout.decode()
+    assert "/usr/bin/weed" in out and "4.48" in out
+
+
+def test_neo4j_image_serves_bolt_with_official_env(docker: DockerEngine, local_images: dict[str, str],
+                                                   tmp_path: Path) -> None:
+    from neo4j import GraphDatabase
+
+    password = secrets.token_urlsafe(16)
+    auth = tmp_path / "neo4j_auth"
+    auth.write_text(f"neo4j/{password}")
+    data = tmp_path / "data"
+    data.mkdir()
+    port = free_port()
+    name = _name("neo4j")
+    docker.run("run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:7687",
+               "-v", f"{auth}:/run/secrets/neo4j_auth:ro", "-v", f"{data}:/data",
+               "-e", "NEO4J_AUTH_FILE=/run/secrets/neo4j_auth", local_images["neo4j"])
+    try:
+        ready = False
+        for _ in range(120):
+            if docker.run("exec", name, "bash", "-c", "</dev/tcp/127.0.0.1/7687", check=False).returncode == 0:
+                ready = True
+                break
+            time.sleep(1)
+        assert ready, container_logs(docker, name)
+        with GraphDatabase.driver(f"bolt://127.0.0.1:{port}", auth=("neo4j", password)) as driver:
+            records, _, _ = driver.execute_query("CREATE (n:Canary {v: $v}) RETURN n.v AS v", v="x1")
+            assert records[0]["v"] == "x1"
+        assert (data / "transactions").is_dir(), sorted(p.name for p in data.iterdir())
+    finally:
+        docker.run("rm", "-f", name, check=False)
