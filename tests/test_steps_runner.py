@@ -1,0 +1,225 @@
+"""The step engine with real files: plan, apply, idempotence, dry-run, journal, resume, events."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from wizard.errors import OperationFailed, Refused
+from wizard.plan import plan_from_dict
+from wizard.steps.base import Step, StepCheck
+from wizard.steps.context import Context
+from wizard.steps.events import ProgressMeter, StepDone, StepFailed, StepLog, StepProgress, StepStarted
+from wizard.steps.journal import Journal
+from wizard.steps import runner
+
+
+class FileStep(Step):
+    """Ensures one file holds exactly ``content`` (a real, idempotent step on real files)."""
+
+    def __init__(self, name: str, content: str, fail_once: list[bool] | None = None) -> None:
+        self.id, self.title, self.name, self.content = f"file-{name}", f"file {name}", name, content
+        self.fail_once = fail_once
+        self.applied = 0
+
+    def path(self, ctx: Context) -> Path:
+        return ctx.out_dir / self.name
+
+    def check(self, ctx: Context) -> StepCheck:
+        path = self.path(ctx)
+        if not path.exists():
+            return StepCheck("+", f"create {self.name}")
+        if path.read_text() != self.content:
+            return StepCheck("~", f"rewrite {self.name}", (f"~ {self.name}",))
+        return StepCheck("=", f"{self.name} up to date")
+
+    def apply(self, ctx: Context, emit) -> str:
+        self.applied += 1
+        if self.fail_once:
+            self.fail_once.pop()
+            raise OperationFailed(f"{self.name}: simulated failure of the disk")
+        meter = ProgressMeter(self.id, emit, items_total=1, bytes_total=len(self.content))
+        self.path(ctx).write_text(self.content)
+        meter.advance(1, len(self.content), what=self.name)
+        emit(StepLog(self.id, f"wrote {self.name}"))
+        return f"wrote {self.name}"
+
+
+class CounterStep(Step):
+    """Appends a line each time it runs and cannot tell whether it ran (not idempotent)."""
+
+    id, title = "counter", "append a line"
+
+    def check(self, ctx: Context) -> StepCheck:
+        return StepCheck("~", "append one line (cannot detect a previous run)", idempotent=False)
+
+    def apply(self, ctx: Context, emit) -> str:
+        with open(ctx.out_dir / "counter.log", "a") as handle:
+            handle.write("ran\n")
+        return "appended"
+
+
+class DestroyStep(Step):
+    id, title = "destroy", "remove old.txt"
+
+    def check(self, ctx: Context) -> StepCheck:
+        old = ctx.out_dir / "old.txt"
+        if old.exists():
+            return StepCheck("~", "remove old.txt", destroys=(str(old),))
+        return StepCheck("=", "old.txt already gone")
+
+    def apply(self, ctx: Context, emit) -> str:
+        (ctx.out_dir / "old.txt").unlink()
+        return "removed old.txt"
+
+
+@pytest.fixture
+def ctx(tmp_path: Path) -> Context:
+    plan = plan_from_dict({"version": 1, "project": "t", "output_dir": "out", "volumes": {"root": str(tmp_path / "vol")}},
+                          base_dir=tmp_path)
+    context = Context.for_plan(plan)
+    context.out_dir.mkdir()
+    return context
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_plan_lists_changes_and_summary(ctx: Context) -> None:
+    (ctx.out_dir / "b").write_text("old")
+    (ctx.out_dir / "c").write_text("C")
+    steps = [FileStep("a", "A"), FileStep("b", "B"), FileStep("c", "C")]
+    checks = runner.check_all(ctx, steps)
+    text = runner.format_plan(checks)
+    assert "  + file-a  file a: create a" in text
+    assert "  ~ file-b  file b: rewrite b" in text
+    assert "  = file-c  file c: c up to date" in text
+    assert text.endswith("Plan: 1 to create, 1 to change, 1 already done.")
+    data = runner.plan_json(checks)
+    assert data["changes"] is True and data["summary"] == {"create": 1, "change": 1, "unchanged": 1}
+    assert [s["action"] for s in data["steps"]] == ["+", "~", "="]
+
+
+def test_apply_then_again_changes_nothing(ctx: Context) -> None:
+    steps = [FileStep("a", "A"), FileStep("b", "B")]
+    events: list = []
+    result = runner.run(ctx, events.append, steps=steps)
+    assert result.changed == 2
+    assert (ctx.out_dir / "a").read_text() == "A"
+    kinds = [type(e).__name__ for e in events]
+    assert kinds[:1] == ["StepStarted"] and "StepProgress" in kinds and kinds[-1] == "StepDone"
+    progress = [e for e in events if isinstance(e, StepProgress)]
+    assert progress[0].items == 1 and progress[0].bytes == 1 and progress[0].eta == 0.0
+    again = runner.run(ctx, events.append, steps=[FileStep("a", "A"), FileStep("b", "B")])
+    assert again.changed == 0
+    assert runner.summary_line(runner.check_all(ctx, steps)) == "No changes. 2 steps already done."
+    journal = json.loads((ctx.state_dir / "journal.json").read_text())
+    assert journal["status"] == "done" and set(journal["steps"]) == {"file-a", "file-b"}
+
+
+def test_dry_run_writes_nothing_not_even_the_journal(ctx: Context) -> None:
+    before = snapshot(ctx.out_dir.parent)
+    result = runner.run(ctx, dry_run=True, steps=[FileStep("a", "A")])
+    assert result.dry_run and result.checks[0][1].action == "+"
+    assert snapshot(ctx.out_dir.parent) == before
+    assert not ctx.state_dir.exists()
+
+
+def test_failure_is_journaled_and_rerun_resumes(ctx: Context) -> None:
+    flaky = FileStep("b", "B", fail_once=[True])
+    first = FileStep("a", "A")
+    events: list = []
+    with pytest.raises(OperationFailed, match="simulated failure"):
+        runner.run(ctx, events.append, steps=[first, flaky, FileStep("c", "C")])
+    assert isinstance(events[-1], StepFailed) and events[-1].step_id == "file-b"
+    journal = Journal.load(ctx.state_dir / "journal.json")
+    assert journal is not None and journal.status == "failed"
+    assert journal.steps["file-a"].status == "done" and journal.steps["file-b"].status == "failed"
+    assert "file-c" not in journal.steps and not (ctx.out_dir / "c").exists()
+    run_id = journal.run_id
+
+    events.clear()
+    second = FileStep("a", "A")
+    result = runner.run(ctx, events.append, steps=[second, flaky, FileStep("c", "C")])
+    assert result.resumed_from == run_id
+    assert any(isinstance(e, StepLog) and "resuming interrupted run" in e.message for e in events)
+    assert second.applied == 0  # done before and its facts still hold: not redone
+    assert result.outcomes == [("file-a", False, "a up to date"), ("file-b", True, "wrote b"), ("file-c", True, "wrote c")]
+    assert Journal.load(ctx.state_dir / "journal.json").status == "done"
+
+
+def test_facts_are_read_again_right_before_apply(ctx: Context) -> None:
+    """A file fixed by someone after the plan was shown is not rewritten (no stale facts)."""
+    step = FileStep("a", "A")
+    assert runner.check_all(ctx, [step])[0][1].action == "+"
+    (ctx.out_dir / "a").write_text("A")
+    result = runner.run(ctx, steps=[step])
+    assert step.applied == 0 and result.outcomes[0][1] is False
+
+
+def test_not_idempotent_step_is_flagged_and_not_repeated_on_resume(ctx: Context) -> None:
+    checks = runner.check_all(ctx, [CounterStep()])
+    assert "[not idempotent: runs again every apply]" in runner.format_plan(checks)
+    assert runner.plan_json(checks)["steps"][0]["idempotent"] is False
+    with pytest.raises(OperationFailed):
+        runner.run(ctx, steps=[CounterStep(), FileStep("x", "X", fail_once=[True])])
+    runner.run(ctx, steps=[CounterStep(), FileStep("x", "X")])
+    assert (ctx.out_dir / "counter.log").read_text() == "ran\n"
+
+
+def test_destructive_step_needs_explicit_flag(ctx: Context) -> None:
+    (ctx.out_dir / "old.txt").write_text("keep me")
+    checks = runner.check_all(ctx, [DestroyStep()])
+    assert f"DESTROYS: {ctx.out_dir / 'old.txt'}" in runner.format_plan(checks)
+    with pytest.raises(Refused, match="--allow-destroy"):
+        runner.run(ctx, steps=[DestroyStep()])
+    assert (ctx.out_dir / "old.txt").read_text() == "keep me"
+    ctx.allow_destroy = True
+    runner.run(ctx, steps=[DestroyStep()])
+    assert not (ctx.out_dir / "old.txt").exists()
+
+
+def test_damaged_journal_is_one_clear_error(ctx: Context) -> None:
+    ctx.state_dir.mkdir()
+    (ctx.state_dir / "journal.json").write_text("{not json")
+    with pytest.raises(OperationFailed, match="damaged journal"):
+        runner.run(ctx, steps=[FileStep("a", "A")])
+
+
+def test_journal_writes_are_atomic_files(ctx: Context) -> None:
+    runner.run(ctx, steps=[FileStep("a", "A")])
+    leftovers = [p.name for p in ctx.state_dir.iterdir() if p.name != "journal.json"]
+    assert leftovers == []
+    assert oct(os.stat(ctx.state_dir / "journal.json").st_mode & 0o777) == "0o644"
+
+
+def test_progress_meter_rate_and_eta() -> None:
+    seen: list = []
+    meter = ProgressMeter("copy", seen.append, items_total=4, bytes_total=400)
+    first = meter.advance(1, 100)
+    assert first.bytes == 100 and first.rate > 0 and first.eta is not None and first.eta > 0
+    last = meter.advance(3, 300)
+    assert last.items == 4 and last.bytes == 400 and last.eta == 0.0
+    assert len(seen) == 2
+
+
+def test_plain_renderer_lines() -> None:
+    import io
+
+    from wizard.steps.console import PlainRenderer
+
+    out = io.StringIO()
+    render = PlainRenderer(out)
+    render(StepStarted("volumes", "Encrypted volumes", 2, 5))
+    render(StepProgress("volumes", 2, 2, 2048, 2048, 1024.0, 0.0, "neo4j-data"))
+    render(StepDone("volumes", True, "created 2", 1.25))
+    render(StepFailed("compose-up", "port 127.0.0.1:7687 is already in use"))
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "[2/5] volumes: Encrypted volumes"
+    assert lines[1] == "    progress: 2/2 items, 2.0 KB of 2.0 KB, 1.0 KB/s, ETA 0s (neo4j-data)"
+    assert lines[2] == "    changed: created 2 (1.2s)"
+    assert lines[3] == "    FAILED: port 127.0.0.1:7687 is already in use"

@@ -1,0 +1,38 @@
+"""Provisioning as idempotent steps (see :mod:`wizard.steps.base` and docs/provisioning.md).
+
+``build_steps(plan)`` is the ordered list for a plan; :mod:`wizard.steps.runner` checks and
+runs them. Step modules keep heavy imports (docker, minio, hvac) inside their functions so
+``stackseal plan --help`` and the TUI's imports stay fast.
+"""
+
+from __future__ import annotations
+
+from wizard.plan import Plan
+from wizard.steps.base import Step, StepCheck
+
+
+def build_steps(plan: Plan) -> list[Step]:
+    """The steps that bring the plan's stack up, in the order they must run."""
+    from wizard.steps.adopt_step import AdoptStep
+    from wizard.steps.buckets_step import BucketsStep
+    from wizard.steps.compose_step import ComposeUpStep
+    from wizard.steps.engine_step import DockerEngineStep
+    from wizard.steps.host_step import HostToolsStep
+    from wizard.steps.ports_step import PortsStep
+    from wizard.steps.render_step import RenderStep
+    from wizard.steps.volumes_step import VolumesStep
+
+    steps: list[Step] = [
+        RenderStep(),
+        HostToolsStep(),
+        DockerEngineStep(),
+        VolumesStep(),
+        AdoptStep(),
+        PortsStep(),
+        ComposeUpStep(),
+        BucketsStep(),
+    ]
+    return steps
+
+
+__all__ = ["Step", "StepCheck", "build_steps"]

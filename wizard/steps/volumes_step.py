@@ -1,0 +1,60 @@
+"""Step ``volumes``: every persistent volume exists, encrypted, and is unlocked at its mount point.
+
+Why: the compose file binds each volume to ``wizard.layout`` 's mount point; if the encrypted
+storage is not mounted there when containers start, they would write plaintext into the bare
+directory. This step creates what is absent (generating its key into ``secrets/``) and unlocks
+what is locked (after a reboot), through the :mod:`wizard.volumes` backend interface.
+"""
+
+from __future__ import annotations
+
+from wizard.layout import volume_specs
+from wizard.steps.base import Step, StepCheck
+from wizard.steps.context import Context
+from wizard.steps.events import Emit, ProgressMeter, StepLog
+from wizard.volumes import get_backend
+from wizard.volumes.keys import ensure_key, existing_key
+
+
+class VolumesStep(Step):
+    id = "volumes"
+    title = "Encrypted volumes"
+
+    def check(self, ctx: Context) -> StepCheck:
+        backend = get_backend(ctx.plan)
+        specs = volume_specs(ctx.plan)
+        details: list[str] = []
+        absent = locked = 0
+        for spec in specs:
+            state = backend.status(spec)
+            if state.state == "absent":
+                absent += 1
+                details.append(f"+ {spec.name}: create {backend.name} storage at {spec.backing}, open at {spec.mount_point}")
+            elif state.state == "locked":
+                locked += 1
+                details.append(f"~ {spec.name}: unlock ({state.detail})")
+        if not absent and not locked:
+            return StepCheck("=", f"all {len(specs)} volumes open ({backend.name})")
+        parts = ([f"create {absent}"] if absent else []) + ([f"unlock {locked}"] if locked else [])
+        return StepCheck("+" if absent else "~", f"{' and '.join(parts)} of {len(specs)} {backend.name} volumes", tuple(details))
+
+    def apply(self, ctx: Context, emit: Emit) -> str:
+        backend = get_backend(ctx.plan)
+        specs = volume_specs(ctx.plan)
+        meter = ProgressMeter(self.id, emit, items_total=len(specs))
+        created = unlocked = 0
+        for spec in specs:
+            state = backend.status(spec).state  # re-read: an earlier volume may share nothing, but a rerun may
+            if state == "absent":
+                key = ensure_key(ctx.secrets_dir, spec.name) if backend.uses_key else ctx.secrets_dir / "unused"
+                backend.create(spec, key)
+                backend.unlock(spec, key)
+                created += 1
+                emit(StepLog(self.id, f"created and opened {spec.name} at {spec.mount_point}"))
+            elif state == "locked":
+                key = existing_key(ctx.secrets_dir, spec.name) if backend.uses_key else ctx.secrets_dir / "unused"
+                backend.unlock(spec, key)
+                unlocked += 1
+                emit(StepLog(self.id, f"unlocked {spec.name} at {spec.mount_point}"))
+            meter.advance(1, what=spec.name)
+        return f"created {created}, unlocked {unlocked} of {len(specs)} {backend.name} volumes"

@@ -1,0 +1,33 @@
+"""Encrypted storage behind the stack's Docker volumes, one backend per technique.
+
+``get_backend(plan)`` returns the :class:`~wizard.volumes.base.VolumeBackend` for
+``volumes.backend``; the provisioning steps only talk to that interface.
+"""
+
+from __future__ import annotations
+
+from wizard.errors import UsageError
+from wizard.plan import Plan
+from wizard.volumes.base import VolumeBackend, VolumeState
+
+
+def get_backend(plan: Plan) -> VolumeBackend:
+    """The backend object for the plan's ``volumes.backend``."""
+    name = plan.volumes.backend
+    if name == "gocryptfs":
+        from wizard.volumes.gocryptfs import GocryptfsBackend
+
+        return GocryptfsBackend()
+    if name == "luks-file":
+        from wizard.volumes.luks_file import LuksFileBackend
+
+        return LuksFileBackend(plan.project, plan.volumes.size_mb, plan.volumes.filesystem)
+    if name in ("host-fde", "none"):
+        from wizard.volumes.plain import PlainBackend
+
+        return PlainBackend(name)
+    raise UsageError(f"volumes.backend: '{name}' cannot be provisioned by apply yet; "
+                     "choose gocryptfs, luks-file, host-fde or none (see docs/provisioning.md)")
+
+
+__all__ = ["VolumeBackend", "VolumeState", "get_backend"]

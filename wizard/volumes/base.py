@@ -1,0 +1,123 @@
+"""The interface every volume-encryption backend implements.
+
+Why one small interface (create, unlock, lock, status, rotate): the provisioning steps, the
+rotation command and the verification checks must treat gocryptfs, LUKS, fscrypt and host disk
+encryption alike. Each backend works on one :class:`wizard.layout.VolumeSpec` at a time: it makes
+the encrypted storage at ``spec.backing`` and exposes its plaintext view at ``spec.mount_point``
+(the directory the compose volume binds). Keys are files (``key_file``) the caller owns; a
+backend never prints or logs them.
+
+Safety rules every backend keeps: ``create`` refuses to hide or overwrite existing files,
+``unlock`` refuses to mount over a non-empty directory, nothing here deletes user data.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from wizard.errors import OperationFailed
+from wizard.layout import VolumeSpec
+
+State = Literal["absent", "locked", "unlocked"]
+
+
+@dataclass(frozen=True)
+class VolumeState:
+    """What a volume is now: not created, created but closed, or open at its mount point."""
+
+    state: State
+    detail: str
+
+
+class VolumeBackend(ABC):
+    """One way of encrypting a volume's host directory."""
+
+    name: str = ""
+    #: (executable, command that installs it)
+    tools: tuple[tuple[str, str], ...] = ()
+    #: False when the key cannot be changed by ``rotate`` (host-fde, none)
+    rotatable: bool = True
+    #: False when the backend needs no stackseal key file (host-fde, none)
+    uses_key: bool = True
+
+    def missing_tools(self) -> list[str]:
+        """One line per missing tool, each with the command that installs it."""
+        return [f"{tool} (install: {install})" for tool, install in self.tools if shutil.which(tool) is None]
+
+    @abstractmethod
+    def status(self, spec: VolumeSpec) -> VolumeState:
+        """Read-only: absent, locked or unlocked."""
+
+    @abstractmethod
+    def create(self, spec: VolumeSpec, key_file: Path) -> None:
+        """Make the encrypted storage (left locked). Must be atomic: a crash leaves it absent."""
+
+    @abstractmethod
+    def unlock(self, spec: VolumeSpec, key_file: Path) -> None:
+        """Open it so ``spec.mount_point`` shows the plaintext view."""
+
+    @abstractmethod
+    def lock(self, spec: VolumeSpec) -> None:
+        """Close it: the plaintext view disappears (the services using it must be stopped)."""
+
+    @abstractmethod
+    def rotate(self, spec: VolumeSpec, old_key_file: Path, new_key_file: Path) -> None:
+        """Make ``new_key_file`` open the volume and ``old_key_file`` no longer open it."""
+
+
+# ---- helpers shared by backends -----------------------------------------------------------
+
+def mount_entry(path: Path) -> tuple[str, str] | None:
+    """(fstype, source) of the mount at exactly ``path``, from /proc/self/mountinfo; None if none."""
+    target = os.path.realpath(path)
+    found = None
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8") as handle:
+            for line in handle:
+                left, _, right = line.partition(" - ")
+                fields = left.split()
+                if len(fields) >= 5 and _unescape(fields[4]) == target:
+                    rparts = right.split()
+                    found = (rparts[0], _unescape(rparts[1]) if len(rparts) > 1 else "")
+    except OSError:
+        return None
+    return found  # the last entry wins (stacked mounts)
+
+
+def _unescape(text: str) -> str:
+    return text.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
+
+
+def ensure_empty_mount_point(spec: VolumeSpec) -> None:
+    """Create the mount point; refuse if it already holds files (they would be hidden)."""
+    mount_point = spec.mount_point
+    mount_point.mkdir(parents=True, exist_ok=True)
+    try:
+        entries = list(os.scandir(mount_point))
+    except OSError as err:
+        raise OperationFailed(f"volume {spec.name}: cannot read {mount_point} ({err.strerror})") from None
+    if entries:
+        raise OperationFailed(
+            f"volume {spec.name}: {mount_point} already holds {len(entries)} unencrypted entries that the encrypted "
+            f"volume would hide; move them out (or use 'stackseal migrate volume {spec.name}') and run again (nothing was changed)")
+
+
+def run_tool(argv: list[str], what: str, input_text: str | None = None, timeout: int = 120) -> subprocess.CompletedProcess[str]:
+    """Run a backend tool; on failure one line with its last stderr line (tools never echo keys)."""
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, input=input_text, timeout=timeout)
+    except FileNotFoundError:
+        raise OperationFailed(f"{what}: '{argv[0]}' is not installed") from None
+    except subprocess.TimeoutExpired:
+        raise OperationFailed(f"{what}: '{argv[0]}' did not finish within {timeout}s") from None
+    if proc.returncode != 0:
+        lines = [ln.strip() for ln in (proc.stderr or proc.stdout or "").splitlines() if ln.strip() and "syslog" not in ln.lower()]
+        reason = lines[-1] if lines else f"exit code {proc.returncode}"
+        raise OperationFailed(f"{what}: {argv[0]} failed: {reason}")
+    return proc
