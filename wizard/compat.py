@@ -25,6 +25,35 @@ class Problem:
         return f"{self.path}: {self.message}"
 
 
+#: kms.backend values SeaweedFS's SSE-KMS cannot use, with the reason. SeaweedFS (4.x) ships KMS
+#: providers "openbao"/"vault" (transit), "aws" and "gcp" configured in the ``kms`` block of its
+#: ``-s3.config`` JSON; its "azure" provider needs a custom build tag and its "local" provider is
+#: not a key store stackseal can back up.
+SEAWEEDFS_NO_KMS = {
+    "local": "sse-kms on seaweedfs needs a real KMS (vault, aws or gcp): its built-in local provider keeps keys "
+             "where stackseal cannot back them up; choose sse-s3 (key in a local file) or another kms.backend",
+    "azure": "sse-kms on seaweedfs cannot use azure: the published SeaweedFS binaries are built without the Azure "
+             "KMS provider; choose sse-s3 / sse-c, kind: minio (KES), or kms.backend vault, aws or gcp",
+}
+
+
+def uses_kes(plan: Plan) -> bool:
+    """Whether the stack runs MinIO KES: MinIO with SSE-KMS, or MinIO with a non-local KMS.
+
+    With ``kms.backend: local`` and SSE-S3/SSE-C, MinIO's built-in static key is enough (and
+    cannot be rotated: the runbook says so); any real KMS is reached through KES.
+    """
+    store = plan.object_store
+    if store.kind != "minio" or not store.kes:
+        return False
+    return store.sse == "sse-kms" or plan.kms.backend != "local"
+
+
+def uses_object_store_tls(plan: Plan) -> bool:
+    """TLS certificates are rendered for the object store when its endpoint is https://."""
+    return plan.object_store.endpoint.startswith("https://")
+
+
 def check_plan(plan: Plan) -> list[Problem]:
     """Every combination problem of ``plan``, errors first."""
     problems: list[Problem] = []
@@ -38,9 +67,15 @@ def check_plan(plan: Plan) -> list[Problem]:
         if store.kind == "minio" and not store.kes:
             add(Problem("object_store.sse",
                         "sse-kms on MinIO needs KES (set object_store.kes: true) or choose sse-s3 / sse-c"))
-        if store.kind == "seaweedfs":
-            add(Problem("object_store.sse",
-                        "sse-kms is not offered for seaweedfs (its KMS providers cannot use stackseal's key store); choose sse-s3 or sse-c, or kind: minio"))
+        if store.kind == "seaweedfs" and kms.backend in SEAWEEDFS_NO_KMS:
+            add(Problem("object_store.sse", SEAWEEDFS_NO_KMS[kms.backend]))
+    if store.sse == "sse-c" and store.kind == "minio" and not store.endpoint.startswith("https://"):
+        add(Problem("object_store.endpoint",
+                    "sse-c on MinIO needs TLS (the server rejects SSE-C over plain HTTP); use an https:// endpoint, "
+                    "stackseal renders the certificates"))
+    if uses_kes(plan) and kms.backend == "gcp" and not kms.gcp.credentials_file:
+        add(Problem("kms.gcp.credentials_file",
+                    "KES's GCP Secret Manager keystore needs a service-account JSON file; set credentials_file"))
     if vol.backend == "luks-device" and not vol.device:
         add(Problem("volumes.device", "luks-device needs the block device to format, e.g. device: /dev/sdb"))
     if vol.backend != "luks-device" and vol.device:
@@ -63,6 +98,13 @@ def check_plan(plan: Plan) -> list[Problem]:
     if kms.backend == "local":
         add(Problem("kms.backend",
                     "local keeps keys in files next to the stack: for development only, not a KMS", "warning"))
+    if uses_kes(plan):
+        add(Problem("object_store.kes",
+                    "KES is deprecated upstream (last release 2025-03); it still works with the pinned images", "warning"))
+    if store.kind == "minio" and not uses_kes(plan) and store.sse != "sse-c":
+        add(Problem("object_store.sse",
+                    "MinIO's static key (MINIO_KMS_SECRET_KEY_FILE) cannot be rotated; use a real KMS with KES to rotate keys",
+                    "warning"))
     if store.kind == "minio":
         add(Problem("object_store.kind",
                     "MinIO community edition is unmaintained (since 2026-02) and its images left Docker Hub; "

@@ -52,6 +52,10 @@ def _declared(plan: Plan) -> list[tuple[str, str, str, str]]:
         ("neo4j-backups", "neo4j", "/backups", "database dumps and backups"),
         (f"{store}-data", store, store_path, "object store data (objects, metadata)"),
     ]
+    from wizard.compat import uses_kes  # render engineer: KES's fs keystore holds plaintext keys
+
+    if uses_kes(plan) and plan.kms.backend == "local":
+        volumes.append(("kes-keys", "kes", "/kes/keys", "KES fs keystore: object master keys (plaintext files)"))
     if plan.kms.backend == "vault" and plan.kms.vault.deploy:
         volumes.append(("openbao-data", "openbao", "/openbao/file", "OpenBao file storage (encrypted by its barrier too)"))
     return volumes

@@ -1,13 +1,51 @@
-"""TEMPORARY: being written by a teammate right now (replace this whole file)."""
+"""Write every artifact (compose file, secrets, KES/SeaweedFS/OpenBao configs, policies, runbook).
+
+``stackseal render -c FILE [-o DIR] [--force] [--dry-run]``. Exit 0 on success, 2 on bad input,
+an impossible combination, or files changed by someone else (shown as a unified diff; re-run with
+``--force`` to overwrite them). Imports stay inside ``run`` so ``stackseal --help`` is fast.
+"""
+
+from __future__ import annotations
 
 import argparse
-
-from wizard.errors import OperationFailed
+import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-c", "--config")
+    parser.add_argument("-c", "--config", required=True, metavar="FILE", help="answers file (stackseal.yaml)")
+    parser.add_argument("-o", "--out", metavar="DIR", help="output directory (default: output_dir of the answers file)")
+    parser.add_argument("--force", action="store_true", help="overwrite files changed by hand or not written by stackseal")
+    parser.add_argument("--dry-run", action="store_true", help="show what would change, write nothing")
+
+
+_SYMBOL = {"create": "+", "update": "~", "unchanged": "=", "conflict": "!"}
 
 
 def run(args: argparse.Namespace) -> int:
-    raise OperationFailed("'render' is being built")
+    from pathlib import Path
+
+    from wizard import compat
+    from wizard.plan import load_plan
+    from wizard.render import writer
+
+    plan = load_plan(args.config)
+    out = Path(args.out).expanduser().resolve() if args.out else plan.output_path
+    for problem in compat.check_plan(plan):
+        if problem.level == "warning":
+            print(f"stackseal: warning: {problem}", file=sys.stderr)
+    try:
+        changes = writer.preview(plan, out) if args.dry_run else writer.write(plan, out, force=args.force)
+    except writer.ConflictError as err:
+        sys.stderr.write(err.diffs())
+        raise
+    for change in changes:
+        note = " (secret)" if change.secret else ""
+        print(f"{_SYMBOL[change.action]} {change.action:9} {change.path}{note}")
+        if args.dry_run and change.diff:
+            print(change.diff, end="")
+    counts = {a: sum(1 for c in changes if c.action == a) for a in _SYMBOL}
+    verb = "would write" if args.dry_run else "wrote"
+    print(f"{verb} {counts['create'] + counts['update']} file(s) to {out}: {counts['create']} created, "
+          f"{counts['update']} updated, {counts['unchanged']} unchanged"
+          + (f", {counts['conflict']} conflict(s)" if counts["conflict"] else ""))
+    return 0
