@@ -1,0 +1,125 @@
+"""Execute: runs the provisioning steps with live progress and logs; cancel stops at the next
+safe point (the journal lets ``stackseal apply`` resume).
+
+Why a thread worker and messages: steps block (Docker, cryptsetup); the runner's ``emit`` is
+called in the worker thread and only forwards events to the UI thread with ``call_from_thread``.
+Cancelling sets a flag that the next event checks, so no step is killed half-way.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.widgets import Button, ProgressBar, RichLog, Static
+
+from screens.base import WizardScreen
+from wizard.errors import OperationFailed, StacksealError
+from wizard.plan import Plan
+from wizard.steps.events import StepDone, StepFailed, StepLog, StepProgress, StepStarted
+
+
+def progress_line(event: StepProgress) -> str:
+    """"copy objects: 120/400 items, 35.2 MB, 12.1 MB/s, ETA 23 s"."""
+    items = f"{event.items}/{event.items_total}" if event.items_total else f"{event.items}"
+    parts = [f"{items} items"]
+    if event.bytes:
+        parts.append(f"{event.bytes / 1e6:.1f} MB")
+    if event.rate:
+        parts.append(f"{event.rate / 1e6:.1f} MB/s" if event.bytes else f"{event.rate:.1f} items/s")
+    if event.eta is not None:
+        parts.append(f"ETA {event.eta:.0f} s")
+    return f"{event.step_id} {event.what}: {', '.join(parts)}"
+
+
+class Cancelled(OperationFailed):
+    """Raised from ``emit`` in the worker when the user pressed Cancel."""
+
+
+class ExecuteScreen(WizardScreen):
+    TITLE_TEXT = "Execute"
+    NEXT_LABEL = "Finish"
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("Starting…", id="exec-status")
+        yield ProgressBar(id="exec-progress", show_eta=True)
+        yield RichLog(id="exec-log", wrap=True, markup=False, max_lines=2000)
+
+    def compose_buttons(self) -> ComposeResult:
+        yield Button("Cancel", id="cancel", variant="error", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#back", Button).disabled = True
+        self.query_one("#next", Button).disabled = True
+        self._cancel = threading.Event()
+        self.finished = False
+        self.failed: str | None = None
+        self._run(self.wizard.plan)
+
+    @work(thread=True, exclusive=True, group="execute", exit_on_error=False)
+    def _run(self, plan: Plan) -> None:
+        try:
+            from wizard.steps.context import Context
+            from wizard.steps.runner import run
+        except ImportError as err:
+            self.app.call_from_thread(self._done, f"the provisioning steps are not available in this build ({err})")
+            return
+
+        def emit(event: Any) -> None:
+            self.app.call_from_thread(self._event, event)
+            if self._cancel.is_set():
+                raise Cancelled("cancelled by the user; run 'stackseal apply -c FILE' to resume")
+
+        ctx = Context.for_plan(plan)
+        try:
+            run(ctx, emit)
+        except StacksealError as err:
+            self.app.call_from_thread(self._done, str(err))
+            return
+        except Exception as err:  # shown, never a traceback on screen
+            self.app.call_from_thread(self._done, f"{type(err).__name__}: {err}")
+            return
+        finally:
+            ctx.close()
+        self.app.call_from_thread(self._done, None)
+
+    def _event(self, event: Any) -> None:
+        log = self.query_one("#exec-log", RichLog)
+        status = self.query_one("#exec-status", Static)
+        bar = self.query_one("#exec-progress", ProgressBar)
+        if isinstance(event, StepStarted):
+            status.update(Text.assemble(("▶ ", "cyan"), f"step {event.index} of {event.total}: {event.title}"))
+            bar.update(total=event.total, progress=event.index - 1)
+            log.write(Text(f"▶ {event.step_id}: {event.title}", style="bold"))
+        elif isinstance(event, StepDone):
+            bar.advance(1)
+            log.write(Text(f"✔ {event.step_id}: {event.summary} ({event.seconds:.1f}s)", style="green" if event.changed else "dim"))
+        elif isinstance(event, StepFailed):
+            log.write(Text(f"✘ {event.step_id}: {event.error}", style="bold red"))
+        elif isinstance(event, StepProgress):
+            status.update(progress_line(event))
+        elif isinstance(event, StepLog):
+            log.write(Text(f"  {event.step_id}: {event.message}", style="yellow" if event.level == "warning" else ""))
+
+    def _done(self, error: str | None) -> None:
+        self.finished = True
+        self.failed = error
+        status = self.query_one("#exec-status", Static)
+        if error is None:
+            status.update(Text("✔ All steps done. Verification comes next.", style="bold green"))
+        else:
+            status.update(Text(f"✘ Stopped: {error}", style="bold red"))
+        self.query_one("#cancel", Button).disabled = True
+        self.query_one("#next", Button).disabled = False
+        self.query_one("#next", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "cancel":
+            event.stop()
+            self._cancel.set()
+            self.query_one("#exec-status", Static).update("Cancelling at the next safe point…")
+            return
+        super().on_button_pressed(event)

@@ -1,0 +1,133 @@
+"""Review: the files that will be written (tree + diff against what exists), the step plan
+(exactly what ``stackseal plan`` prints) and the warnings — before anything changes.
+
+Why a worker: render's preview and the steps' checks read the disk and ask Docker, which may take
+a moment; the screen stays responsive and fills in when :func:`wizard.review.build_review` is done.
+Nothing is written until "Save".
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+from rich.syntax import Syntax
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.widgets import Button, LoadingIndicator, Static, TabbedContent, TabPane, Tree
+
+from screens.base import WizardScreen
+from wizard.plan import Plan
+from wizard.review import ACTION_MARK, FileRow, Review, build_review
+
+ACTION_STYLE = {"create": "green", "update": "yellow", "unchanged": "dim", "conflict": "bold red"}
+
+
+class ReviewScreen(WizardScreen):
+    TITLE_TEXT = "Review"
+    NEXT_LABEL = "Save answers"
+
+    review: Review | None = None
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("Nothing has been written yet. Check what will happen, then save.", id="review-summary")
+        yield LoadingIndicator(id="review-loading")
+        with TabbedContent(id="review-tabs"):
+            with TabPane("Files", id="tab-files"):
+                yield Tree("files", id="file-tree")
+                yield Static("", id="file-diff")
+            with TabPane("Steps", id="tab-steps"):
+                yield Static("", id="steps-text")
+            with TabPane("Warnings", id="tab-warnings"):
+                yield Static("", id="warnings-text")
+
+    def compose_buttons(self) -> ComposeResult:
+        yield Button("Save and apply", id="apply", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#review-tabs").display = False
+        self._build(self.wizard.plan)
+
+    @work(thread=True, exclusive=True, group="review", exit_on_error=False)
+    def _build(self, plan: Plan) -> None:
+        review = build_review(plan, self.wizard.out)
+        self.app.call_from_thread(self._show, review)
+
+    def _show(self, review: Review) -> None:
+        if not self.is_mounted:
+            return
+        self.review = review
+        self.query_one("#review-loading").display = False
+        self.query_one("#review-tabs").display = True
+        self._fill_files(review)
+        steps = review.steps_text if review.steps_text is not None else f"Step plan not available: {review.steps_error}"
+        self.query_one("#steps-text", Static).update(Text(steps))
+        lines = Text()
+        for error in review.errors:
+            lines.append(f"ERROR    {error}\n", style="bold red")
+        for warning in review.warnings:
+            lines.append(f"WARNING  {warning}\n", style="yellow")
+        if not (review.errors or review.warnings):
+            lines.append("No warnings.")
+        self.query_one("#warnings-text", Static).update(lines)
+        counts: dict[str, int] = {}
+        for row in review.files:
+            counts[row.action] = counts.get(row.action, 0) + 1
+        files = ", ".join(f"{n} {a}" for a, n in counts.items()) or "not available"
+        summary = (f"Nothing has been written yet. Answers: {review.answers.action} {review.answers.path} · "
+                   f"files: {files} · {len(review.errors)} error(s), {len(review.warnings)} warning(s)")
+        self.query_one("#review-summary", Static).update(summary)
+        blocked = bool(review.errors)
+        self.query_one("#next", Button).disabled = blocked
+        self.query_one("#apply", Button).disabled = blocked or review.steps_text is None
+        if blocked:
+            self.query_one("#problems", Static).update("✘ Fix the errors listed under Warnings (Back) before saving.")
+
+    def _fill_files(self, review: Review) -> None:
+        tree: Tree[FileRow] = self.query_one("#file-tree", Tree)
+        tree.clear()
+        tree.root.expand()
+        answers = review.answers
+        tree.root.add_leaf(self._label(PurePosixPath(answers.path).name + "  (answers file)", answers), data=answers)
+        out_node = tree.root.add(f"{self.wizard.plan.output_dir}/", expand=True)
+        if review.files_error:
+            out_node.add_leaf(Text(f"not available: {review.files_error}", style="red"))
+        dirs: dict[str, object] = {"": out_node}
+        for row in sorted(review.files, key=lambda r: r.path):
+            parts = PurePosixPath(row.path).parts
+            parent = out_node
+            for depth in range(1, len(parts)):
+                key = "/".join(parts[:depth])
+                if key not in dirs:
+                    dirs[key] = parent.add(parts[depth - 1] + "/", expand=True)  # type: ignore[attr-defined]
+                parent = dirs[key]  # type: ignore[assignment]
+            parent.add_leaf(self._label(parts[-1], row), data=row)  # type: ignore[attr-defined]
+        tree.root.set_label(Text("Files (+ create, ~ update, = unchanged, ! conflict)"))
+        self._show_diff(answers)
+
+    @staticmethod
+    def _label(name: str, row: FileRow) -> Text:
+        text = Text(f"{ACTION_MARK.get(row.action, '?')} {name}", style=ACTION_STYLE.get(row.action, ""))
+        if row.secret:
+            text.append("  (secret)", style="dim")
+        return text
+
+    def on_tree_node_highlighted(self, event: Tree.NodeHighlighted) -> None:
+        if isinstance(event.node.data, FileRow):
+            self._show_diff(event.node.data)
+
+    def _show_diff(self, row: FileRow) -> None:
+        diff = self.query_one("#file-diff", Static)
+        if row.secret:
+            diff.update(Text(f"{row.path}: secret file — generated once, never shown.", style="dim"))
+        elif row.diff:
+            diff.update(Syntax(row.diff, "diff", theme="ansi_dark", word_wrap=True))
+        else:
+            diff.update(Text(f"{row.path}: {row.action}" + (" (new file)" if row.action == "create" else ""), style="dim"))
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "apply":
+            event.stop()
+            self.wizard.save_and_apply()
+            return
+        super().on_button_pressed(event)
