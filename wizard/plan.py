@@ -439,6 +439,16 @@ def json_schema() -> dict[str, Any]:
     return schema
 
 
+def schema_text() -> str:
+    """``docs/answers.schema.json`` exactly as committed (a test checks it is up to date).
+
+    Regenerate with: ``.venv/bin/python -m wizard.plan > docs/answers.schema.json``.
+    """
+    import json
+
+    return json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
+
+
 def get_path(plan: Plan, dotted: str) -> Any:
     """Read an answer by dotted key (``neo4j.edition``): questions and screens address answers so."""
     node: Any = plan
@@ -471,3 +481,9 @@ def _port_of(url: str, default: int, field: str = "url") -> int:
 def url_port(url: str, default: int) -> int:
     """The port of an http(s)/bolt URL (used for the published host port)."""
     return _port_of(url, default)
+
+
+if __name__ == "__main__":  # pragma: no cover - regenerates docs/answers.schema.json
+    import sys
+
+    sys.stdout.write(schema_text())

@@ -26,13 +26,11 @@ def run(args: argparse.Namespace) -> int:
 
     from wizard import compat
     from wizard.plan import load_plan
-    from wizard.render import writer
+    from wizard.render import refuse_impossible, writer
 
     plan = load_plan(args.config)
     out = Path(args.out).expanduser().resolve() if args.out else plan.output_path
-    for problem in compat.check_plan(plan):
-        if problem.level == "warning":
-            print(f"stackseal: warning: {problem}", file=sys.stderr)
+    refuse_impossible(plan)  # an impossible combination is one line, before any warning
     try:
         changes = writer.preview(plan, out) if args.dry_run else writer.write(plan, out, force=args.force)
     except writer.ConflictError as err:
@@ -43,6 +41,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"{_SYMBOL[change.action]} {change.action:9} {change.path}{note}")
         if args.dry_run and change.diff:
             print(change.diff, end="")
+    for problem in compat.check_plan(plan):  # after success: a refusal stays one line
+        if problem.level == "warning":
+            print(f"stackseal: warning: {problem}", file=sys.stderr)
     counts = {a: sum(1 for c in changes if c.action == a) for a in _SYMBOL}
     verb = "would write" if args.dry_run else "wrote"
     print(f"{verb} {counts['create'] + counts['update']} file(s) to {out}: {counts['create']} created, "

@@ -51,7 +51,7 @@ class LocalSecretStore:
         path = self._path(name)
         try:
             return path.read_bytes()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return None
         except PermissionError:
             raise UsageError(f"{path}: permission denied reading a secret; run stackseal as the user that rendered the stack") from None

@@ -20,6 +20,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -84,16 +85,32 @@ def _diff(path: str, old: bytes, new: bytes) -> str:
                                         fromfile=f"{path} (on disk)", tofile=f"{path} (rendered)"))
 
 
-def _check_out_dir(out_dir: Path) -> None:
-    """Refuse an output directory we cannot use, before anything is written."""
+_HINT = "choose another output directory (-o DIR) or fix its permissions"
+
+
+def _precheck_out_dir(out_dir: Path) -> None:
+    """Refuse an output directory we cannot use, without touching anything."""
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"{out_dir}: exists and is not a directory; choose another output directory (-o DIR)")
     probe = out_dir
-    while not probe.exists():
+    while not probe.exists() and probe != probe.parent:
         probe = probe.parent
-    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
-        raise UsageError(f"{out_dir}: not writable ({probe} is not writable); choose another output directory (-o DIR) "
-                         "or fix its permissions")
+    if not probe.is_dir():
+        raise UsageError(f"{out_dir}: {probe} is not a directory; {_HINT}")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise UsageError(f"{out_dir}: not writable ({probe} is not writable); {_HINT}")
+
+
+def _check_out_dir(out_dir: Path) -> None:
+    """Create the output directory and prove a file can be made there, before any real write."""
+    hint = _HINT
+    try:  # root passes os.access everywhere: really try (read-only mounts, /proc, full disks)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=".stackseal-probe-", dir=out_dir)
+        os.close(fd)
+        os.unlink(name)
+    except OSError as err:
+        raise UsageError(f"{out_dir}: not writable ({err.strerror}); {hint}") from None
 
 
 def classify(files: dict[str, RenderedFile], out_dir: Path) -> list[FileChange]:
@@ -104,7 +121,7 @@ def classify(files: dict[str, RenderedFile], out_dir: Path) -> list[FileChange]:
         path = out_dir / rel
         try:
             current = path.read_bytes()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             changes.append(FileChange(rel, "create", None, rendered.secret))
             continue
         except PermissionError:
@@ -131,13 +148,14 @@ def write(plan: Plan, out_dir: Path | str | None = None, force: bool = False,
           store: SecretStore | None = None) -> list[FileChange]:
     """Render and write every artifact into ``out_dir``; refuses on conflicts unless ``force``."""
     out = Path(out_dir) if out_dir is not None else plan.output_path
-    _check_out_dir(out)
+    _precheck_out_dir(out)
     store = store or secret_store_for(out)
-    files = render_files(plan, store)
+    files = render_files(plan, store)       # pure: refusals happen before anything is created
     changes = classify(files, out)
     conflicts = [c for c in changes if c.action == "conflict"]
     if conflicts and not force:
         raise ConflictError(conflicts)
+    _check_out_dir(out)
     for change in changes:
         if change.action == "unchanged":
             continue
