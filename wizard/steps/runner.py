@@ -135,16 +135,27 @@ def run(ctx: Context, emit: Emit = discard, dry_run: bool = False, steps: list[S
             summary = step.apply(ctx, emit)
             _finish(journal, emit, result, step.id, True, summary, start)
         except StacksealError as err:
-            journal.step_failed(step.id, str(err))
+            _record_failure(journal, step.id, str(err))
             emit(StepFailed(step.id, str(err), time.monotonic() - start))
             raise
         except Exception as err:  # a bug or an unexpected library error: still one line
             message = f"step {step.id} failed unexpectedly: {type(err).__name__}: {err}"
-            journal.step_failed(step.id, message)
+            _record_failure(journal, step.id, message)
             emit(StepFailed(step.id, message, time.monotonic() - start))
             raise OperationFailed(message) from err
     journal.finish()
     return result
+
+
+def _record_failure(journal: Journal, step_id: str, message: str) -> None:
+    """Record a failure; if even that fails (disk full), the original error is what the user sees.
+
+    The journal then still says the step *started*, which resumes exactly the same way.
+    """
+    try:
+        journal.step_failed(step_id, message)
+    except StacksealError:
+        pass
 
 
 def _finish(journal: Journal, emit: Emit, result: RunResult, step_id: str, changed: bool,
