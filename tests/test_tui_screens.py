@@ -1,0 +1,224 @@
+"""Pilot tests, one or more per screen: keystrokes in, the answers model (``app.plan``) out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from snapshot_apps.pilot import sync
+from snapshot_apps.wizard_at import make_app
+from textual.widgets import Button, Input, RadioButton, Static
+
+from screens.app import StacksealApp
+from screens.help import HelpScreen
+from screens.review import ReviewScreen
+from screens.widgets.question_form import ChoiceSet, QuestionField
+from wizard.plan import default_plan, load_plan
+
+SIZE = (80, 24)
+
+
+def field(app: StacksealApp, qid: str) -> QuestionField:
+    return app.screen.query_one(f"#q-{qid.replace('.', '-')}", QuestionField)
+
+
+async def type_text(pilot, app: StacksealApp, qid: str, text: str) -> None:
+    widget = app.screen.query_one(f"#in-{qid.replace('.', '-')}", Input)
+    widget.focus()
+    await pilot.press("end", "ctrl+u", *list(text))
+    await pilot.pause()
+
+
+async def focus_choice(pilot, app: StacksealApp, qid: str) -> ChoiceSet:
+    radio = app.screen.query_one(f"#in-{qid.replace('.', '-')}", ChoiceSet)
+    radio.focus()
+    await pilot.pause()
+    return radio
+
+
+def problems_text(app: StacksealApp) -> str:
+    return str(app.screen.query_one("#problems", Static).render())
+
+
+@sync
+async def test_welcome_shows_facts_and_sets_the_project(tmp_path: Path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        panel = str(app.screen.query_one("#facts", Static).render())
+        assert "no device-mapper" in panel and "Docker 20.10.24" in panel
+        await type_text(pilot, app, "project", "shop")
+        assert app.plan.project == "shop"
+        await type_text(pilot, app, "project", "Bad Name")
+        assert "project" in str(field(app, "project").query_one(".q-error", Static).render())
+        assert app.plan.project == "shop"  # the invalid text never reached the answers
+        await pilot.press("ctrl+n")
+        assert app.index == 0 and "project" in problems_text(app)
+        await type_text(pilot, app, "project", "shop2")
+        await pilot.press("ctrl+n")
+        assert app.index == 1
+
+
+@sync
+async def test_welcome_runs_real_detection_in_workers(tmp_path: Path):
+    plan = default_plan()
+    plan.set_base_dir(tmp_path)
+    app = StacksealApp(plan, tmp_path / "stackseal.yaml", timeout=1)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert len(app.facts) == 15
+        panel = str(app.screen.query_one("#facts", Static).render())
+        assert "checking…" not in panel and "Operating system" in panel
+
+
+@sync
+async def test_neo4j_enterprise_needs_the_license(tmp_path: Path):
+    app = make_app(tmp_path, "Neo4jScreen")
+    async with app.run_test(size=SIZE) as pilot:
+        assert not field(app, "neo4j.accept_license_agreement").display
+        await focus_choice(pilot, app, "neo4j.edition")
+        await pilot.press("down")
+        await pilot.pause()
+        assert app.plan.neo4j.edition == "enterprise"
+        assert field(app, "neo4j.accept_license_agreement").display
+        await pilot.press("ctrl+n")
+        assert app.index == 1 and "license" in problems_text(app)
+        app.screen.query_one("#in-neo4j-accept_license_agreement").focus()
+        await pilot.press("space")
+        await pilot.pause()
+        assert app.plan.neo4j.accept_license_agreement is True
+        await pilot.press("ctrl+n")
+        assert app.index == 2
+
+
+@sync
+async def test_object_store_disables_sse_kms_on_seaweedfs_with_the_reason(tmp_path: Path):
+    app = make_app(tmp_path, "ObjectStoreScreen")
+    async with app.run_test(size=SIZE) as pilot:
+        buttons = list(app.screen.query_one("#in-object_store-sse", ChoiceSet).query(RadioButton))
+        assert buttons[1].disabled and "unavailable" in str(buttons[1].label)
+        await focus_choice(pilot, app, "object_store.kind")
+        await pilot.press("down")  # MinIO
+        await pilot.pause()
+        assert app.plan.object_store.kind == "minio"
+        assert not buttons[1].disabled
+        await focus_choice(pilot, app, "object_store.sse")
+        await pilot.press("down")
+        await pilot.pause()
+        assert app.plan.object_store.sse == "sse-kms"
+        assert field(app, "object_store.kes").display
+        await type_text(pilot, app, "object_store.buckets", "alpha, beta")
+        assert app.plan.object_store.buckets == ["alpha", "beta"]
+
+
+@sync
+async def test_kms_backend_questions_and_test_connection(tmp_path: Path):
+    app = make_app(tmp_path, "KmsScreen")
+    async with app.run_test(size=SIZE) as pilot:
+        await focus_choice(pilot, app, "kms.backend")
+        for _ in range(4):
+            await pilot.press("up")  # wraps from 'local' back to AWS
+        await pilot.pause()
+        assert app.plan.kms.backend == "aws"
+        assert field(app, "kms.aws.region").display and not field(app, "kms.vault.address").display
+        await type_text(pilot, app, "kms.aws.region", "eu-west-1")
+        assert app.plan.kms.aws.region == "eu-west-1"
+        await focus_choice(pilot, app, "kms.backend")
+        await pilot.press("down", "down", "down")
+        await pilot.pause()
+        assert app.plan.kms.backend == "local"
+        await pilot.click("#test")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "local keys need no connection" in str(app.screen.query_one("#kms-result", Static).render())
+
+
+@sync
+async def test_volumes_only_offer_what_the_host_runs(tmp_path: Path):
+    app = make_app(tmp_path, "VolumesScreen")
+    async with app.run_test(size=SIZE) as pilot:
+        buttons = {str(b.label).split(" —")[0]: b for b in app.screen.query_one("#in-volumes-backend", ChoiceSet).query(RadioButton)}
+        assert buttons["LUKS file"].disabled and "device-mapper" in str(buttons["LUKS file"].label)
+        assert buttons["fscrypt"].disabled and "not installed" in str(buttons["fscrypt"].label)
+        assert not buttons["gocryptfs"].disabled
+        assert app.plan.volumes.backend == "gocryptfs"
+        await focus_choice(pilot, app, "volumes.backend")
+        await pilot.press("down")  # skips fscrypt and both LUKS choices
+        await pilot.pause()
+        assert app.plan.volumes.backend == "host-fde"
+        await type_text(pilot, app, "volumes.root", "relative/path")
+        await pilot.press("ctrl+n")
+        assert "absolute" in problems_text(app)
+
+
+@sync
+async def test_policy_sets_rotation_and_backups(tmp_path: Path):
+    app = make_app(tmp_path, "PolicyScreen")
+    async with app.run_test(size=SIZE) as pilot:
+        await type_text(pilot, app, "rotation.interval_days", "30")
+        await type_text(pilot, app, "backups.keep", "14")
+        assert (app.plan.rotation.interval_days, app.plan.backups.keep) == (30, 14)
+        await type_text(pilot, app, "rotation.interval_days", "0")
+        assert app.plan.rotation.interval_days == 30
+        await pilot.press("ctrl+n")
+        assert app.index == 5
+
+
+@sync
+async def test_review_shows_files_steps_and_saves(tmp_path: Path):
+    app = make_app(tmp_path, "ReviewScreen")
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, ReviewScreen) and screen.review is not None
+        review = screen.review
+        assert review.answers.action == "create"
+        assert review.files or review.files_error  # render's preview, or the honest reason
+        assert review.steps_text is not None or review.steps_error
+        assert not (tmp_path / "stackseal.yaml").exists()
+        assert not any(tmp_path.iterdir())  # the review wrote nothing
+        await pilot.press("ctrl+n")
+    assert app.return_value is not None and app.return_value.saved
+    assert load_plan(tmp_path / "stackseal.yaml") == app.plan
+
+
+@sync
+async def test_help_shows_the_page_questions(tmp_path: Path):
+    app = make_app(tmp_path, "ObjectStoreScreen")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        text = str(app.screen.query_one("#help-text", Static).render())
+        assert "Server-side encryption mode" in text and "SSE-C" in text and "Ctrl+N" in text
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, HelpScreen)
+
+
+@pytest.mark.parametrize("screen", ["WelcomeScreen", "KmsScreen", "ReviewScreen"])
+@sync
+async def test_cancel_anywhere_writes_nothing(tmp_path: Path, screen: str):
+    app = make_app(tmp_path, screen)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert "No changes were made" in str(app.screen.query_one("#confirm-text", Static).render())
+        await pilot.press("y")
+        await pilot.pause()
+    assert app.return_value is None
+    assert list(tmp_path.iterdir()) == []
+
+
+@sync
+async def test_back_keeps_answers(tmp_path: Path):
+    app = make_app(tmp_path, "Neo4jScreen")
+    async with app.run_test(size=SIZE) as pilot:
+        await type_text(pilot, app, "neo4j.bolt_url", "bolt://127.0.0.1:17687")
+        await pilot.press("ctrl+n")
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        assert app.index == 1
+        assert app.screen.query_one("#in-neo4j-bolt_url", Input).value == "bolt://127.0.0.1:17687"
+        assert app.screen.query_one("#back", Button).disabled is False
