@@ -24,13 +24,14 @@ from wizard.render import seaweedfs as swfs
 from wizard.render.materials import Materials
 
 #: Default images (``neo4j.image`` / ``object_store.image`` and ``images:`` override them).
-#: MinIO: the last image published before minio/minio went source-only (FACTS.md).
+#: MinIO: the last image published before minio/minio went source-only (FACTS.md). OpenBao 2.5.4:
+#: a tag seen pinned in public compose files (quay.io). KES: its last release tag (2025-03-12).
 DEFAULT_IMAGES = {
     "neo4j": "neo4j:5.26-{edition}",
     "minio": "quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z",
     "seaweedfs": "chrislusf/seaweedfs:4.48",
-    "kes": "minio/kes:2025-03-12T09-35-18Z",
-    "openbao": "quay.io/openbao/openbao:2.4.1",
+    "kes": "quay.io/minio/kes:2025-03-12T09-35-18Z",
+    "openbao": "quay.io/openbao/openbao:2.5.4",
     "busybox": "busybox:1.37",
 }
 
