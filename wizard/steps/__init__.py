@@ -32,6 +32,10 @@ def build_steps(plan: Plan) -> list[Step]:
         ComposeUpStep(),
         BucketsStep(),
     ]
+    if plan.kms.backend == "vault":
+        from wizard.steps.kms_step import VaultKeyStep
+
+        steps.append(VaultKeyStep())
     return steps
 
 

@@ -1,0 +1,154 @@
+"""Step ``kms-key``: the Vault/OpenBao transit engine and the stack's key exist (kms.backend vault).
+
+Why a step: the key that wraps the stack's data keys must exist in the KMS before anything
+encrypts with it, and a wrong token must be one clear line, not a stack that starts and then
+fails to encrypt. With ``kms.vault.deploy: true`` the OpenBao server runs inside the stack; a
+fresh one is initialised (1 key share, dev-grade: the unseal key and root token are kept in
+``secrets/openbao_init.json``, 0400) and unsealed after every restart.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from wizard.errors import OperationFailed
+from wizard.fsutil import atomic_write
+from wizard.steps.base import Step, StepCheck
+from wizard.steps.context import Context
+from wizard.steps.events import Emit, StepLog
+
+INIT_FILE = "openbao_init.json"
+
+
+def _token(ctx: Context) -> str | None:
+    vault = ctx.plan.kms.vault
+    if vault.token_file:
+        path = ctx.plan.resolve(vault.token_file)
+        try:
+            return path.read_text(encoding="utf-8").strip()
+        except OSError as err:
+            raise OperationFailed(f"kms.vault.token_file: cannot read {path} ({err.strerror})") from None
+    if vault.deploy:
+        init = ctx.secrets_dir / INIT_FILE
+        if init.exists():
+            return json.loads(init.read_text(encoding="utf-8"))["root_token"]
+        return None
+    return os.environ.get("VAULT_TOKEN") or os.environ.get("BAO_TOKEN")
+
+
+def client(ctx: Context) -> Any:
+    import hvac
+
+    vault = ctx.plan.kms.vault
+    return hvac.Client(url=vault.address, token=_token(ctx), namespace=vault.namespace, timeout=15)
+
+
+def _call(ctx: Context, func: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call Vault; unreachable, sealed and refused-token become one line."""
+    import hvac.exceptions as hx
+    import requests
+
+    address = ctx.plan.kms.vault.address
+    try:
+        return func(*args, **kwargs)
+    except hx.Forbidden:
+        raise OperationFailed(f"Vault at {address} refuses the token (permission denied); check kms.vault.token_file "
+                              "or VAULT_TOKEN, and that its policy allows the transit mount") from None
+    except hx.Unauthorized:
+        raise OperationFailed(f"Vault at {address} rejects the token (invalid or expired); check kms.vault.token_file or VAULT_TOKEN") from None
+    except hx.VaultDown:
+        raise OperationFailed(f"Vault at {address} is sealed; unseal it ('bao operator unseal') and run again") from None
+    except requests.exceptions.RequestException as err:
+        raise OperationFailed(f"Vault at {address} is not reachable ({type(err).__name__}); is it running?") from None
+
+
+def state(ctx: Context) -> dict[str, Any]:
+    """What exists: initialized / sealed / transit mount / key (reads only)."""
+    c = client(ctx)
+    facts: dict[str, Any] = {"initialized": _call(ctx, c.sys.is_initialized)}
+    if not facts["initialized"]:
+        return facts
+    facts["sealed"] = _call(ctx, c.sys.is_sealed)
+    if facts["sealed"] or not c.token:
+        return facts
+    mounts = _call(ctx, c.sys.list_mounted_secrets_engines)
+    mounts = mounts.get("data", mounts)
+    mount = ctx.plan.kms.vault.transit_mount.strip("/") + "/"
+    facts["transit"] = mount in mounts and mounts[mount].get("type") == "transit"
+    if facts["transit"]:
+        import hvac.exceptions as hx
+
+        try:
+            _call(ctx, c.secrets.transit.read_key, name=ctx.plan.kms.key_name, mount_point=mount.rstrip("/"))
+            facts["key"] = True
+        except hx.InvalidPath:
+            facts["key"] = False
+    return facts
+
+
+class VaultKeyStep(Step):
+    id = "kms-key"
+    title = "KMS transit key (Vault/OpenBao)"
+
+    def check(self, ctx: Context) -> StepCheck:
+        vault, key = ctx.plan.kms.vault, ctx.plan.kms.key_name
+        if vault.deploy and not ctx.compose_file().exists():
+            return StepCheck("+", f"initialise the stack's OpenBao and create transit key {key} once it runs")
+        try:
+            facts = state(ctx)
+        except OperationFailed:
+            if vault.deploy:  # the stack's OpenBao is not up yet on a first apply
+                return StepCheck("+", f"initialise the stack's OpenBao and create transit key {key} once it runs")
+            raise
+        todo = []
+        if not facts["initialized"]:
+            todo.append("initialise and unseal OpenBao (dev-grade: 1 key share kept in secrets/)")
+        elif facts.get("sealed"):
+            if not vault.deploy:
+                raise OperationFailed(f"Vault at {vault.address} is sealed; unseal it ('bao operator unseal') and run again")
+            todo.append("unseal OpenBao")
+        if not facts.get("transit"):
+            todo.append(f"enable transit at {vault.transit_mount}/")
+        if not facts.get("key"):
+            todo.append(f"create transit key {key} (aes256-gcm96)")
+        if not todo:
+            return StepCheck("=", f"transit key {key} exists at {vault.address}")
+        return StepCheck("+" if not facts.get("transit") else "~", "; ".join(todo))
+
+    def apply(self, ctx: Context, emit: Emit) -> str:
+        vault, key = ctx.plan.kms.vault, ctx.plan.kms.key_name
+        c = client(ctx)
+        done = []
+        if not _call(ctx, c.sys.is_initialized):
+            if not vault.deploy:
+                raise OperationFailed(f"Vault at {vault.address} is not initialised; initialise it first (bao operator init)")
+            init = _call(ctx, c.sys.initialize, secret_shares=1, secret_threshold=1)
+            ctx.secrets_dir.mkdir(parents=True, exist_ok=True)
+            os.chmod(ctx.secrets_dir, 0o700)
+            atomic_write(ctx.secrets_dir / INIT_FILE,
+                         json.dumps({"unseal_keys": init["keys"], "root_token": init["root_token"]}).encode(), mode=0o400)
+            emit(StepLog(self.id, f"initialised OpenBao; unseal key and root token kept in {ctx.secrets_dir / INIT_FILE}"))
+            done.append("initialised")
+            c = client(ctx)
+        if _call(ctx, c.sys.is_sealed):
+            init_path = ctx.secrets_dir / INIT_FILE
+            if not (vault.deploy and init_path.exists()):
+                raise OperationFailed(f"Vault at {vault.address} is sealed; unseal it ('bao operator unseal') and run again")
+            for share in json.loads(init_path.read_text(encoding="utf-8"))["unseal_keys"]:
+                _call(ctx, c.sys.submit_unseal_key, share)
+            done.append("unsealed")
+        if not c.token:
+            raise OperationFailed("no Vault token: set kms.vault.token_file or VAULT_TOKEN")
+        facts = state(ctx)
+        mount = vault.transit_mount.strip("/")
+        if not facts.get("transit"):
+            _call(ctx, c.sys.enable_secrets_engine, backend_type="transit", path=mount)
+            done.append(f"enabled transit at {mount}/")
+        if not facts.get("key"):
+            _call(ctx, c.secrets.transit.create_key, name=key, key_type="aes256-gcm96", mount_point=mount)
+            done.append(f"created key {key}")
+        for line in done:
+            emit(StepLog(self.id, line))
+        return ", ".join(done) or "nothing was missing"
