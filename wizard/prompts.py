@@ -19,10 +19,11 @@ from wizard.errors import UsageError
 from wizard.plan import Plan, save_plan
 from wizard.review import build_review, format_review
 
-Ask = Callable[[Any], Any]
+#: ``ask(prompt, key)`` runs one questionary prompt; ``key`` is the question id (or "save").
+Ask = Callable[[Any, str], Any]
 
 
-def _unsafe_ask(prompt: Any) -> Any:
+def _unsafe_ask(prompt: Any, key: str) -> Any:
     """Ask and let Ctrl-C raise KeyboardInterrupt (the caller turns it into 'No changes')."""
     return prompt.unsafe_ask()
 
@@ -49,7 +50,7 @@ def run_plain(plan: Plan, out: Path, keep: set[str], facts: Facts | None = None,
         echo(format_review(build_review(plan, out, with_files=review_parts, with_steps=review_parts)))
         import questionary
 
-        if not ask(questionary.confirm(f"Save these answers to {out}?", default=True, **kwargs)):
+        if not ask(questionary.confirm(f"Save these answers to {out}?", default=True, **kwargs), "save"):
             echo("No changes were made.")
             return None
     except KeyboardInterrupt:
@@ -79,7 +80,7 @@ def _ask_page(plan: Plan, page: Q.Page, facts: Facts, echo: Callable[[str], None
                     reason = question.disabled_reason(choice, plan, facts)
                     if reason:
                         echo(f"  (unavailable) {choice.label}: {reason}")
-            answer = ask(question.to_questionary(plan, facts, **kwargs))
+            answer = ask(question.to_questionary(plan, facts, **kwargs), question.id)
             if answer is None:
                 raise KeyboardInterrupt
             if question.kind not in ("choice", "bool"):

@@ -50,7 +50,12 @@ class ChoiceSet(RadioSet):
     ]
 
     def on_mount(self) -> None:
-        if self.pressed_index >= 0:  # start the cursor on the current answer, not the first option
+        # RadioSet's own mount handler puts the cursor on the first option; afterwards, move it
+        # to the current answer so that arrows move from what is selected.
+        self.call_after_refresh(self._cursor_to_answer)
+
+    def _cursor_to_answer(self) -> None:
+        if self.pressed_index >= 0:
             self._selected = self.pressed_index
 
     def action_select_next(self) -> None:
