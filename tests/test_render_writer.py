@@ -157,3 +157,12 @@ def test_cli_render_twice_then_conflict(tmp_path: Path) -> None:
     assert third.stderr.strip().splitlines()[-1].startswith("stackseal: error: 1 file(s) were changed")
     forced = subprocess.run(cmd + ["--force"], capture_output=True, text=True, timeout=120)
     assert forced.returncode == 0 and "my notes" not in runbook.read_text()
+
+
+def test_public_files_do_not_depend_on_the_output_directory(tmp_path: Path) -> None:
+    """-o DIR and output_dir give the same compose file and runbook (they name secrets relatively)."""
+    writer.write(_plan(tmp_path), tmp_path / "a")
+    writer.write(_plan(tmp_path), tmp_path / "elsewhere" / "b")
+    for name in ("compose.yaml", "RUNBOOK.md", "vault/policies/wr-kes.hcl", "openbao/openbao.hcl"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "elsewhere" / "b" / name).read_bytes(), name
+    assert str(tmp_path) not in (tmp_path / "a" / "RUNBOOK.md").read_text()

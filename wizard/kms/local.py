@@ -103,4 +103,5 @@ class LocalSecretStore:
             raise OperationFailed(f"{self.directory}: cannot create the secrets directory ({err.strerror})") from None
 
     def location(self, name: str) -> str:
-        return f"file {self.directory / name} (mode 0400, directory 0700; local backend: dev only)"
+        # relative to the stack directory: the runbook stays true wherever the stack is moved
+        return f"file `{self.directory.name}/{name}` (mode 0400, directory 0700)"

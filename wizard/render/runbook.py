@@ -73,7 +73,6 @@ def render_runbook(plan: Plan, materials: Materials, store: SecretStore, files: 
     context = {
         "plan": plan,
         "project": plan.project,
-        "out_dir": str(plan.output_path),
         "volumes": layout.volume_specs(plan),
         "vol_root": str(layout.project_root(plan)),
         "secrets": secrets_rows,
