@@ -108,8 +108,11 @@ def _minio(plan: Plan, materials: Materials) -> dict[str, Any]:
         env["MINIO_KMS_SECRET_KEY_FILE"] = "minio_kms_key"
         secrets.append(_secret_ref("minio_kms_key", materials))
     command = ["server", "/data", "--console-address", ":9001"]
+    health = ["CMD", "mc", "ready", "local"]
     if compat.uses_object_store_tls(plan):
         command += ["--certs-dir", "/certs"]
+        env["MC_HOST_local"] = "https://localhost:9000"  # mc's default 'local' alias is plain http
+        health.append("--insecure")
         secrets += [_secret_ref("store_tls.crt", materials, "/certs/public.crt"),
                     _secret_ref("store_tls.key", materials, "/certs/private.key"),
                     _secret_ref("store_ca.crt", materials, "/certs/CAs/ca.crt")]
@@ -119,7 +122,7 @@ def _minio(plan: Plan, materials: Materials) -> dict[str, Any]:
         "secrets": secrets,
         "volumes": _volumes_of(plan, "minio"),
         "ports": [f"127.0.0.1:{_store_port(plan)}:9000"],
-        "healthcheck": {"test": ["CMD", "mc", "ready", "local"], "interval": "10s", "timeout": "5s", "retries": 30},
+        "healthcheck": {"test": health, "interval": "10s", "timeout": "5s", "retries": 30},
     })
     return service
 
@@ -154,17 +157,22 @@ def _seaweedfs(plan: Plan, materials: Materials) -> dict[str, Any]:
 
 
 def _kes(plan: Plan, materials: Materials) -> dict[str, Any]:
-    secrets = [_secret_ref(n, materials) for n in ("kes_config.yml", "kes_server.key", "kes_server.crt")]
+    # the client pair lets the healthcheck call /v1/status as MinIO's identity (the KES image is
+    # FROM scratch: /kes is the only binary, no shell); KES can decrypt every key anyway
+    secrets = [_secret_ref(n, materials) for n in ("kes_config.yml", "kes_server.key", "kes_server.crt",
+                                                    "kes_client.crt", "kes_client.key")]
     if "gcp_credentials.json" in materials:
         secrets.append(_secret_ref("gcp_credentials.json", materials))
     service: dict[str, Any] = {
         "image": image_for(plan, "kes"),
         "restart": "unless-stopped",
         "command": ["server", "--config=/run/secrets/kes_config_yml"],
+        "environment": {"KES_SERVER": f"https://127.0.0.1:{kes_mod.KES_PORT}",
+                        "KES_CLIENT_CERT": "/run/secrets/kes_client_crt",
+                        "KES_CLIENT_KEY": "/run/secrets/kes_client_key"},
         "secrets": secrets,
         "volumes": _volumes_of(plan, "kes"),
-        # the KES image is UBI-minimal based: bash is there, curl is not
-        "healthcheck": {"test": ["CMD", "bash", "-c", f"</dev/tcp/127.0.0.1/{kes_mod.KES_PORT}"],
+        "healthcheck": {"test": ["CMD", "/kes", "status", "-k", "-s"],
                         "interval": "10s", "timeout": "5s", "retries": 30},
     }
     if plan.kms.backend == "vault" and plan.kms.vault.deploy:
