@@ -54,6 +54,7 @@ class ExecuteScreen(WizardScreen):
     def on_mount(self) -> None:
         self.query_one("#back", Button).disabled = True
         self.query_one("#next", Button).disabled = True
+        self.query_one("#exec-progress").display = False  # shown with the first step (no idle animation)
         self._cancel = threading.Event()
         self.finished = False
         self.failed: str | None = None
@@ -92,6 +93,7 @@ class ExecuteScreen(WizardScreen):
         bar = self.query_one("#exec-progress", ProgressBar)
         if isinstance(event, StepStarted):
             status.update(Text.assemble(("▶ ", "cyan"), f"step {event.index} of {event.total}: {event.title}"))
+            bar.display = True
             bar.update(total=event.total, progress=event.index - 1)
             log.write(Text(f"▶ {event.step_id}: {event.title}", style="bold"))
         elif isinstance(event, StepDone):
