@@ -98,6 +98,10 @@ def check_plan(plan: Plan) -> list[Problem]:
     if kms.backend == "local":
         add(Problem("kms.backend",
                     "local keeps keys in files next to the stack: for development only, not a KMS", "warning"))
+    if store.sse == "sse-c" and store.kind == "seaweedfs" and not uses_object_store_tls(plan):
+        add(Problem("object_store.endpoint",
+                    "sse-c over http:// sends the customer key in clear text (only on 127.0.0.1 here); "
+                    "use an https:// endpoint so stackseal renders TLS certificates", "warning"))
     if uses_kes(plan):
         add(Problem("object_store.kes",
                     "KES is deprecated upstream (last release 2025-03); it still works with the pinned images", "warning"))
