@@ -132,7 +132,7 @@ public final class Neo4jLauncher {
                 throw new UsageError("cannot read the auth file " + authFile + " (" + e.getClass().getSimpleName()
                         + "); give a readable file containing neo4j/PASSWORD");
             }
-        } else if (env.get("NEO4J_AUTH") != null) {
+        } else if (env.get("NEO4J_AUTH") != null && !env.get("NEO4J_AUTH").isBlank()) {
             auth = env.get("NEO4J_AUTH").strip();
         }
 

