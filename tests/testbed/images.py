@@ -217,30 +217,43 @@ def seaweedfs_recipe() -> Recipe:
 
 
 NEO4J_ENTRYPOINT = b"""#!/bin/bash
-# stackseal test image: maps the official neo4j image's environment to our launcher.
-# NEO4J_AUTH_FILE (a file holding "neo4j/password") or NEO4J_AUTH ("neo4j/password" or "none").
+# stackseal test image: maps the official neo4j image's environment to our launcher's options.
+# NEO4J_AUTH_FILE (a file holding "neo4j/password") becomes --auth-file; NEO4J_AUTH
+# ("neo4j/password" or "none") is read by the launcher itself from the environment.
+# Like the official image, the initial password is set with neo4j-admin BEFORE the server
+# starts (first start only): otherwise Bolt would accept connections, and healthchecks pass,
+# while the password is not yet in place.
 set -euo pipefail
 if [ "$#" -gt 0 ] && [ "$1" != "neo4j" ]; then
     exec "$@"
 fi
 args=(--data /data --logs /logs --bolt 0.0.0.0:7687)
+auth="${NEO4J_AUTH:-}"
 if [ -n "${NEO4J_AUTH_FILE:-}" ]; then
     if [ ! -r "$NEO4J_AUTH_FILE" ]; then
         echo "NEO4J_AUTH_FILE=$NEO4J_AUTH_FILE is not a readable file" >&2
         exit 1
     fi
     args+=(--auth-file "$NEO4J_AUTH_FILE")
-elif [ -n "${NEO4J_AUTH:-}" ] && [ "$NEO4J_AUTH" != "none" ]; then
-    umask 077
-    auth_file="$(mktemp /tmp/neo4j-auth.XXXXXX)"
-    printf '%s' "$NEO4J_AUTH" > "$auth_file"
-    unset NEO4J_AUTH
-    args+=(--auth-file "$auth_file")
+    auth="$(cat "$NEO4J_AUTH_FILE")"
 fi
 mkdir -p /data /logs
+if [ -n "$auth" ] && [ "$auth" != "none" ] && [ ! -d /data/databases/system ]; then
+    case "$auth" in
+        neo4j/?*) ;;
+        *) echo "NEO4J_AUTH / NEO4J_AUTH_FILE must hold neo4j/PASSWORD or none" >&2; exit 1 ;;
+    esac
+    NEO4J_CONF=/var/lib/neo4j/conf java -cp '/var/lib/neo4j/lib/*' org.neo4j.cli.AdminTool dbms set-initial-password "${auth#neo4j/}" > /dev/null
+fi
+unset auth
 heap="${NEO4J_server_memory_heap_max__size:-512m}"
 heap="${heap%[bB]}"
 exec java "-Xmx${heap}" ${JAVA_OPTS:-} -cp '/var/lib/neo4j/lib/*' stackseal.testbed.Neo4jLauncher "${args[@]}"
+"""
+
+NEO4J_CONF = b"""# Only for neo4j-admin in the stackseal test image (the launcher takes options instead).
+server.directories.data=/data
+server.directories.logs=/logs
 """
 
 
@@ -257,9 +270,11 @@ def neo4j_recipe() -> Recipe:
     jars = neo4j_jars()
     base = ensure_rootfs()
     entries = dirs("var/lib/neo4j", "var/lib/neo4j/lib", "startup", "data", "logs", "import",
-                   "backups", "plugins", "conf")
+                   "backups", "plugins")
     entries += [Entry(f"var/lib/neo4j/lib/{jar.name}", "file", 0o644, source=jar) for jar in jars]
     entries.append(Entry("startup/docker-entrypoint.sh", "file", 0o755, data=NEO4J_ENTRYPOINT))
+    entries.append(Entry("var/lib/neo4j/conf", "dir", 0o755))
+    entries.append(Entry("var/lib/neo4j/conf/neo4j.conf", "file", 0o644, data=NEO4J_CONF))
     changes = [f"ENV PATH={PATH}", "ENV JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64",
                "ENV NEO4J_HOME=/var/lib/neo4j", "WORKDIR /var/lib/neo4j", "EXPOSE 7474 7687",
                'ENTRYPOINT ["/startup/docker-entrypoint.sh"]', 'CMD ["neo4j"]']

@@ -97,6 +97,7 @@ fi
 
 # --- 4. Local container images (containers engineer) ---------------------------------------
 # >>> containers engineer: add the line that builds the local test images below this marker.
+"$PYTHON" "$REPO/tests/testbed/images.py" >&2 || die "building the local container images failed (tests/testbed/images.py; docs/testbed-images.md)"
 # <<< end of the containers engineer's spot
 
 log "done in $(( $(date +%s) - started )) s"

@@ -120,8 +120,11 @@ def test_seaweedfs_image_has_weed_at_usr_bin(docker: DockerEngine) -> None:
     assert "/usr/bin/weed" in out and "4.48" in out
 
 
+@pytest.mark.parametrize("auth_via", ["NEO4J_AUTH_FILE", "NEO4J_AUTH"])
 def test_neo4j_image_serves_bolt_with_official_env(docker: DockerEngine, local_images: dict[str, str],
-                                                   tmp_path: Path) -> None:
+                                                   tmp_path: Path, auth_via: str) -> None:
+    """Bolt answers with the password from the official image's variables as soon as the
+    in-image healthcheck passes (no window where the initial password is not yet set)."""
     from neo4j import GraphDatabase
 
     password = secrets.token_urlsafe(16)
@@ -131,9 +134,10 @@ def test_neo4j_image_serves_bolt_with_official_env(docker: DockerEngine, local_i
     data.mkdir()
     port = free_port()
     name = _name("neo4j")
-    docker.run("run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:7687",
-               "-v", f"{auth}:/run/secrets/neo4j_auth:ro", "-v", f"{data}:/data",
-               "-e", "NEO4J_AUTH_FILE=/run/secrets/neo4j_auth", local_images["neo4j"])
+    env = (["-v", f"{auth}:/run/secrets/neo4j_auth:ro", "-e", "NEO4J_AUTH_FILE=/run/secrets/neo4j_auth"]
+           if auth_via == "NEO4J_AUTH_FILE" else ["-e", f"NEO4J_AUTH=neo4j/{password}"])
+    docker.run("run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:7687", "-v", f"{data}:/data",
+               *env, local_images["neo4j"])
     try:
         ready = False
         for _ in range(120):
