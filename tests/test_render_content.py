@@ -211,7 +211,7 @@ def test_vault_policies_parse_with_openbao(tmp_path: Path) -> None:
     assert 'path "transit/decrypt/master"' in unlock and "rotate" not in unlock and '"*"' not in unlock
     assert 'path "secret/ct/kes/*"' in (out / "vault" / "policies" / "ct-kes.hcl").read_text()
     bao_conf = (out / "openbao" / "openbao.hcl").read_text()
-    assert 'path = "/openbao/file"' in bao_conf
+    assert 'storage "raft"' in bao_conf and 'path    = "/openbao/file"' in bao_conf
 
 
 def test_openbao_service_conventions(tmp_path: Path) -> None:

