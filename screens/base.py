@@ -73,6 +73,8 @@ class WizardScreen(Screen):
         return found + Q.page_problems(plan, self.PAGE_ID, self.wizard.facts)
 
     def can_leave(self) -> bool:
+        for form in self.query(QuestionForm):
+            form.commit()
         found = self.problems()
         self.query_one("#problems", Static).update("\n".join(f"✘ {p}" for p in found))
         self._told = bool(found)

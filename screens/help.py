@@ -20,6 +20,7 @@ KEYS = ("Keys: Tab / Shift+Tab move between fields · arrows choose · Enter con
 def help_text(page_id: str | None, plan: Plan, facts: Facts, fallback: str) -> Text:
     """The help of one page, built from the declarations only."""
     text = Text()
+    text.append(KEYS + "\n\n", style="italic")
     if page_id is None:
         text.append(fallback + "\n\n")
     else:
@@ -33,8 +34,6 @@ def help_text(page_id: str | None, plan: Plan, facts: Facts, fallback: str) -> T
                 reason = q.disabled_reason(choice, plan, facts)
                 style = "dim" if reason else ""
                 text.append(f"  • {q.choice_title(choice, reason)}\n", style=style)
-        text.append("\n")
-    text.append(KEYS, style="italic")
     return text
 
 

@@ -148,6 +148,30 @@ class QuestionField(Vertical):
     def _show_error(self, message: str) -> None:
         self.query_one(".q-error", Static).update(message)
 
+    def commit(self) -> None:
+        """Record what the widget shows now, even if its Changed message is still queued.
+
+        Why: a fast typist (or tmux send-keys) can press Ctrl+N before the widget's Changed
+        message has been handled; leaving the page must use what the user sees.
+        """
+        q = self.question
+        if not self.display:
+            return
+        if q.kind == "choice":
+            index = self.query_one(ChoiceSet).pressed_index
+            if index >= 0:
+                self._answer(q.choices[index].value)
+        elif q.kind == "bool":
+            self._answer(self.query_one(YesBox).value)
+        else:
+            text = self.query_one(Input).value
+            error = q.validate_text(self.wizard.plan, text)
+            if error is None:
+                self._answer(q.parse(text))
+            else:
+                self.wizard.invalid[q.id] = error
+                self._show_error(error)
+
     # -- answers -> display -------------------------------------------------------------------
     def sync(self) -> None:
         """Re-read visibility, disabled choices and fact-derived values from the app's plan."""
@@ -190,3 +214,7 @@ class QuestionForm(Vertical):
     def sync(self) -> None:
         for field in self.query(QuestionField):
             field.sync()
+
+    def commit(self) -> None:
+        for field in self.query(QuestionField):
+            field.commit()
