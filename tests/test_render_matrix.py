@@ -7,16 +7,19 @@ secret-leak check runs on every rendered tree too.
 
 from __future__ import annotations
 
+import stat
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import yaml
 
 from render_helpers import (all_combinations, combo_answers, compose_binary, expected_refusal,
                             gcp_service_account, read_tree, tokens)
 from testbed.require import missing
+from wizard import compat, layout
 from wizard.errors import UsageError
 from wizard.plan import plan_from_dict
 from wizard.render import secret_values, writer
@@ -26,6 +29,29 @@ def _compose_config(directory: Path) -> tuple[Path, int, str]:
     result = subprocess.run([str(compose_binary()), "-f", str(directory / "compose.yaml"), "config", "-q"],
                             capture_output=True, text=True, timeout=120)
     return directory, result.returncode, result.stderr.strip()
+
+
+def _check_conventions(plan, out: Path) -> None:
+    """The compose conventions other engineers and the test images rely on, for every combination."""
+    doc = yaml.safe_load((out / "compose.yaml").read_text())
+    services = doc["services"]
+    expected = {"neo4j", plan.object_store.kind}
+    if compat.uses_kes(plan):
+        expected.add("kes")
+    if plan.kms.backend == "vault" and plan.kms.vault.deploy:
+        expected.add("openbao")
+    assert set(services) == expected and doc["name"] == plan.project and "version" not in doc
+    for name, service in services.items():
+        assert service["healthcheck"]["test"][0] == "CMD", name
+        assert all(port.startswith("127.0.0.1:") for port in service.get("ports", [])), name
+        env = service.get("environment", {})
+        assert not ("MINIO_KMS_SECRET_KEY_FILE" in env and "MINIO_KMS_KES_ENDPOINT" in env), "static key + KES = startup error"
+    assert {v.name for v in layout.volume_specs(plan)} == set(doc["volumes"])
+    for secret in doc.get("secrets", {}).values():
+        path = (out / secret["file"]).resolve() if secret["file"].startswith("./") else Path(secret["file"])
+        assert path.is_file(), secret
+    assert stat.S_IMODE((out / "secrets").stat().st_mode) == 0o700
+    assert all(stat.S_IMODE(f.stat().st_mode) in (0o400, 0o600) for f in (out / "secrets").iterdir())
 
 
 def test_every_combination_renders_valid_compose_or_is_refused_with_reason(tmp_path: Path) -> None:
@@ -60,6 +86,7 @@ def test_every_combination_renders_valid_compose_or_is_refused_with_reason(tmp_p
                 for path, content in public.items():
                     assert token.encode() not in content, f"{combo}: a secret leaked into {path}"
         assert '"secret": true' in manifest
+        _check_conventions(plan, out)
     render_seconds = time.monotonic() - started
 
     started = time.monotonic()
