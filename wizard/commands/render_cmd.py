@@ -38,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
         raise
     for change in changes:
         note = " (secret)" if change.secret else ""
-        print(f"{_SYMBOL[change.action]} {change.action:9} {change.path}{note}")
+        label = "overwrote" if change.action == "conflict" and args.force and not args.dry_run else change.action
+        print(f"{_SYMBOL[change.action]} {label:9} {change.path}{note}")
         if args.dry_run and change.diff:
             print(change.diff, end="")
     for problem in compat.check_plan(plan):  # after success: a refusal stays one line
