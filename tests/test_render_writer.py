@@ -166,3 +166,17 @@ def test_public_files_do_not_depend_on_the_output_directory(tmp_path: Path) -> N
     for name in ("compose.yaml", "RUNBOOK.md", "vault/policies/wr-kes.hcl", "openbao/openbao.hcl"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "elsewhere" / "b" / name).read_bytes(), name
     assert str(tmp_path) not in (tmp_path / "a" / "RUNBOOK.md").read_text()
+
+
+def test_files_the_plan_no_longer_needs_are_kept_and_reported_stale(tmp_path: Path) -> None:
+    out = tmp_path / "stack"
+    writer.write(_plan(tmp_path), out)
+    kes_secret = (out / "secrets" / "kes_secret_id").read_bytes()
+    aws = dict(PLAN, kms={"backend": "aws"}, volumes={"backend": "luks-file"})
+    writer.write(_plan(tmp_path, aws), out)
+    files = render_files(_plan(tmp_path, aws), writer.secret_store_for(out))
+    stale = writer.stale_files(files, out)
+    assert "vault/policies/wr-kes.hcl" in stale and "secrets/kes_secret_id" in stale
+    assert (out / "secrets" / "kes_secret_id").read_bytes() == kes_secret, "a key is never deleted by a render"
+    back = {c.path: c.action for c in writer.write(_plan(tmp_path), out)}  # back to Vault: no conflict
+    assert back["vault/policies/wr-kes.hcl"] == "unchanged" and back["secrets/kes_secret_id"] == "unchanged"

@@ -42,6 +42,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"{_SYMBOL[change.action]} {label:9} {change.path}{note}")
         if args.dry_run and change.diff:
             print(change.diff, end="")
+    if not args.dry_run:
+        from wizard.render import render_files
+
+        for rel in writer.stale_files(render_files(plan, writer.secret_store_for(out)), out):
+            print(f"- stale     {rel} (no longer part of this plan; left in place, delete it when unused)")
     for problem in compat.check_plan(plan):  # after success: a refusal stays one line
         if problem.level == "warning":
             print(f"stackseal: warning: {problem}", file=sys.stderr)

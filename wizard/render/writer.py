@@ -66,13 +66,30 @@ def read_manifest(out_dir: Path) -> dict[str, str]:
     return {k: v["sha256"] for k, v in files.items() if isinstance(v, dict) and "sha256" in v}
 
 
-def _manifest_bytes(files: dict[str, RenderedFile]) -> bytes:
-    doc = {
-        "version": MANIFEST_VERSION,
-        "written_by": "stackseal",
-        "files": {path: {"sha256": sha256_bytes(f.content), "mode": oct(f.mode), "secret": f.secret}
-                  for path, f in sorted(files.items())},
-    }
+def stale_files(files: dict[str, RenderedFile], out_dir: Path) -> list[str]:
+    """Files stackseal wrote earlier, untouched since, that the current plan no longer renders.
+
+    They are left in place (a key or a config someone may still need is never deleted by a
+    render) and stay in the manifest, so rendering them again later is an update, not a conflict.
+    """
+    stale = []
+    for rel, digest in read_manifest(out_dir).items():
+        if rel in files:
+            continue
+        try:
+            if sha256_bytes((Path(out_dir) / rel).read_bytes()) == digest:
+                stale.append(rel)
+        except OSError:
+            continue
+    return sorted(stale)
+
+
+def _manifest_bytes(files: dict[str, RenderedFile], stale: dict[str, str] | None = None) -> bytes:
+    entries = {path: {"sha256": sha256_bytes(f.content), "mode": oct(f.mode), "secret": f.secret}
+               for path, f in files.items()}
+    for path, digest in (stale or {}).items():
+        entries[path] = {"sha256": digest, "stale": True}
+    doc = {"version": MANIFEST_VERSION, "written_by": "stackseal", "files": dict(sorted(entries.items()))}
     return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()
 
 
@@ -165,7 +182,8 @@ def write(plan: Plan, out_dir: Path | str | None = None, force: bool = False,
             _secrets_dir(out)
         atomic_write(target, rendered.content, mode=rendered.mode)
     store.persist()  # remote backends keep their authoritative copy; local files already exist
-    manifest = _manifest_bytes(files)
+    previous = read_manifest(out)
+    manifest = _manifest_bytes(files, {rel: previous[rel] for rel in stale_files(files, out)})
     manifest_path = out / MANIFEST
     if not manifest_path.exists() or manifest_path.read_bytes() != manifest:
         atomic_write(manifest_path, manifest, mode=0o644)
