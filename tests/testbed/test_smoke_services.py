@@ -166,3 +166,24 @@ def test_neo4j_launcher_rejects_bad_auth_with_one_line(tmp_path) -> None:
     assert proc.stderr.strip().count("\n") == 0, proc.stderr
     assert "neo4j/PASSWORD" in proc.stderr
     assert "secret-value-123" not in proc.stderr + proc.stdout
+
+
+# --------------------------------------------------------------------------- the fixtures' own promises
+
+def test_failed_test_report_carries_the_server_log(tmp_path) -> None:
+    """A failing test that used a server gets that server's log tail in its report."""
+    import os
+    import sys
+    from pathlib import Path
+
+    tests_dir = Path(__file__).resolve().parents[1]
+    (tmp_path / "conftest.py").write_text('pytest_plugins = ["testbed.services"]\n')
+    (tmp_path / "test_fails.py").write_text(
+        "def test_fails(openbao):\n    assert openbao.client().is_authenticated()\n    assert False, 'on purpose'\n")
+    env = {**os.environ, "PYTHONPATH": str(tests_dir), "CI": ""}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "-p", "no:randomly", str(tmp_path)], capture_output=True, text=True,
+                          timeout=300, cwd=tmp_path, env=env)
+    assert proc.returncode == 1, proc.stdout[-3000:]
+    assert "openbao (dev) log" in proc.stdout
+    assert "core: successfully mounted" in proc.stdout  # a real line of OpenBao's own log

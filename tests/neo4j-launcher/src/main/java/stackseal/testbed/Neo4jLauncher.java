@@ -172,23 +172,19 @@ public final class Neo4jLauncher {
         Path home = o.data().resolve(".launcher-home");
         Files.createDirectories(home);
 
-        DatabaseManagementService dbms = new DatabaseManagementServiceBuilder(home)
-                .setConfig(GraphDatabaseSettings.data_directory, o.data())
-                .setConfig(GraphDatabaseSettings.transaction_logs_root_path, o.data().resolve("transactions"))
-                .setConfig(GraphDatabaseSettings.logs_directory, o.logs())
-                .setConfig(GraphDatabaseSettings.auth_enabled, o.authEnabled())
-                .setConfig(GraphDatabaseSettings.pagecache_memory, o.pagecacheBytes())
-                .setConfig(BoltConnector.enabled, true)
-                .setConfig(BoltConnector.listen_address, new SocketAddress(o.boltHost(), o.boltPort()))
-                .setConfig(BoltConnector.encryption_level, BoltConnector.EncryptionLevel.DISABLED)
-                .setConfig(HttpConnector.enabled, false)
-                .setConfig(HttpsConnector.enabled, false)
-                // Netty's graceful shutdown waits 2 x 5 s by default; with every database already
-                // stopped and checkpointed there is nothing left to wait for.
-                .setConfig(GraphDatabaseInternalSettings.netty_server_shutdown_quiet_period, 0)
-                .setConfig(GraphDatabaseInternalSettings.netty_server_shutdown_timeout, Duration.ofSeconds(2))
-                .setConfig(BoltConnectorInternalSettings.connection_shutdown_wait_time, Duration.ofSeconds(1))
-                .build();
+        if (firstStart && o.authEnabled() && o.password() != null) {
+            // No window in which Bolt accepts the default neo4j/neo4j: the password is set by a
+            // first start with Bolt off, like the official image's set-initial-password step.
+            DatabaseManagementService setup = builder(o, home, false).build();
+            try {
+                setup.database(GraphDatabaseSettings.SYSTEM_DATABASE_NAME).executeTransactionally(
+                        "ALTER USER neo4j SET PASSWORD $password CHANGE NOT REQUIRED",
+                        Map.of("password", o.password()));
+            } finally {
+                setup.shutdown();
+            }
+        }
+        DatabaseManagementService dbms = builder(o, home, true).build();
 
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -203,15 +199,30 @@ public final class Neo4jLauncher {
         if (!db.isAvailable(120_000)) {
             throw new IllegalStateException("database 'neo4j' did not become available in 120 s");
         }
-        if (firstStart && o.authEnabled() && o.password() != null) {
-            GraphDatabaseService system = dbms.database(GraphDatabaseSettings.SYSTEM_DATABASE_NAME);
-            system.executeTransactionally("ALTER USER neo4j SET PASSWORD $password CHANGE NOT REQUIRED",
-                    Map.of("password", o.password()));
-        }
         waitForBolt(o.boltHost(), o.boltPort());
         System.out.println("READY");
         System.out.flush();
         stopped.await();
+    }
+
+    /** The DBMS configuration; {@code bolt=false} for the password-setting first start. */
+    private static DatabaseManagementServiceBuilder builder(Options o, Path home, boolean bolt) {
+        return new DatabaseManagementServiceBuilder(home)
+                .setConfig(GraphDatabaseSettings.data_directory, o.data())
+                .setConfig(GraphDatabaseSettings.transaction_logs_root_path, o.data().resolve("transactions"))
+                .setConfig(GraphDatabaseSettings.logs_directory, o.logs())
+                .setConfig(GraphDatabaseSettings.auth_enabled, o.authEnabled())
+                .setConfig(GraphDatabaseSettings.pagecache_memory, o.pagecacheBytes())
+                .setConfig(BoltConnector.enabled, bolt)
+                .setConfig(BoltConnector.listen_address, new SocketAddress(o.boltHost(), o.boltPort()))
+                .setConfig(BoltConnector.encryption_level, BoltConnector.EncryptionLevel.DISABLED)
+                .setConfig(HttpConnector.enabled, false)
+                .setConfig(HttpsConnector.enabled, false)
+                // Netty's graceful shutdown waits 2 x 5 s by default; with every database already
+                // stopped and checkpointed there is nothing left to wait for.
+                .setConfig(GraphDatabaseInternalSettings.netty_server_shutdown_quiet_period, 0)
+                .setConfig(GraphDatabaseInternalSettings.netty_server_shutdown_timeout, Duration.ofSeconds(2))
+                .setConfig(BoltConnectorInternalSettings.connection_shutdown_wait_time, Duration.ofSeconds(1));
     }
 
     /** Bolt binds asynchronously: READY must mean a client can connect now. */
