@@ -43,6 +43,11 @@ class ExecuteScreen(WizardScreen):
     TITLE_TEXT = "Execute"
     NEXT_LABEL = "Finish"
 
+    def __init__(self, cancel: threading.Event | None = None) -> None:
+        super().__init__()
+        #: Set by the Cancel button; checked by ``emit`` in the worker thread.
+        self._cancel = cancel or threading.Event()
+
     def compose_body(self) -> ComposeResult:
         yield Static("Starting…", id="exec-status")
         yield ProgressBar(id="exec-progress", show_eta=True)
@@ -55,7 +60,6 @@ class ExecuteScreen(WizardScreen):
         self.query_one("#back", Button).disabled = True
         self.query_one("#next", Button).disabled = True
         self.query_one("#exec-progress").display = False  # shown with the first step (no idle animation)
-        self._cancel = threading.Event()
         self.finished = False
         self.failed: str | None = None
         self._run(self.wizard.plan)

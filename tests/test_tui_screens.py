@@ -222,3 +222,27 @@ async def test_back_keeps_answers(tmp_path: Path):
         assert app.index == 1
         assert app.screen.query_one("#in-neo4j-bolt_url", Input).value == "bolt://127.0.0.1:17687"
         assert app.screen.query_one("#back", Button).disabled is False
+
+
+@sync
+async def test_execute_cancelled_before_the_first_step_changes_nothing(tmp_path: Path):
+    """The real runner, cancelled at its first event: it stops before any step applies."""
+    import threading
+
+    from screens.execute import ExecuteScreen
+
+    cancel = threading.Event()
+    cancel.set()
+    app = make_app(tmp_path, "ReviewScreen")
+    async with app.run_test(size=SIZE) as pilot:
+        await app.push_screen(ExecuteScreen(cancel))
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, ExecuteScreen) and screen.finished
+        assert "cancelled by the user" in (screen.failed or "")
+        assert "Stopped: cancelled" in str(screen.query_one("#exec-status", Static).render())
+        assert not (tmp_path / "stack" / "compose.yaml").exists()
+        assert screen.query_one("#next", Button).disabled is False
+        await pilot.press("ctrl+n")  # Finish
+    assert app.return_value is not None and app.return_value.applied is False
