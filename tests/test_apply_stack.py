@@ -195,8 +195,9 @@ def test_apply_brings_up_the_stack_on_encrypted_volumes(applied: dict, docker: D
     marker = f"APPLY-CANARY-{secrets.token_hex(8)}"
     user, _, password = (plan.output_path / "secrets" / "neo4j_auth").read_text().strip().partition("/")
     with GraphDatabase.driver(plan.neo4j.bolt_url, auth=(user, password)) as driver:
-        driver.execute_query("CREATE (:Canary {marker: $m})", m=marker)
-        # committed transactions are in /data/transactions (fsync on commit); no checkpoint needed
+        # long enough to be stored as plain UTF-8 (short strings get Neo4j's compact encoding);
+        # committed transactions are in /data/transactions (fsync on commit): no checkpoint needed
+        driver.execute_query("CREATE (:Canary {marker: $m})", m=marker * 20)
     data = next(s for s in specs if s.name == "neo4j-data")
 
     def tree(root: Path) -> bytes:
