@@ -223,3 +223,25 @@ def test_plain_renderer_lines() -> None:
     assert lines[1] == "    progress: 2/2 items, 2.0 KB of 2.0 KB, 1.0 KB/s, ETA 0s (neo4j-data)"
     assert lines[2] == "    changed: created 2 (1.2s)"
     assert lines[3] == "    FAILED: port 127.0.0.1:7687 is already in use"
+
+
+def test_rich_renderer_on_a_terminal() -> None:
+    import io
+
+    from rich.console import Console
+
+    from wizard.steps.console import RichRenderer
+
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=120, color_system=None)
+    with RichRenderer(console) as render:
+        render(StepStarted("adopt", "Adopt", 1, 2))
+        render(StepProgress("adopt", 1, 4, 1024, 4096, 512.0, 6.0, "a.db"))
+        render(StepLog("adopt", "stopping neo4j (its data moves)"))
+        render(StepDone("adopt", True, "moved 1 volume", 2.0))
+        render(StepStarted("compose-up", "Start", 2, 2))
+        render(StepFailed("compose-up", "neo4j did not become healthy within 300s"))
+    text = out.getvalue()
+    assert "stopping neo4j (its data moves)" in text
+    assert "changed adopt: moved 1 volume" in text
+    assert "FAILED compose-up: neo4j did not become healthy within 300s" in text

@@ -74,11 +74,11 @@ class PlainRenderer:
 class RichRenderer:
     """Live progress bars (rich) for an interactive terminal. Use as a context manager."""
 
-    def __init__(self) -> None:
+    def __init__(self, console: Any = None) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeRemainingColumn
 
         self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("{task.fields[extra]}"), TimeRemainingColumn())
+                                 TextColumn("{task.fields[extra]}"), TimeRemainingColumn(), console=console)
         self.tasks: dict[str, Any] = {}
 
     def __enter__(self) -> RichRenderer:
