@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -155,3 +156,55 @@ def test_volumes_step_creates_unlocks_and_converges(tmp_path: Path, gocryptfs_re
     runner.run(ctx, steps=[step])
     assert step.check(ctx).action == "="
     assert {p.name: p.read_bytes() for p in ctx.secrets_dir.iterdir()} == keys_before
+
+
+@pytest.fixture
+def fscrypt_fs(tmp_path: Path):
+    """An ext4 filesystem with the encrypt feature, loop-mounted and set up for fscrypt."""
+    require_tool("fscrypt", "apt-get install fscrypt e2fsprogs")
+    if os.geteuid() != 0:
+        pytest.skip("loop-mounting an ext4 image needs root")
+    image, root = tmp_path / "fs.img", tmp_path / "root"
+    with open(image, "wb") as handle:
+        handle.truncate(64 * 1024 * 1024)
+    subprocess.run(["mkfs.ext4", "-q", "-F", "-O", "encrypt", str(image)], check=True)
+    root.mkdir()
+    subprocess.run(["mount", "-o", "loop", str(image), str(root)], check=True)
+    try:
+        if not Path("/etc/fscrypt.conf").exists():
+            subprocess.run(["fscrypt", "setup", "--force", "--quiet"], check=True)
+        subprocess.run(["fscrypt", "setup", str(root), "--quiet"], check=True)
+        yield image, root
+    finally:
+        subprocess.run(["umount", str(root)], capture_output=True)
+
+
+def test_fscrypt_volumes_step_lock_unlock_and_ciphertext(tmp_path: Path, fscrypt_fs) -> None:
+    image, root = fscrypt_fs
+    plan = plan_from_dict({"version": 1, "project": "fs", "output_dir": "out",
+                           "volumes": {"backend": "fscrypt", "root": str(root)}}, base_dir=tmp_path)
+    ctx = Context.for_plan(plan)
+    step = VolumesStep()
+    assert step.check(ctx).action == "+"
+    runner.run(ctx, steps=[step])
+    assert step.check(ctx).action == "="
+    backend = get_backend(plan)
+    data = next(s for s in volume_specs(plan) if s.name == "neo4j-data")
+    assert len((ctx.secrets_dir / "volume-neo4j-data.key").read_bytes()) == 32
+    (data.mount_point / "store.db").write_bytes(MARKER * 100)
+    for s in volume_specs(plan):
+        backend.lock(s)
+    assert backend.status(data).state == "locked"
+    subprocess.run(["umount", str(root)], check=True)  # flush everything to the image
+    assert MARKER not in image.read_bytes()
+    subprocess.run(["mount", "-o", "loop", str(image), str(root)], check=True)
+    again = step.check(ctx)
+    assert again.action == "~" and "unlock 5 of 5" in again.summary
+    runner.run(ctx, steps=[step])
+    assert (data.mount_point / "store.db").read_bytes() == MARKER * 100
+    backend.lock(data)
+    wrong = tmp_path / "wrong.key"
+    wrong.write_bytes(os.urandom(32))
+    with pytest.raises(OperationFailed, match="volume neo4j-data: the key .* does not unlock"):
+        backend.unlock(data, wrong)
+    assert backend.status(data).state == "locked"

@@ -46,7 +46,7 @@ class VolumesStep(Step):
         for spec in specs:
             state = backend.status(spec).state  # re-read: an earlier volume may share nothing, but a rerun may
             if state == "absent":
-                key = ensure_key(ctx.secrets_dir, spec.name) if backend.uses_key else ctx.secrets_dir / "unused"
+                key = ensure_key(ctx.secrets_dir, spec.name, raw=backend.raw_key) if backend.uses_key else ctx.secrets_dir / "unused"
                 backend.create(spec, key)
                 backend.unlock(spec, key)
                 created += 1

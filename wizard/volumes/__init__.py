@@ -22,12 +22,16 @@ def get_backend(plan: Plan) -> VolumeBackend:
         from wizard.volumes.luks_file import LuksFileBackend
 
         return LuksFileBackend(plan.project, plan.volumes.size_mb, plan.volumes.filesystem)
+    if name == "fscrypt":
+        from wizard.volumes.fscrypt import FscryptBackend
+
+        return FscryptBackend(plan.project)
     if name in ("host-fde", "none"):
         from wizard.volumes.plain import PlainBackend
 
         return PlainBackend(name)
     raise UsageError(f"volumes.backend: '{name}' cannot be provisioned by apply yet; "
-                     "choose gocryptfs, luks-file, host-fde or none (see docs/provisioning.md)")
+                     "choose gocryptfs, luks-file, fscrypt, host-fde or none (see docs/provisioning.md)")
 
 
 __all__ = ["VolumeBackend", "VolumeState", "get_backend"]

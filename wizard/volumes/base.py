@@ -45,6 +45,8 @@ class VolumeBackend(ABC):
     rotatable: bool = True
     #: False when the backend needs no stackseal key file (host-fde, none)
     uses_key: bool = True
+    #: True when the key file must hold 32 raw bytes (fscrypt) instead of a passphrase line
+    raw_key: bool = False
 
     def missing_tools(self) -> list[str]:
         """One line per missing tool, each with the command that installs it."""

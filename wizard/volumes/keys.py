@@ -20,14 +20,19 @@ def key_path(secrets_dir: Path, volume: str) -> Path:
     return secrets_dir / f"volume-{volume}.key"
 
 
-def ensure_key(secrets_dir: Path, volume: str) -> Path:
-    """The volume's key file, generating it (256 bits, URL-safe text) if it does not exist."""
+def ensure_key(secrets_dir: Path, volume: str, raw: bool = False) -> Path:
+    """The volume's key file, generating it (256 bits) if it does not exist.
+
+    ``raw`` keys are exactly 32 random bytes (fscrypt's ``raw_key`` source); the others are
+    URL-safe text, since gocryptfs and cryptsetup read a passphrase line.
+    """
     path = key_path(secrets_dir, volume)
     if path.exists():
         return path
     secrets_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(secrets_dir, 0o700)
-    atomic_write(path, secrets.token_urlsafe(32).encode("ascii"), mode=0o400)
+    value = secrets.token_bytes(32) if raw else secrets.token_urlsafe(32).encode("ascii")
+    atomic_write(path, value, mode=0o400)
     return path
 
 
