@@ -458,13 +458,20 @@ class Neo4jServer(_Service):
         return {"neo4j launcher output": self.log, "neo4j debug.log": self.logs_dir / "debug.log"}
 
 
+def neo4j_lib() -> Path:
+    """Where the launcher's jars are: .cache/neo4j/lib, or $STACKSEAL_NEO4J_LIB (a prebuilt copy)."""
+    return Path(os.environ.get("STACKSEAL_NEO4J_LIB") or NEO4J_LIB)
+
+
 def neo4j_launcher_argv(data: Path, logs: Path, bolt: str, auth_file: Path | None = None,
                         heap: str = "512m") -> list[str]:
     """The command that runs our launcher (also usable by other fixtures and tests)."""
     java = require_tool("java", JAVA_INSTALL)
-    if not (NEO4J_LIB / "stackseal-neo4j-launcher.jar").exists():
-        missing("Neo4j launcher jars (.cache/neo4j/lib)", INSTALL_SH)
-    argv = [java, "-Xms64m", f"-Xmx{heap}", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp", f"{NEO4J_LIB}/*",
+    lib = neo4j_lib()
+    if not (lib / "stackseal-neo4j-launcher.jar").exists():
+        missing(f"the Neo4j launcher ({lib}/stackseal-neo4j-launcher.jar)", INSTALL_SH)
+    # C1 only: a faster start on our 2 shared cores; the test queries are small.
+    argv = [java, "-Xms64m", f"-Xmx{heap}", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp", f"{lib}/*",
             "stackseal.testbed.Neo4jLauncher", "--data", str(data), "--logs", str(logs), "--bolt", bolt]
     if auth_file is not None:
         argv += ["--auth-file", str(auth_file)]
@@ -511,4 +518,4 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]):
 
 
 __all__ = ["OpenBaoDev", "OpenBaoSealed", "S3Server", "Neo4jServer", "ServerProcess", "ServiceFailed",
-           "files_containing", "free_ports", "neo4j_launcher_argv", "tail"]
+           "files_containing", "free_ports", "neo4j_launcher_argv", "neo4j_lib", "tail"]

@@ -187,3 +187,75 @@ def test_failed_test_report_carries_the_server_log(tmp_path) -> None:
     assert proc.returncode == 1, proc.stdout[-3000:]
     assert "openbao (dev) log" in proc.stdout
     assert "core: successfully mounted" in proc.stdout  # a real line of OpenBao's own log
+
+
+def _run_inner_pytest(tmp_path, test_source: str, **env_overrides: str) -> subprocess.CompletedProcess:
+    """Run a tiny test file with the services plugin in a child pytest (own CI setting)."""
+    import os
+    import sys
+    from pathlib import Path
+
+    tests_dir = Path(__file__).resolve().parents[1]
+    (tmp_path / "conftest.py").write_text('pytest_plugins = ["testbed.services"]\n')
+    (tmp_path / "test_inner.py").write_text(test_source)
+    env = {**os.environ, "PYTHONPATH": str(tests_dir), **env_overrides}
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
+                           str(tmp_path)], capture_output=True, text=True, timeout=300,
+                          cwd=tmp_path, env=env)
+
+
+@pytest.mark.parametrize("ci, outcome, status", [("true", "1 error", 1), ("", "1 skipped", 0)])
+def test_missing_neo4j_fails_under_ci_and_skips_elsewhere(tmp_path, ci: str, outcome: str,
+                                                          status: int) -> None:
+    proc = _run_inner_pytest(tmp_path, "def test_needs_neo4j(neo4j):\n    pass\n",
+                             CI=ci, STACKSEAL_NEO4J_LIB=str(tmp_path / "no-jars-here"))
+    assert proc.returncode == status and outcome in proc.stdout, proc.stdout[-3000:]
+    assert "install it with: bash tests/testbed/install.sh" in proc.stdout
+
+
+def test_neo4j_launcher_env_auth_like_the_official_image(tmp_path) -> None:
+    """NEO4J_AUTH sets the password of an empty store only; "none" turns auth off."""
+    from neo4j import GraphDatabase
+    from neo4j.exceptions import AuthError
+
+    from testbed.services import ServerProcess
+
+    (port,) = free_ports(1)
+    data, logs = tmp_path / "data", tmp_path / "logs"
+    first, second = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
+    url = f"bolt://127.0.0.1:{port}"
+
+    def start(auth: str) -> ServerProcess:
+        proc = ServerProcess("neo4j-env", neo4j_launcher_argv(data, logs, f"127.0.0.1:{port}"),
+                             log=tmp_path / "launcher.log", env={"NEO4J_AUTH": auth, "NEO4J_AUTH_FILE": ""})
+        proc.start()
+        proc.wait_until(lambda: proc.log.read_text().count("READY") == start.count + 1, 180, "READY")
+        start.count += 1
+        return proc
+
+    start.count = 0
+    proc = start(f"neo4j/{first}")
+    try:
+        with GraphDatabase.driver(url, auth=("neo4j", first)) as driver:
+            driver.verify_connectivity()
+    finally:
+        proc.stop()
+
+    proc = start(f"neo4j/{second}")  # an existing store keeps its password
+    try:
+        with GraphDatabase.driver(url, auth=("neo4j", first)) as driver:
+            driver.verify_connectivity()
+        with GraphDatabase.driver(url, auth=("neo4j", second)) as driver:
+            with pytest.raises(AuthError):
+                driver.verify_connectivity()
+    finally:
+        proc.stop()
+
+    proc = start("none")
+    try:
+        with GraphDatabase.driver(url, auth=None) as driver:
+            records, _, _ = driver.execute_query("RETURN 1 AS one")
+            assert records[0]["one"] == 1
+    finally:
+        proc.stop()
+    assert first not in proc.log.read_text() and second not in proc.log.read_text()
