@@ -217,28 +217,28 @@ def seaweedfs_recipe() -> Recipe:
 
 
 NEO4J_ENTRYPOINT = b"""#!/bin/bash
-# stackseal test image: maps the official neo4j image's environment to our launcher's options.
-# NEO4J_AUTH_FILE (a file holding "neo4j/password") becomes --auth-file; NEO4J_AUTH
-# ("neo4j/password" or "none") is read by the launcher itself from the environment.
+# stackseal test image: maps the official neo4j image's environment to our launcher.
+# NEO4J_AUTH_FILE (a file holding "neo4j/password") or NEO4J_AUTH ("neo4j/password" or "none").
 # Like the official image, the initial password is set with neo4j-admin BEFORE the server
-# starts (first start only): otherwise Bolt would accept connections, and healthchecks pass,
-# while the password is not yet in place.
+# starts, and only on the first start (an existing store keeps its password): otherwise Bolt
+# would accept connections, and healthchecks pass, before the password is in place.
 set -euo pipefail
 if [ "$#" -gt 0 ] && [ "$1" != "neo4j" ]; then
     exec "$@"
 fi
-args=(--data /data --logs /logs --bolt 0.0.0.0:7687)
 auth="${NEO4J_AUTH:-}"
 if [ -n "${NEO4J_AUTH_FILE:-}" ]; then
     if [ ! -r "$NEO4J_AUTH_FILE" ]; then
         echo "NEO4J_AUTH_FILE=$NEO4J_AUTH_FILE is not a readable file" >&2
         exit 1
     fi
-    args+=(--auth-file "$NEO4J_AUTH_FILE")
     auth="$(cat "$NEO4J_AUTH_FILE")"
 fi
+unset NEO4J_AUTH NEO4J_AUTH_FILE
 mkdir -p /data /logs
-if [ -n "$auth" ] && [ "$auth" != "none" ] && [ ! -d /data/databases/system ]; then
+if [ "$auth" = "none" ]; then
+    export NEO4J_AUTH=none   # the launcher disables authentication
+elif [ -n "$auth" ] && [ ! -d /data/databases/system ]; then
     case "$auth" in
         neo4j/?*) ;;
         *) echo "NEO4J_AUTH / NEO4J_AUTH_FILE must hold neo4j/PASSWORD or none" >&2; exit 1 ;;
@@ -248,7 +248,7 @@ fi
 unset auth
 heap="${NEO4J_server_memory_heap_max__size:-512m}"
 heap="${heap%[bB]}"
-exec java "-Xmx${heap}" ${JAVA_OPTS:-} -cp '/var/lib/neo4j/lib/*' stackseal.testbed.Neo4jLauncher "${args[@]}"
+exec java "-Xmx${heap}" ${JAVA_OPTS:-} -cp '/var/lib/neo4j/lib/*' stackseal.testbed.Neo4jLauncher --data /data --logs /logs --bolt 0.0.0.0:7687
 """
 
 NEO4J_CONF = b"""# Only for neo4j-admin in the stackseal test image (the launcher takes options instead).

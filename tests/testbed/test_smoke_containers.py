@@ -150,5 +150,12 @@ def test_neo4j_image_serves_bolt_with_official_env(docker: DockerEngine, local_i
             records, _, _ = driver.execute_query("CREATE (n:Canary {v: $v}) RETURN n.v AS v", v="x1")
             assert records[0]["v"] == "x1"
         assert (data / "transactions").is_dir(), sorted(p.name for p in data.iterdir())
+        # The launcher finished starting (no late failure after Bolt opened) and still runs.
+        for _ in range(60):
+            if "READY" in container_logs(docker, name):
+                break
+            time.sleep(1)
+        state = docker.run("inspect", "--format", "{{.State.Running}}", name).stdout.decode().strip()
+        assert state == "true" and "READY" in container_logs(docker, name), container_logs(docker, name)
     finally:
         docker.run("rm", "-f", name, check=False)
