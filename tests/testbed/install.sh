@@ -11,12 +11,13 @@
 #      and rebuilt only when its pom.xml or Java source changes.
 #   4. (containers engineer) the local container images — see the marked spot at the end.
 #
-# Environment: PYTHON (default .venv/bin/python), STACKSEAL_SKIP_APT=1 to skip step 1.
+# Environment: STACKSEAL_VENV_PYTHON (default .venv/bin/python; not PYTHON, which the Makefile
+# uses for the interpreter that creates the venv), STACKSEAL_SKIP_APT=1 to skip step 1.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$REPO"
-PYTHON="${PYTHON:-$REPO/.venv/bin/python}"
+PYTHON="${STACKSEAL_VENV_PYTHON:-$REPO/.venv/bin/python}"
 CACHE="$REPO/.cache"
 mkdir -p "$CACHE"
 
