@@ -218,8 +218,8 @@ class OpenBaoSealed(_Service):
     data_dir: Path
     log: Path
     unseal_keys: list[str] = field(repr=False)
+    root_token: str = field(repr=False)
     threshold: int = 2
-    root_token: str = field(default="", repr=False)
     process: ServerProcess | None = field(default=None, repr=False)
 
     def client(self, token: str | None = None):
@@ -338,11 +338,11 @@ class S3Server(_Service):
     address: str             # 127.0.0.1:PORT (what minio.Minio wants)
     access_key: str
     secret_key: str = field(repr=False)
-    data_dir: Path = field(default=Path())
-    log: Path = field(default=Path())
-    master_url: str = ""
-    filer_url: str = ""
-    sse_kek_hex: str = field(default="", repr=False)
+    data_dir: Path
+    log: Path
+    master_url: str
+    filer_url: str
+    sse_kek_hex: str = field(repr=False)
     region: str = "us-east-1"
     process: ServerProcess | None = field(default=None, repr=False)
 
@@ -423,10 +423,10 @@ class Neo4jServer(_Service):
     bolt_url: str
     user: str
     password: str = field(repr=False)
-    auth_file: Path = field(default=Path())
-    data_dir: Path = field(default=Path())
-    logs_dir: Path = field(default=Path())
-    log: Path = field(default=Path())
+    auth_file: Path
+    data_dir: Path
+    logs_dir: Path
+    log: Path
     process: ServerProcess | None = field(default=None, repr=False)
 
     def driver(self):
