@@ -8,12 +8,16 @@ What it proves, and how it could fail:
 - every volume of :func:`wizard.layout.volume_specs` is bound to its gocryptfs mount point —
   each service's writes must appear in the backing directory (as ciphertext: file count grows);
 - positive controls: the Neo4j and object-store markers ARE found in the plaintext views, so the
-  scan that finds none of them in the backing directories can fail.
+  scan that finds none of them in the backing directories can fail;
+- lock/unlock: after ``compose down`` and unmounting, the mount points are empty; remounted with
+  the passfiles, the stack comes back with every service's data (OpenBao sealed, as it should).
 """
 
 from __future__ import annotations
 
+import io
 import secrets
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,6 +40,27 @@ def _files_bytes(root: Path) -> bytes:
 
 def _count_files(root: Path) -> int:
     return sum(1 for p in root.rglob("*") if p.is_file())
+
+
+def compose_up(docker: DockerEngine, out: Path, project: str) -> None:
+    """``docker compose up -d --wait``; on failure the test fails with the services' logs."""
+    up = docker.compose(out, project, "up", "-d", "--wait", check=False, timeout=600)
+    if up.returncode != 0:
+        logs = docker.compose(out, project, "logs", "--tail", "60", check=False)
+        pytest.fail("docker compose up --wait failed:\n" + (up.stderr or b"").decode()[-3000:]
+                    + "\n--- logs ---\n" + (logs.stdout or b"").decode(errors="replace")[-6000:],
+                    pytrace=False)
+
+
+def wait_active(bao) -> None:
+    """Right after unsealing the node is briefly a standby that redirects to its api_addr
+    (the compose-internal name, unreachable from the host): wait until it is active."""
+    for _ in range(60):
+        health = bao.sys.read_health_status(method="GET")
+        if isinstance(health, dict) and not health.get("sealed", True) and not health.get("standby", True):
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"OpenBao did not become active: {health}")
 
 
 @pytest.fixture
@@ -69,12 +94,7 @@ def stack(tmp_path: Path, docker: DockerEngine, local_images: dict[str, str]) ->
                                                   log=keys / f"{spec.name}.log")
         write(plan, out)
         assert (out / "compose.yaml").is_file()
-        up = docker.compose(out, project, "up", "-d", "--wait", check=False, timeout=600)
-        if up.returncode != 0:
-            logs = docker.compose(out, project, "logs", "--tail", "60", check=False)
-            pytest.fail("docker compose up --wait failed:\n" + (up.stderr or b"").decode()[-3000:]
-                        + "\n--- logs ---\n" + (logs.stdout or b"").decode(errors="replace")[-6000:],
-                        pytrace=False)
+        compose_up(docker, out, project)
         yield {"plan": plan, "out": out, "ports": ports, "volumes": volumes, "project": project}
     finally:
         if (out / "compose.yaml").exists():
@@ -87,7 +107,7 @@ def _secret(out: Path, name: str) -> str:
     return (out / "secrets" / name).read_text().strip()
 
 
-def test_rendered_stack_on_gocryptfs_keeps_only_ciphertext_on_the_host(stack: dict) -> None:
+def test_rendered_stack_on_gocryptfs_keeps_only_ciphertext_on_the_host(stack: dict, docker: DockerEngine) -> None:
     import hvac
     from minio import Minio
     from neo4j import GraphDatabase
@@ -112,8 +132,6 @@ def test_rendered_stack_on_gocryptfs_keeps_only_ciphertext_on_the_host(stack: di
                secret_key=_secret(out, "s3_secret_key"), secure=False)
     if not s3.bucket_exists("e2e-objects"):
         s3.make_bucket("e2e-objects")
-    import io
-
     # Binary type and random filler: SeaweedFS gzips compressible content (which would hide
     # the marker from the positive control), never an octet-stream .bin like this.
     body = b"".join(object_marker.encode() + secrets.token_bytes(64) for _ in range(200))
@@ -123,20 +141,12 @@ def test_rendered_stack_on_gocryptfs_keeps_only_ciphertext_on_the_host(stack: di
 
     # OpenBao: initialise (file storage on its volume), unseal, write a KV secret.
     bao = hvac.Client(url=f"http://127.0.0.1:{ports['bao']}")
-    if not bao.sys.is_initialized():
-        init = bao.sys.initialize(secret_shares=1, secret_threshold=1)
-        bao.sys.submit_unseal_key(init["keys"][0])
-        bao.token = init["root_token"]
-    assert not bao.sys.is_sealed()
-    # Right after unsealing the node is briefly a standby that redirects to its api_addr
-    # (the compose-internal name): wait until it is the active node.
-    import time
-
-    for _ in range(60):
-        health = bao.sys.read_health_status(method="GET")
-        if isinstance(health, dict) and not health.get("standby", True):
-            break
-        time.sleep(0.5)
+    assert not bao.sys.is_initialized()
+    init = bao.sys.initialize(secret_shares=1, secret_threshold=1)
+    bao.sys.submit_unseal_key(init["keys"][0])
+    bao.token = init["root_token"]
+    unseal_key = init["keys"][0]
+    wait_active(bao)
     bao.sys.enable_secrets_engine("kv", path="e2e", options={"version": "2"})
     bao.secrets.kv.v2.create_or_update_secret(path="canary", secret={"marker": vault_marker}, mount_point="e2e")
 
@@ -154,3 +164,23 @@ def test_rendered_stack_on_gocryptfs_keeps_only_ciphertext_on_the_host(stack: di
         for marker in (graph_marker, object_marker, vault_marker):
             assert marker.encode() not in raw, f"{marker} found in plaintext in {volume.cipher}"
         assert b"neostore" not in raw and b"transactions" not in raw, f"plaintext file names in {volume.cipher}"
+
+    # Lock: stop the stack and unmount every volume; the mount points show nothing.
+    docker.compose(out, stack["project"], "down", "--timeout", "30", timeout=300)
+    for volume in volumes.values():
+        volume.unmount()
+        assert not volume.mounted and not any(volume.plain.iterdir()), f"{volume.plain} still shows files"
+
+    # Unlock with the passfiles and start again: every service finds its data.
+    for volume in volumes.values():
+        volume.mount()
+    compose_up(docker, out, stack["project"])
+    with GraphDatabase.driver(f"bolt://127.0.0.1:{ports['bolt']}", auth=(user, password)) as driver:
+        records, _, _ = driver.execute_query("MATCH (c:Canary) RETURN c.marker AS m")
+        assert [r["m"] for r in records] == [graph_value]
+    assert s3.get_object("e2e-objects", "canary.bin").read() == body
+    assert bao.sys.is_sealed(), "OpenBao restarts sealed"
+    bao.sys.submit_unseal_key(unseal_key)
+    wait_active(bao)
+    secret = bao.secrets.kv.v2.read_secret_version(path="canary", mount_point="e2e", raise_on_deleted_version=True)
+    assert secret["data"]["data"]["marker"] == vault_marker
