@@ -83,7 +83,7 @@ if [ "$want" = "$have" ] && [ -f "$NEO4J_LIB/stackseal-neo4j-launcher.jar" ]; th
     log "Neo4j launcher: up to date ($(ls "$NEO4J_LIB" | wc -l) jars in .cache/neo4j/lib)"
 else
     command -v mvn >/dev/null || die "mvn not found; install it: apt-get install -y maven"
-    log "building the Neo4j launcher (first time downloads ~210 MB from Maven Central into .cache/m2)"
+    log "building the Neo4j launcher (with a cold .cache/m2 this downloads ~170 MB from Maven Central)"
     # A fresh lib dir: jars of an older Neo4j version must not stay on the classpath.
     rm -rf "$NEO4J_LIB"
     if ! mvn -B -q -Dmaven.repo.local="$CACHE/m2" -f "$LAUNCHER_DIR/pom.xml" package \

@@ -36,7 +36,8 @@ import org.neo4j.graphdb.GraphDatabaseService;
  * start of an empty store (like the official image, it never changes an existing store's password).
  *
  * <p>Prints {@code READY} on stdout once Bolt accepts connections; shuts down cleanly on SIGTERM.
- * Errors are one line on stderr and exit status 2 (bad input) or 1 (Neo4j failed).
+ * Bad input is one line on stderr and exit status 2 (the password is never echoed); a Neo4j
+ * failure is a line, then the stack trace, and exit status 1.
  */
 public final class Neo4jLauncher {
 
