@@ -101,5 +101,5 @@ class QuestionPage(WizardScreen):
         first = self.query(".question Input, .question RadioSet, .question Checkbox")
         for widget in first:
             if widget.display and widget.parent.display:  # type: ignore[union-attr]
-                widget.focus(scroll_visible=False)
+                widget.focus()
                 break

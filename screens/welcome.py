@@ -1,4 +1,8 @@
-"""Welcome: what stackseal does, what it found on this host (live), and the project name."""
+"""Welcome: what stackseal does, the project name, and what it finds on this host (live).
+
+The questions come before the facts so that, at 80x24, the field that has focus is on screen;
+the facts fill in below as each detection worker finishes.
+"""
 
 from __future__ import annotations
 
@@ -17,9 +21,9 @@ class WelcomeScreen(QuestionPage):
 
     def compose_body(self) -> ComposeResult:
         yield Static(Q.page("project").intro, classes="intro")
-        yield Label("Detected on this host", classes="section")
-        yield FactsPanel(self.wizard.facts, id="facts")
         yield QuestionForm("project")
+        yield Label("Detected on this host (it sets the defaults of the next screens)", classes="section")
+        yield FactsPanel(self.wizard.facts, id="facts")
 
     def sync(self) -> None:
         super().sync()

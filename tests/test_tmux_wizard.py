@@ -80,7 +80,7 @@ def term():
 def test_textual_wizard_answered_by_keystrokes(term, tmp_path: Path):
     t = term(f"{shlex.quote(STACKSEAL)} wizard --out answers.yaml", tmp_path)
     t.wait_for("step 1 of 7")
-    t.wait_for("Docker Compose:")  # detection results arrive while the screen is usable
+    t.wait_for("Operating system: ")  # detection results arrive while the screen is usable
     t.keys("End", "C-u")
     t.type("tmuxshop")
     t.keys("C-n")
