@@ -73,7 +73,6 @@ def teardown(engine: DockerEngine, answers: Path) -> None:
         target = line.split()[4]
         if target.startswith(str(root)):
             subprocess.run(["fusermount", "-u", "-z", target], capture_output=True)
-    subprocess.run(["chattr", "-R", "-i", str(root)], capture_output=True)  # mount-point guards
 
 
 def containers(engine: DockerEngine, project: str) -> dict[str, tuple[str, str, str, str]]:
