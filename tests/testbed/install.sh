@@ -85,9 +85,20 @@ else
     command -v mvn >/dev/null || die "mvn not found; install it: apt-get install -y maven"
     log "building the Neo4j launcher (with a cold .cache/m2 this downloads ~170 MB from Maven Central)"
     # A fresh lib dir: jars of an older Neo4j version must not stay on the classpath.
+    javav="$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1)"
+    [ "${javav:-0}" -ge 17 ] || die "Neo4j 5.26 needs Java 17 or newer, 'java' here is ${javav:-unknown}; install openjdk-17-jdk-headless"
     rm -rf "$NEO4J_LIB"
-    if ! mvn -B -q -Dmaven.repo.local="$CACHE/m2" -f "$LAUNCHER_DIR/pom.xml" package \
-            > "$CACHE/neo4j-build.log" 2>&1; then
+    # Two tries: a registry hiccup on a fresh machine should not fail the whole run.
+    built=0
+    for attempt in 1 2; do
+        if mvn -B -q -Dmaven.repo.local="$CACHE/m2" -f "$LAUNCHER_DIR/pom.xml" package \
+                > "$CACHE/neo4j-build.log" 2>&1; then
+            built=1
+            break
+        fi
+        log "mvn attempt $attempt failed"
+    done
+    if [ "$built" != 1 ]; then
         tail -40 "$CACHE/neo4j-build.log" >&2
         die "building tests/neo4j-launcher failed (full log: .cache/neo4j-build.log)"
     fi
