@@ -353,15 +353,18 @@ def import_image(engine: DockerEngine, tag: str, recipe: Recipe) -> None:
 
 def import_static_binary(engine: DockerEngine, tag: str, binary: Path, path_in_image: str,
                          changes: list[str] | None = None, with_busybox: bool = True) -> None:
-    """Helper for tests: an image holding one static binary (plus busybox unless told not to)."""
+    """An image holding one static binary at ``path_in_image`` (plus busybox in /bin unless
+    ``with_busybox=False``: then it is a scratch image with nothing but the binary)."""
     binary = _require_static(binary, f"static binary {binary}", "a statically linked build")
     entries = busybox_root() if with_busybox else dirs("tmp", "etc")
-    parent = str(Path(path_in_image.lstrip("/")).parent)
-    if parent not in ("", ".") and not any(e.path == parent for e in entries):
-        parts = Path(parent).parts
-        entries += dirs(*["/".join(parts[: i + 1]) for i in range(len(parts))
-                          if not any(e.path == "/".join(parts[: i + 1]) for e in entries)])
-    entries.append(Entry(path_in_image.lstrip("/"), "file", 0o755, source=binary))
+    have = {e.path for e in entries}
+    parts = Path(path_in_image.lstrip("/")).parts
+    for i in range(1, len(parts)):
+        parent = "/".join(parts[:i])
+        if parent not in have:
+            entries.append(Entry(parent, "dir", 0o755))
+            have.add(parent)
+    entries.append(Entry("/".join(parts), "file", 0o755, source=binary))
     import_image(engine, tag, Recipe(entries, [f"ENV PATH={PATH}", *(changes or [])]))
 
 

@@ -159,3 +159,18 @@ def test_neo4j_image_serves_bolt_with_official_env(docker: DockerEngine, local_i
         assert state == "true" and "READY" in container_logs(docker, name), container_logs(docker, name)
     finally:
         docker.run("rm", "-f", name, check=False)
+
+
+def test_import_static_binary_makes_a_scratch_image(docker: DockerEngine) -> None:
+    """The helper other tests use to wrap one static binary: nothing else is in the image."""
+    from testbed.images import bao_binary, import_static_binary
+
+    tag = f"stackseal-test/probe-{secrets.token_hex(3)}:1"
+    import_static_binary(docker, tag, bao_binary(), "/opt/probe/bin/bao",
+                         changes=['ENTRYPOINT ["/opt/probe/bin/bao"]'], with_busybox=False)
+    try:
+        assert "OpenBao" in docker.run("run", "--rm", tag, "version").stdout.decode()
+        no_shell = docker.run("run", "--rm", "--entrypoint", "/bin/sh", tag, "-c", "true", check=False)
+        assert no_shell.returncode != 0, "a scratch image must not contain a shell"
+    finally:
+        docker.run("rmi", "-f", tag, check=False)
