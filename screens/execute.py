@@ -40,6 +40,12 @@ class Cancelled(OperationFailed):
 
 
 class ExecuteScreen(WizardScreen):
+    """Execute — the steps run one after another, with their progress and logs.
+
+    Cancel stops at the next safe point (between steps, or at a progress report); the answers
+    file is saved and 'stackseal apply -c FILE' resumes where this run stopped.
+    """
+
     TITLE_TEXT = "Execute"
     NEXT_LABEL = "Finish"
 

@@ -24,6 +24,16 @@ ACTION_STYLE = {"create": "green", "update": "yellow", "unchanged": "dim", "conf
 
 
 class ReviewScreen(WizardScreen):
+    """Review — nothing has been written yet.
+
+    Files: the answers file and every file 'apply' will write (+ create, ~ update, = unchanged,
+    ! conflict with a file you edited). Move through the tree to see each diff; secret files are
+    listed, never shown. Steps: exactly what 'stackseal plan' prints. Warnings: every combination
+    warning and error; errors must be fixed (Back) before saving.
+
+    Save answers writes the answers file only. Save and apply also runs the steps now.
+    """
+
     TITLE_TEXT = "Review"
     NEXT_LABEL = "Save answers"
 

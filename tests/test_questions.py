@@ -139,3 +139,10 @@ def test_core_imports_without_textual():
             "print(bad); sys.exit(1 if bad else 0)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_one_running_project_is_the_default_name():
+    one = Facts([Fact("stack", "s", True, "", {"projects": {"shop": ["neo4j", "minio"]}})])
+    assert Q.apply_defaults(default_plan(), one).project == "shop"
+    two = Facts([Fact("stack", "s", True, "", {"projects": {"a": ["x"], "b": ["y"]}})])
+    assert Q.apply_defaults(default_plan(), two).project == "stackseal"

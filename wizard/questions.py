@@ -18,6 +18,7 @@ never offer what cannot work without saying why.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -28,6 +29,7 @@ from wizard.errors import UsageError
 from wizard.plan import Plan, get_path, set_path
 
 Kind = Literal["choice", "text", "int", "bool", "list"]
+_PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
 @dataclass(frozen=True)
@@ -230,6 +232,15 @@ def _vol(backend: str) -> Callable[[Facts], str | None]:
     return lambda facts: volume_backend_unavailable(backend, facts)
 
 
+def _default_project(facts: Facts) -> str | None:
+    """Adopt the one Compose project running here (several: let the user choose)."""
+    projects = facts.data("stack", "projects") or {}
+    if len(projects) == 1:
+        name = next(iter(projects))
+        return name if _PROJECT_NAME.match(name) else None
+    return None
+
+
 def _default_edition(facts: Facts) -> str | None:
     edition = facts.data("neo4j", "edition")
     return edition if edition in ("community", "enterprise") else None
@@ -265,7 +276,7 @@ QUESTIONS: tuple[Question, ...] = (
     # -- project --------------------------------------------------------------------------------
     Question("project", "project", "Compose project name",
              "Names the Docker Compose project, its containers and its volumes. Use the name of a running "
-             "project to adopt it.", kind="text", placeholder="stackseal"),
+             "project to adopt it.", kind="text", placeholder="stackseal", default=_default_project),
     Question("output_dir", "project", "Output directory",
              "Where the compose file, configs, runbook and generated secrets are written (relative to the "
              "answers file). Secrets go to its secrets/ subdirectory with mode 0400.", kind="text",

@@ -191,6 +191,10 @@ class QuestionField(Vertical):
             box = self.query_one(Checkbox)
             if box.value != bool(current):
                 box.value = bool(current)
+        elif q.id not in self.wizard.touched and q.id not in self.wizard.invalid:
+            field = self.query_one(Input)  # a fact-derived default (e.g. the running project's name)
+            if field.value != q.format(current):
+                field.value = q.format(current)
 
 
 class QuestionForm(Vertical):
