@@ -246,3 +246,39 @@ async def test_execute_cancelled_before_the_first_step_changes_nothing(tmp_path:
         assert screen.query_one("#next", Button).disabled is False
         await pilot.press("ctrl+n")  # Finish
     assert app.return_value is not None and app.return_value.applied is False
+
+
+@sync
+async def test_detection_sets_defaults_live_but_never_overrides_an_answer(tmp_path: Path, openbao):
+    """A reachable, unsealed Vault/OpenBao (the real one) makes 'vault' the KMS default."""
+    from wizard import detect
+    from wizard.plan import set_path
+
+    plan = set_path(default_plan(), "kms.vault.address", openbao.address)
+    plan.set_base_dir(tmp_path)
+    probes = [p for p in detect.PROBES if p.key == "vault"]
+    app = StacksealApp(plan, tmp_path / "stackseal.yaml", probes=probes, start_at=3)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.facts.ok("vault") is True
+        assert app.plan.kms.backend == "vault"
+        radio = app.screen.query_one("#in-kms-backend", ChoiceSet)
+        assert radio.pressed_index == 0  # the screen shows the new default
+    answered = StacksealApp(set_path(plan, "kms.backend", "aws"), tmp_path / "stackseal.yaml", keep={"kms.backend"},
+                            probes=probes, start_at=3)
+    async with answered.run_test(size=SIZE) as pilot:
+        await answered.workers.wait_for_complete()
+        await pilot.pause()
+        assert answered.plan.kms.backend == "aws"
+
+
+@sync
+async def test_help_on_review_explains_the_tabs(tmp_path: Path):
+    app = make_app(tmp_path, "ReviewScreen")
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.press("f1")
+        await pilot.pause()
+        text = str(app.screen.query_one("#help-text", Static).render())
+        assert "stackseal plan" in text and "Save and apply" in text
