@@ -29,6 +29,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
+from testbed.require import missing
+
 REPO = Path(__file__).resolve().parents[2]
 CACHE = REPO / ".cache" / "testbed"
 DOCKER_INSTALL = "apt-get install -y docker.io"
@@ -217,11 +221,6 @@ def container_logs(engine: DockerEngine, name: str, lines: int = 80) -> str:
 
 
 # -- pytest fixtures --------------------------------------------------------------------------
-
-import pytest  # noqa: E402  (kept below so images.py can import the helpers above cheaply)
-
-from testbed.require import missing  # noqa: E402
-
 
 @pytest.fixture(scope="session")
 def docker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerEngine]:
