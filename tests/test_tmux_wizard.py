@@ -157,3 +157,14 @@ def test_wizard_refuses_without_a_terminal(tmp_path: Path):
     assert result.returncode == 2
     assert "needs an interactive terminal" in result.stderr and "Traceback" not in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_answers_file_is_one_line_exit_2(tmp_path: Path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\nneo4j:\n  edition: pro\n")
+    result = subprocess.run([STACKSEAL, "wizard", "--answers", str(bad)], cwd=tmp_path, stdin=subprocess.DEVNULL,
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "neo4j.edition: 'pro' is not one of community, enterprise" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml"]

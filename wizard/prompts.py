@@ -47,7 +47,11 @@ def run_plain(plan: Plan, out: Path, keep: set[str], facts: Facts | None = None,
         for page in Q.PAGES:
             plan = _ask_page(plan, page, facts, echo, ask, kwargs)
         echo("\nReview — nothing has been written yet.\n")
-        echo(format_review(build_review(plan, out, with_files=review_parts, with_steps=review_parts)))
+        review = build_review(plan, out, with_files=review_parts, with_steps=review_parts)
+        echo(format_review(review))
+        if review.errors:  # the pages refuse these already; never save an impossible plan
+            echo("These answers cannot work together (see ERROR above). No changes were made.")
+            return None
         import questionary
 
         if not ask(questionary.confirm(f"Save these answers to {out}?", default=True, **kwargs), "save"):

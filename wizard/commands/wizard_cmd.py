@@ -28,15 +28,15 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and out.is_dir():
         raise UsageError(f"--out {out}: is a directory; give a file name such as {out}/stackseal.yaml")
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        raise UsageError("the wizard needs an interactive terminal; "
-                         "in scripts use 'stackseal apply -c stackseal.yaml --yes' with a saved answers file")
     if args.answers:
         plan = load_plan(args.answers)
         keep = {q.id for q in questions.QUESTIONS}  # a pre-filled answer is never replaced by a default
     else:
         plan, keep = default_plan(), set()
     plan.set_base_dir(out.resolve().parent)
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UsageError("the wizard needs an interactive terminal; "
+                         "in scripts use 'stackseal apply -c stackseal.yaml --yes' with a saved answers file")
 
     if args.plain:
         from wizard.prompts import run_plain
