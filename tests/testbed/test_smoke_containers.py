@@ -17,7 +17,7 @@ import yaml
 
 from testbed.containers import DockerEngine, container_logs, free_port, wait_for_port
 from testbed.images import IMAGES, ensure_image
-from testbed.volumes import GocryptfsVolume
+from testbed.volumes import FscryptVolume, GocryptfsVolume
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +53,24 @@ def test_container_write_through_gocryptfs_bind_mount_is_ciphertext(
     assert len(list(gocryptfs_volume.cipher.rglob("*"))) >= 5
     assert marker.encode() not in raw
     assert b"root.txt" not in raw and b"nobody.txt" not in raw
+
+
+def test_container_write_into_fscrypt_directory_is_ciphertext_after_lock(
+        docker: DockerEngine, busybox_image: str, fscrypt_volume: FscryptVolume) -> None:
+    """fscrypt (v2 policy: the key is in the filesystem keyring) works for containers too; once
+    locked and unmounted the raw image holds none of what the container wrote."""
+    secret_marker = f"STACKSEAL-FSCRYPT-CTR-{secrets.token_hex(8)}"
+    plain_marker = f"STACKSEAL-PLAIN-CTR-{secrets.token_hex(8)}"
+    docker.run("run", "--rm", "-v", f"{fscrypt_volume.encrypted}:/enc", "-v", f"{fscrypt_volume.unencrypted}:/plain",
+               busybox_image, "sh", "-c",
+               f"for i in 1 2 3 4 5 6 7 8; do echo {secret_marker}; done > /enc/c.txt && "
+               f"for i in 1 2 3 4 5 6 7 8; do echo {plain_marker}; done > /plain/c.txt && sync")
+    assert secret_marker in (fscrypt_volume.encrypted / "c.txt").read_text()
+    fscrypt_volume.lock()
+    fscrypt_volume.umount()
+    raw = fscrypt_volume.raw_image()
+    assert plain_marker.encode() in raw, "positive control: the unencrypted directory is plaintext"
+    assert secret_marker.encode() not in raw
 
 
 def test_compose_bind_backed_named_volume_on_gocryptfs(
