@@ -116,13 +116,14 @@ def collect(plan: Plan, store: SecretStore) -> Materials:
     if store_kind == "seaweedfs" and obj.sse == "sse-s3":
         generated("seaweedfs_kek", material.hex_key_256,
                   "SeaweedFS SSE-S3 key-encryption key (security.toml [s3.sse] kek, 64 hex)", ("seaweedfs",),
-                  "a new KEK makes existing SSE-S3 objects unreadable: re-copy every object under the new key "
-                  "(stackseal migrate objects) before retiring the old one")
+                  "SeaweedFS holds one KEK and a new one makes existing SSE-S3 objects unreadable: download every "
+                  "object through the S3 API, replace the KEK, upload them again (RUNBOOK section 4)")
     if obj.sse == "sse-c":
         generated("sse_c_key", material.sse_c_key,
                   "SSE-C customer key (base64 of 32 bytes) that stackseal sends with every object request",
                   ("stackseal",),
-                  "copy each object onto itself with the new key (stackseal rotate object-keys), then retire the old key")
+                  "copy each object onto itself under the new key (aws s3 cp --recursive with --sse-c-copy-source-key; "
+                  "RUNBOOK section 4), then retire the old key")
 
     # -- TLS for the object store -----------------------------------------------------------------
     if compat.uses_object_store_tls(plan):
@@ -165,13 +166,17 @@ def collect(plan: Plan, store: SecretStore) -> Materials:
         if store_kind == "seaweedfs" and obj.sse == "sse-kms":
             consumers.append("seaweedfs")
         for consumer in consumers:
+            role = f"auth/approle/role/{plan.project}-{consumer}"
             generated(f"{consumer}_role_id", material.approle_role_id,
-                      f"AppRole role_id of {consumer} (registered by apply with role/<name>/role-id)", (consumer,),
-                      "apply registers a new one; revoke the old with role/<name>/role-id")
-            generated(f"{consumer}_secret_id", material.approle_secret_id,
-                      f"AppRole secret_id of {consumer} (registered by apply with role/<name>/custom-secret-id)",
+                      f"AppRole role_id of {consumer}; register it by hand with {role}/role-id (RUNBOOK section 2)",
                       (consumer,),
-                      "delete the file, re-render and apply; destroy the old one with role/<name>/secret-id/destroy")
+                      f"delete the file, run stackseal render (a new one is generated), write it to {role}/role-id, "
+                      f"restart {consumer}")
+            generated(f"{consumer}_secret_id", material.approle_secret_id,
+                      f"AppRole secret_id of {consumer}; register it by hand with {role}/custom-secret-id (RUNBOOK section 2)",
+                      (consumer,),
+                      f"destroy the old one ({role}/secret-id/destroy secret_id=@secrets/{consumer}_secret_id), delete the "
+                      f"file, run stackseal render, write the new one to {role}/custom-secret-id, restart {consumer}")
     if plan.kms.backend == "gcp" and plan.kms.gcp.credentials_file and (
             compat.uses_kes(plan) or (store_kind == "seaweedfs" and obj.sse == "sse-kms")):
         path = str(plan.resolve(plan.kms.gcp.credentials_file))

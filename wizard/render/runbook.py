@@ -4,13 +4,22 @@ Why generated: a generic runbook is skipped during an outage. This one names the
 services, key names and commands of the chosen path: where every key lives, how to unlock after
 a reboot, how to rotate each key, how to back up and restore, and what a lost key costs. It
 never contains a secret value (the leak test checks that).
+
+Why it reads the volume backends and key paths from the code instead of repeating them: the
+runbook must be true for what stackseal does *today*. Key file names come from
+:func:`wizard.volumes.keys.key_path`, whether ``stackseal apply`` can provision a backend from
+:func:`wizard.volumes.get_backend`, LUKS mapper names from the backend itself. Commands that
+are only planned (``verify``, ``rotate``, ``backup``, ``migrate``) are never presented as
+available; the test suite fails if the runbook names a subcommand ``wizard.cli`` lacks.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from wizard import compat, layout
+from wizard.errors import UsageError
 from wizard.kms.base import SecretStore
 from wizard.plan import Plan
 from wizard.render import seaweedfs as swfs
@@ -18,12 +27,16 @@ from wizard.render import vault_policies
 from wizard.render.compose import image_for
 from wizard.render.materials import Materials
 from wizard.render.templates import render_template
+from wizard.volumes.keys import key_path
+
+#: Where volume keys live, relative to the stack directory (``Context.secrets_dir``).
+SECRETS_DIR = Path("secrets")
 
 
 def _master_key_location(plan: Plan) -> str:
     kms = plan.kms
     if kms.backend == "local":
-        return "no KMS: volume keys are kept as local files (development only)"
+        return "no KMS: every key is a local file (development only)"
     if kms.backend == "vault":
         where = "the OpenBao service of this stack" if kms.vault.deploy else kms.vault.address
         return f"transit key `{kms.key_name}` in mount `{kms.vault.transit_mount}/` of {where}"
@@ -54,6 +67,63 @@ def _object_key(plan: Plan) -> dict[str, str]:
     return {"mode": "SSE-S3", "where": "SeaweedFS key-encryption key in secrets/seaweedfs_kek (security.toml)"}
 
 
+def _kms_keys(plan: Plan) -> list[dict[str, str]]:
+    """The KMS keys the rendered stack really uses today, each with what it protects.
+
+    Never the volume keys: they are plain files in ``secrets/`` until the KMS backends wrap them.
+    """
+    kms, obj = plan.kms, plan.object_store
+    keys: list[dict[str, str]] = []
+    if kms.backend == "local":
+        return keys
+    if compat.uses_kes(plan):
+        if kms.backend == "vault":
+            keys.append({"id": kms.key_name, "use": f"KES keeps the object keys in KV `{kms.vault.kv_mount}/"
+                                                    f"{plan.project}/kes/`, each entry encrypted with it"})
+        elif kms.backend == "aws":
+            keys.append({"id": kms.aws.key_id or f"alias/{kms.key_name}",
+                         "use": "KES keeps the object keys in AWS Secrets Manager, encrypted with it"})
+    if obj.kind == "seaweedfs" and obj.sse == "sse-kms":
+        keys.append({"id": swfs.kms_key_id(plan), "use": "SeaweedFS wraps each object's data key with it (SSE-KMS)"})
+    return keys
+
+
+def _volume_facts(plan: Plan) -> dict[str, Any]:
+    """What ``stackseal apply`` really does for this volume backend, read from the backend code."""
+    from wizard.volumes import get_backend  # light: backend modules are imported lazily
+
+    try:
+        backend = get_backend(plan)
+    except UsageError as err:
+        return {"provisionable": False, "refusal": str(err), "uses_key": False, "raw_key": False,
+                "mapper": {}, "protector": {}}
+    specs = layout.volume_specs(plan)
+    mapper = {s.name: backend.mapper_name(s) for s in specs} if hasattr(backend, "mapper_name") else {}
+    protector = {s.name: backend.protector_name(s) for s in specs} if hasattr(backend, "protector_name") else {}
+    return {"provisionable": True, "refusal": "", "uses_key": bool(backend.uses_key),
+            "raw_key": bool(getattr(backend, "raw_key", False)), "mapper": mapper, "protector": protector}
+
+
+def volume_key_files(plan: Plan) -> dict[str, str]:
+    """Volume name -> its key file relative to the stack directory (empty when no keys are used)."""
+    if not _volume_facts(plan)["uses_key"]:
+        return {}
+    return {s.name: str(key_path(SECRETS_DIR, s.name)) for s in layout.volume_specs(plan)}
+
+
+def _s3_access(plan: Plan, materials: Materials) -> dict[str, str]:
+    """How a user reaches the object store from the host with the AWS CLI (credentials by file, never inline)."""
+    opts = f"--endpoint-url {plan.object_store.endpoint}"
+    if compat.uses_object_store_tls(plan) and "store_ca.crt" in materials:
+        opts += " --ca-bundle secrets/store_ca.crt"
+    access, secret = materials["s3_access_key"].compose_file, materials["s3_secret_key"].compose_file
+    return {
+        "env": f"export AWS_ACCESS_KEY_ID=$(cat {access}) AWS_SECRET_ACCESS_KEY=$(cat {secret}) AWS_DEFAULT_REGION=us-east-1",
+        "opts": opts,
+        "ssec": "--sse-c AES256 --sse-c-key fileb://<(base64 -d secrets/sse_c_key)",
+    }
+
+
 def render_runbook(plan: Plan, materials: Materials, store: SecretStore, files: list[str]) -> bytes:
     secrets_rows: list[dict[str, Any]] = []
     for item in materials.items.values():
@@ -79,6 +149,11 @@ def render_runbook(plan: Plan, materials: Materials, store: SecretStore, files: 
         "services": services,
         "images": {s: image_for(plan, s) for s in services},
         "master_key": _master_key_location(plan),
+        "kms_keys": _kms_keys(plan),
+        "vol": _volume_facts(plan),
+        "key_files": volume_key_files(plan),
+        "s3": _s3_access(plan, materials),
+        "seaweedfs_key": swfs.kms_key_id(plan),
         "object_key": _object_key(plan),
         "uses_kes": compat.uses_kes(plan),
         "uses_tls": compat.uses_object_store_tls(plan),
