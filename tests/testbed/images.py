@@ -387,8 +387,18 @@ def ensure_image(engine: DockerEngine, key: str, force: bool = False) -> tuple[s
         recipe = RECIPES[key]()
         if not force and engine.image_label(tag, FINGERPRINT_LABEL) == recipe.fingerprint():
             return tag, False
+        old_id = _image_id(engine, tag)
         import_image(engine, tag, recipe)
+        if old_id and old_id != _image_id(engine, tag):
+            # The stale image lost its tag: drop it so rebuilds do not pile up hundreds of MB
+            # (refused, harmlessly, while a container still uses it).
+            engine.run("image", "rm", old_id, check=False)
         return tag, True
+
+
+def _image_id(engine: DockerEngine, ref: str) -> str | None:
+    proc = engine.run("image", "inspect", "--format", "{{.Id}}", ref, check=False)
+    return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
 
 
 def ensure_all(engine: DockerEngine, keys: tuple[str, ...] = tuple(IMAGES)) -> dict[str, str]:
