@@ -85,7 +85,8 @@ class StacksealApp(App[WizardResult]):
 
     # -- lifecycle -----------------------------------------------------------------------------
     def on_mount(self) -> None:
-        self.push_screen(FLOW[self.index]())
+        self._current: Screen = FLOW[self.index]()
+        self.push_screen(self._current)
         if self.detect:
             for probe in self.probes:
                 self._probe(probe)
@@ -128,10 +129,18 @@ class StacksealApp(App[WizardResult]):
 
     def _go(self, index: int) -> None:
         self.index = index
-        self.switch_screen(FLOW[index]())
+        self._current = FLOW[index]()
+        self.switch_screen(self._current)
+
+    def _switching(self) -> bool:
+        """True while a new page is being mounted: a second Next/Back then must not skip a page."""
+        current = self._current
+        return self.screen is not current or not current.is_mounted
 
     def action_next(self) -> None:
         screen = self.screen
+        if isinstance(screen, WizardScreen) and not isinstance(screen, ExecuteScreen) and self._switching():
+            return
         if not isinstance(screen, WizardScreen) or isinstance(screen, ExecuteScreen):
             if isinstance(screen, ExecuteScreen) and screen.finished:
                 self.finish_execute()
@@ -146,6 +155,8 @@ class StacksealApp(App[WizardResult]):
     def action_back(self) -> None:
         screen = self.screen
         if isinstance(screen, WizardScreen) and not isinstance(screen, ExecuteScreen) and self.index > 0:
+            if self._switching():
+                return
             self._go(self.index - 1)
 
     def action_help(self) -> None:
