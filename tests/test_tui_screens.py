@@ -282,3 +282,25 @@ async def test_help_on_review_explains_the_tabs(tmp_path: Path):
         await pilot.pause()
         text = str(app.screen.query_one("#help-text", Static).render())
         assert "stackseal plan" in text and "Save and apply" in text
+
+
+@sync
+async def test_kms_test_connection_against_real_openbao(tmp_path: Path, openbao):
+    """Vault token typed as a file path, 'Test connection' reaches the real OpenBao inline."""
+    token = tmp_path / "vault-token"
+    token.write_text(openbao.token + "\n")
+    app = make_app(tmp_path, "KmsScreen")
+    async with app.run_test(size=SIZE) as pilot:
+        await focus_choice(pilot, app, "kms.backend")
+        await pilot.press("down")  # from 'local' wraps to Vault / OpenBao
+        await pilot.pause()
+        assert app.plan.kms.backend == "vault"
+        await type_text(pilot, app, "kms.vault.address", openbao.address)
+        await type_text(pilot, app, "kms.vault.token_file", str(token))
+        assert app.plan.kms.vault.token_file == str(token)
+        app.screen.query_one("#test", Button).press()
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        result = str(app.screen.query_one("#kms-result", Static).render())
+        assert "token accepted" in result and openbao.token not in result
