@@ -73,6 +73,28 @@ def test_container_write_into_fscrypt_directory_is_ciphertext_after_lock(
     assert secret_marker.encode() not in raw
 
 
+def test_gocryptfs_without_allow_other_is_closed_to_other_container_users(
+        docker: DockerEngine, busybox_image: str, tmp_path: Path) -> None:
+    """Why the fixtures mount with -allow_other: without it only the mounting user (root here)
+    gets through the FUSE mount; a container process running as another uid is refused."""
+    from testbed.volumes import gocryptfs_create
+
+    volume = gocryptfs_create(tmp_path / "cipher", tmp_path / "plain", mount=False)
+    volume.mount(allow_other=False)
+    try:
+        (volume.plain / "shared").mkdir()
+        (volume.plain / "shared").chmod(0o777)
+        as_nobody = ["run", "--rm", "--user", "65534:65534", "-v", f"{volume.plain}:/w", busybox_image,
+                     "sh", "-c", "ls /w/shared"]
+        refused = docker.run(*as_nobody, check=False)
+        assert refused.returncode != 0, "a non-owner read a FUSE mount made without -allow_other"
+        volume.unmount()
+        volume.mount(allow_other=True)
+        docker.run(*as_nobody)
+    finally:
+        volume.unmount()
+
+
 def test_compose_bind_backed_named_volume_on_gocryptfs(
         docker: DockerEngine, busybox_image: str, gocryptfs_volume: GocryptfsVolume, tmp_path: Path) -> None:
     """The rendered-stack convention: a named local volume bound to the gocryptfs mount point,
