@@ -299,14 +299,17 @@ def ensure_rootfs(force: bool = False) -> Path:
         raise MissingInput("debootstrap", "apt-get install -y debootstrap")
     CACHE.mkdir(parents=True, exist_ok=True)
     work = CACHE / "rootfs.tmp"
-    if work.exists():
-        shutil.rmtree(work)
     log = CACHE / "debootstrap.log"
-    with open(log, "wb") as out:
-        proc = subprocess.run([*DEBOOTSTRAP, str(work), DEBIAN_MIRROR], stdout=out, stderr=subprocess.STDOUT)
-    if proc.returncode != 0:
-        tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
-        raise RuntimeError(f"debootstrap failed ({proc.returncode}); see {log}:\n{tail}")
+    for attempt in (1, 2):  # one retry: a mirror hiccup should not fail a whole CI run
+        if work.exists():
+            shutil.rmtree(work)
+        with open(log, "wb") as out:
+            proc = subprocess.run([*DEBOOTSTRAP, str(work), DEBIAN_MIRROR], stdout=out, stderr=subprocess.STDOUT)
+        if proc.returncode == 0:
+            break
+        if attempt == 2:
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
+            raise RuntimeError(f"debootstrap failed twice ({proc.returncode}); see {log}:\n{tail}")
     # Downloaded .debs and package lists are not needed at run time (~140 MB).
     for junk in ("var/cache/apt/archives", "var/lib/apt/lists"):
         for child in (work / junk).glob("*"):
