@@ -39,7 +39,7 @@ from pathlib import Path
 if __name__ == "__main__":  # run as a script: make ``testbed`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from testbed.containers import CACHE, REPO, DockerEngine, running_engine  # noqa: E402
+from testbed.containers import CACHE, REPO, DockerEngine, EngineError, running_engine  # noqa: E402
 
 #: Bump when a recipe changes in a way its inputs do not show.
 RECIPE_VERSION = "1"
@@ -425,24 +425,28 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown image {unknown[0]!r}; choose from {', '.join(IMAGES)}")
     timings: dict[str, float] = {}
     status = 0
-    with running_engine() as engine:
-        if args.cold and "neo4j" in keys:
-            start = time.monotonic()
-            try:
-                ensure_rootfs(force=True)
-                timings["debian-rootfs"] = round(time.monotonic() - start, 1)
-            except MissingInput as exc:
-                print(f"debian-rootfs: {exc}", file=sys.stderr)
-        for key in keys:
-            start = time.monotonic()
-            try:
-                tag, built = ensure_image(engine, key, force=args.force or args.cold)
-            except MissingInput as exc:
-                print(f"{key}: {'skipped' if args.skip_missing else 'FAILED'}: {exc}", file=sys.stderr)
-                status = status if args.skip_missing else 1
-                continue
-            timings[key] = round(time.monotonic() - start, 1)
-            print(f"{tag}: {'built' if built else 'up to date'} in {timings[key]}s")
+    try:
+        with running_engine() as engine:
+            if args.cold and "neo4j" in keys:
+                start = time.monotonic()
+                try:
+                    ensure_rootfs(force=True)
+                    timings["debian-rootfs"] = round(time.monotonic() - start, 1)
+                except MissingInput as exc:
+                    print(f"debian-rootfs: {exc}", file=sys.stderr)
+            for key in keys:
+                start = time.monotonic()
+                try:
+                    tag, built = ensure_image(engine, key, force=args.force or args.cold)
+                except MissingInput as exc:
+                    print(f"{key}: {'skipped' if args.skip_missing else 'FAILED'}: {exc}", file=sys.stderr)
+                    status = status if args.skip_missing else 1
+                    continue
+                timings[key] = round(time.monotonic() - start, 1)
+                print(f"{tag}: {'built' if built else 'up to date'} in {timings[key]}s")
+    except (EngineError, RuntimeError) as exc:  # one clear line, no traceback
+        print(f"images: {exc}", file=sys.stderr)
+        return 1
     print(json.dumps({"seconds": timings}))
     return status
 
