@@ -73,6 +73,7 @@ def teardown(engine: DockerEngine, answers: Path) -> None:
         target = line.split()[4]
         if target.startswith(str(root)):
             subprocess.run(["fusermount", "-u", "-z", target], capture_output=True)
+    subprocess.run(["chattr", "-R", "-i", str(root)], capture_output=True)  # mount-point guards
 
 
 def containers(engine: DockerEngine, project: str) -> dict[str, tuple[str, str, str, str]]:
@@ -271,6 +272,7 @@ def test_sigkill_mid_step_then_rerun_ends_like_an_uninterrupted_run(
         assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr
         assert "resuming interrupted run" in rerun.stdout
         assert normalized_state(docker, answers) == applied["state"]
-        assert stackseal("plan", "-c", str(answers), "--check").returncode == 0
+        check = stackseal("plan", "-c", str(answers), "--check")
+        assert check.returncode == 0, check.stdout
     finally:
         teardown(docker, answers)

@@ -75,6 +75,7 @@ def ctx(tmp_path: Path, docker: DockerEngine, seaweed_image: str) -> Iterator[Co
             target = line.split()[4]
             if target.startswith(str(tmp_path)):
                 subprocess.run(["fusermount", "-u", "-z", target], capture_output=True)
+        subprocess.run(["chattr", "-R", "-i", str(tmp_path)], capture_output=True)  # mount-point guards
         context.close()
 
 

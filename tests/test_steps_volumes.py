@@ -30,6 +30,7 @@ def _unmount_all(root: Path) -> None:
         target = line.split()[4]
         if target.startswith(str(root)):
             subprocess.run(["fusermount", "-u", "-z", target], capture_output=True)
+    subprocess.run(["chattr", "-R", "-i", str(root)], capture_output=True)  # mount-point guards
 
 
 @pytest.fixture
@@ -66,6 +67,8 @@ def test_gocryptfs_lifecycle_and_ciphertext_only(tmp_path: Path, gocryptfs_ready
     backend.unlock(s, key)  # idempotent
     backend.lock(s)
     assert backend.status(s).state == "locked" and not any(s.mount_point.iterdir())
+    with pytest.raises(PermissionError):  # locked: nothing can write plaintext into the bare mount point
+        (s.mount_point / "leak.txt").write_bytes(MARKER)
     backend.unlock(s, key)
     assert (s.mount_point / "store.db").read_bytes() == MARKER * 100
 

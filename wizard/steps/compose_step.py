@@ -83,6 +83,22 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else "no output"
 
 
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when apply dies (even by SIGKILL).
+
+    Why: an orphaned ``docker compose up`` would keep creating containers while the re-run's own
+    ``up`` works on the same project; two writers on one project race. Linux only (prctl).
+    """
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 _PORT_BUSY = re.compile(r"(?:Bind for [\d.]+:(\d+) failed|listen tcp [\d.]+:(\d+): bind: address already in use)")
 
 
@@ -107,7 +123,8 @@ class ComposeUpStep(Step):
         argv = ctx.compose_cmd() + ["up", "-d", "--wait", "--wait-timeout", str(ctx.wait_timeout)]
         emit(StepLog(self.id, "running: " + " ".join(argv[-7:])))
         meter = ProgressMeter(self.id, emit, items_total=len(states))
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ctx.out_dir)
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ctx.out_dir,
+                                preexec_fn=_die_with_parent)
         output: list[str] = []
         healthy: set[str] = set()
 

@@ -110,6 +110,30 @@ def ensure_empty_mount_point(spec: VolumeSpec) -> None:
             f"volume would hide; move them out (or use 'stackseal migrate volume {spec.name}') and run again (nothing was changed)")
 
 
+def guard_mount_point(path: Path) -> bool:
+    """Make the (empty) mount point immutable, so nothing can write into it while it is locked.
+
+    Why: after a reboot the encrypted volume is not mounted yet, but Docker may already restart
+    the stack's containers (``restart: unless-stopped``); they would bind the bare directory and
+    write *plaintext* onto the host disk. An immutable directory refuses those writes (the
+    service fails to start instead), while the encrypted mount on top of it works normally.
+    Returns False where the filesystem has no such attribute (the plan then warns in the docs).
+    """
+    if shutil.which("chattr") is None:
+        os.chmod(path, 0o755)
+        return False
+    subprocess.run(["chattr", "-i", str(path)], capture_output=True)
+    os.chmod(path, 0o755)  # containers' users must be able to enter the mounted volume
+    proc = subprocess.run(["chattr", "+i", str(path)], capture_output=True, text=True)
+    return proc.returncode == 0
+
+
+def unguard_mount_point(path: Path) -> None:
+    """Undo :func:`guard_mount_point` (to remove a volume's directories on purpose)."""
+    if shutil.which("chattr") is not None and path.exists():
+        subprocess.run(["chattr", "-i", str(path)], capture_output=True)
+
+
 def run_tool(argv: list[str], what: str, input_text: str | None = None, timeout: int = 120) -> subprocess.CompletedProcess[str]:
     """Run a backend tool; on failure one line with its last stderr line (tools never echo keys)."""
     try:

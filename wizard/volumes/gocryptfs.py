@@ -17,7 +17,8 @@ from pathlib import Path
 
 from wizard.errors import OperationFailed
 from wizard.layout import VolumeSpec
-from wizard.volumes.base import VolumeBackend, VolumeState, ensure_empty_mount_point, mount_entry, run_tool
+from wizard.volumes.base import (VolumeBackend, VolumeState, ensure_empty_mount_point, guard_mount_point, mount_entry,
+                                 run_tool)
 
 INSTALL = "apt-get install gocryptfs fuse3"
 
@@ -64,7 +65,7 @@ class GocryptfsBackend(VolumeBackend):
         if self.status(spec).state == "unlocked":
             return
         ensure_empty_mount_point(spec)
-        os.chmod(spec.mount_point, 0o755)
+        guard_mount_point(spec.mount_point)
         try:
             run_tool(["gocryptfs", "-q", "-allow_other", "-passfile", str(key_file), str(spec.backing), str(spec.mount_point)],
                      f"volume {spec.name}")

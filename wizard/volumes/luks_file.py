@@ -15,7 +15,8 @@ from pathlib import Path
 
 from wizard.errors import OperationFailed
 from wizard.layout import VolumeSpec
-from wizard.volumes.base import VolumeBackend, VolumeState, ensure_empty_mount_point, mount_entry, run_tool
+from wizard.volumes.base import (VolumeBackend, VolumeState, ensure_empty_mount_point, guard_mount_point, mount_entry,
+                                 run_tool)
 
 INSTALL = "apt-get install cryptsetup-bin e2fsprogs"
 DM_CONTROL = Path("/dev/mapper/control")
@@ -88,6 +89,7 @@ class LuksFileBackend(VolumeBackend):
         if not mapper.exists():
             run_tool(["cryptsetup", "open", "--type", "luks2", "--key-file", str(key_file), str(spec.backing), name],
                      f"volume {spec.name}")
+        guard_mount_point(spec.mount_point)
         probe = subprocess.run(["blkid", "-o", "value", "-s", "TYPE", str(mapper)], capture_output=True, text=True)
         if not probe.stdout.strip():  # freshly formatted container: no filesystem yet
             run_tool([f"mkfs.{self.filesystem}", "-q", str(mapper)], f"volume {spec.name}", timeout=600)
