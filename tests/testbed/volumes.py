@@ -148,16 +148,101 @@ def gocryptfs_create(cipher: Path, plain: Path, passfile: Path | None = None,
 
 # -- fscrypt ----------------------------------------------------------------------------------
 
+def find_in_file(path: Path, needles: list[bytes], chunk: int = 16 << 20) -> set[bytes]:
+    """Which of ``needles`` occur in the file, read in overlapping chunks (images can be GBs)."""
+    found: set[bytes] = set()
+    overlap = max((len(n) for n in needles), default=1) - 1
+    tail = b""
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            window = tail + block
+            found.update(n for n in needles if n in window)
+            tail = window[-overlap:] if overlap else b""
+    return found
+
+
 @dataclass
-class FscryptVolume:
-    """An ext4 image with the ``encrypt`` feature, loop-mounted at ``mnt``, with an encrypted
-    directory ``encrypted`` (raw 32-byte key in ``keyfile``) and a plain one ``unencrypted``
-    (the positive control: what is NOT encrypted must show up in the raw image)."""
+class FscryptFilesystem:
+    """A sparse ext4 image made with ``-O encrypt``, loop-mounted at ``mnt``, set up for fscrypt."""
 
     image: Path
     mnt: Path
+
+    @property
+    def mounted(self) -> bool:
+        return is_mounted(self.mnt)
+
+    def mount(self) -> None:
+        if not self.mounted:
+            self.mnt.mkdir(parents=True, exist_ok=True)
+            _run(["mount", "-o", "loop", str(self.image), str(self.mnt)])
+
+    def umount(self) -> None:
+        if self.mounted:
+            os.sync()
+            _run(["umount", str(self.mnt)])
+
+    def raw_contains(self, needles: list[bytes]) -> set[bytes]:
+        """Which needles are in the raw image bytes (what a stolen disk would show)."""
+        return find_in_file(self.image, needles)
+
+
+def fscrypt_filesystem(image: Path, mnt: Path, size_mb: int = 64) -> FscryptFilesystem:
+    """Make the image (sparse), mount it and run ``fscrypt setup`` on it."""
+    for tool in ("fscrypt", "mkfs.ext4", "mount", "losetup"):
+        if shutil.which(tool) is None:
+            raise VolumeError(f"{tool} is not installed; install it with: {FSCRYPT_INSTALL}")
+    if os.geteuid() != 0:
+        raise VolumeError("loop-mounting an ext4 image needs root")
+    image.parent.mkdir(parents=True, exist_ok=True)
+    with open(image, "wb") as fh:
+        fh.truncate(size_mb * 1024 * 1024)
+    _run(["mkfs.ext4", "-q", "-F", "-O", "encrypt", str(image)])
+    fs = FscryptFilesystem(image, mnt)
+    ensure_fscrypt_global_config()
+    fs.mount()
+    try:
+        _run(["fscrypt", "setup", str(mnt), "--quiet", "--all-users"])
+    except Exception:
+        fs.umount()
+        raise
+    return fs
+
+
+def fscrypt_encrypt(directory: Path, keyfile: Path, name: str) -> None:
+    """Encrypt the EMPTY ``directory`` with a raw 32-byte key protector called ``name``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    _run(["fscrypt", "encrypt", str(directory), "--source=raw_key", f"--key={keyfile}",
+          f"--name={name}", "--quiet"])
+
+
+def fscrypt_lock(directory: Path) -> None:
+    """Remove the directory's key from the kernel: names and contents become ciphertext."""
+    os.sync()
+    _run(["fscrypt", "lock", str(directory), "--quiet"])
+
+
+def fscrypt_unlock(directory: Path, keyfile: Path) -> None:
+    _run(["fscrypt", "unlock", str(directory), f"--key={keyfile}", "--quiet"])
+
+
+@dataclass
+class FscryptVolume:
+    """An fscrypt filesystem with an encrypted directory ``encrypted`` (raw 32-byte key in
+    ``keyfile``) and a plain one ``unencrypted`` (the positive control: what is NOT encrypted
+    must show up in the raw image)."""
+
+    fs: FscryptFilesystem
     keyfile: Path
     name: str
+
+    @property
+    def image(self) -> Path:
+        return self.fs.image
+
+    @property
+    def mnt(self) -> Path:
+        return self.fs.mnt
 
     @property
     def encrypted(self) -> Path:
@@ -169,25 +254,19 @@ class FscryptVolume:
 
     @property
     def mounted(self) -> bool:
-        return is_mounted(self.mnt)
+        return self.fs.mounted
 
     def mount(self) -> None:
-        if not self.mounted:
-            self.mnt.mkdir(parents=True, exist_ok=True)
-            _run(["mount", "-o", "loop", str(self.image), str(self.mnt)])
-
-    def unlock(self) -> None:
-        _run(["fscrypt", "unlock", str(self.encrypted), f"--key={self.keyfile}", "--quiet"])
-
-    def lock(self) -> None:
-        """Remove the key from the kernel: the directory's names and contents become ciphertext."""
-        os.sync()
-        _run(["fscrypt", "lock", str(self.encrypted), "--quiet"])
+        self.fs.mount()
 
     def umount(self) -> None:
-        if self.mounted:
-            os.sync()
-            _run(["umount", str(self.mnt)])
+        self.fs.umount()
+
+    def unlock(self) -> None:
+        fscrypt_unlock(self.encrypted, self.keyfile)
+
+    def lock(self) -> None:
+        fscrypt_lock(self.encrypted)
 
     def status(self) -> str:
         return _run(["fscrypt", "status", str(self.encrypted)]).stdout.decode()
@@ -203,29 +282,15 @@ def ensure_fscrypt_global_config() -> None:
 
 
 def fscrypt_create(workdir: Path, size_mb: int = 64, name: str | None = None) -> FscryptVolume:
-    """Make the image, mount it, set fscrypt up on it and encrypt ``encrypted/`` with a raw key."""
-    for tool in ("fscrypt", "mkfs.ext4", "mount", "losetup"):
-        if shutil.which(tool) is None:
-            raise VolumeError(f"{tool} is not installed; install it with: {FSCRYPT_INSTALL}")
-    if os.geteuid() != 0:
-        raise VolumeError("loop-mounting an ext4 image needs root")
-    workdir.mkdir(parents=True, exist_ok=True)
-    image = workdir / "fscrypt.img"
-    with open(image, "wb") as fh:
-        fh.truncate(size_mb * 1024 * 1024)
-    _run(["mkfs.ext4", "-q", "-F", "-O", "encrypt", str(image)])
-    volume = FscryptVolume(image, workdir / "mnt", write_secret_file(workdir / "fscrypt.key", secrets.token_bytes(32)),
+    """Make the filesystem and encrypt ``encrypted/`` with a fresh raw key."""
+    fs = fscrypt_filesystem(workdir / "fscrypt.img", workdir / "mnt", size_mb)
+    volume = FscryptVolume(fs, write_secret_file(workdir / "fscrypt.key", secrets.token_bytes(32)),
                            name or f"stackseal-test-{secrets.token_hex(4)}")
-    ensure_fscrypt_global_config()
-    volume.mount()
     try:
-        _run(["fscrypt", "setup", str(volume.mnt), "--quiet", "--all-users"])
-        volume.encrypted.mkdir()
+        fscrypt_encrypt(volume.encrypted, volume.keyfile, volume.name)
         volume.unencrypted.mkdir()
-        _run(["fscrypt", "encrypt", str(volume.encrypted), "--source=raw_key",
-              f"--key={volume.keyfile}", f"--name={volume.name}", "--quiet"])
     except Exception:
-        volume.umount()
+        fs.umount()
         raise
     return volume
 
