@@ -297,10 +297,17 @@ QUESTIONS: tuple[Question, ...] = (
     Question("neo4j.bolt_url", "neo4j", "Bolt URL",
              "Where stackseal reaches Neo4j: a running database to adopt, or the port the new stack publishes "
              "on 127.0.0.1.", kind="text", placeholder="bolt://127.0.0.1:7687"),
+    Question("neo4j.http_port", "neo4j", "Neo4j Browser port (optional)",
+             "Host port for Neo4j Browser and the HTTP API, bound to 127.0.0.1 only. Leave empty to publish "
+             "no HTTP port (Bolt is enough for applications).", kind="int", optional=True, placeholder="empty = none"),
     Question("neo4j.auth_file", "neo4j", "Existing Neo4j credentials file (optional)",
              "A file holding 'neo4j/PASSWORD' for a database that already exists. Leave empty to have a "
              "password generated into secrets/. The password itself is never stored in stackseal.yaml.",
              kind="text", optional=True, placeholder="empty = generate"),
+    Question("neo4j.data_dir", "neo4j", "Existing Neo4j data directory (optional)",
+             "Host path of a store that already exists (adopting a running stack): its data is moved into "
+             "the encrypted volume, and the verification scans it for plaintext. Empty for a new database.",
+             kind="text", optional=True, placeholder="empty = new database"),
     # -- object store --------------------------------------------------------------------------
     Question("object_store.kind", "object_store", "S3 object store",
              "SeaweedFS is maintained (Apache-2.0) and supports SSE-S3 and SSE-C. MinIO's community edition is "
@@ -330,6 +337,16 @@ QUESTIONS: tuple[Question, ...] = (
     Question("object_store.buckets", "object_store", "Buckets",
              "Buckets created with default encryption (comma-separated). Existing objects are re-encrypted by "
              "'stackseal migrate objects', never silently.", kind="list", placeholder="schemas, instances, cmf"),
+    Question("object_store.access_key_file", "object_store", "Existing S3 access key file (optional)",
+             "For a store that already exists: the file holding its access key. Leave both empty to have "
+             "credentials generated into secrets/. Keys are never copied into stackseal.yaml.", kind="text",
+             optional=True, placeholder="empty = generate"),
+    Question("object_store.secret_key_file", "object_store", "Existing S3 secret key file (optional)",
+             "The file holding the matching secret key.", kind="text", optional=True, placeholder="empty = generate"),
+    Question("object_store.data_dir", "object_store", "Existing object-store data directory (optional)",
+             "Host path of the store's raw data when adopting a running store (migration and the raw-byte "
+             "scan that proves objects are encrypted). Empty for a new store.", kind="text", optional=True,
+             placeholder="empty = new store"),
     # -- kms -------------------------------------------------------------------------------------
     Question("kms.backend", "kms", "Key management service",
              "Where the master key lives. A real KMS keeps it off this host and audits its use; 'local' keeps "
