@@ -146,3 +146,10 @@ def test_the_one_running_project_is_the_default_name():
     assert Q.apply_defaults(default_plan(), one).project == "shop"
     two = Facts([Fact("stack", "s", True, "", {"projects": {"a": ["x"], "b": ["y"]}})])
     assert Q.apply_defaults(default_plan(), two).project == "stackseal"
+
+
+def test_s3_credentials_files_come_in_pairs():
+    plan = set_path(default_plan(), "object_store.access_key_file", "keys/access")
+    assert any("secret_key_file" in p for p in Q.page_problems(plan, "object_store", Facts()))
+    both = set_path(plan, "object_store.secret_key_file", "keys/secret")
+    assert Q.page_problems(both, "object_store", Facts()) == []

@@ -87,6 +87,9 @@ def check_plan(plan: Plan) -> list[Problem]:
                         "deploy: true runs a fresh OpenBao in the stack and generates its token; remove token_file or set deploy: false"))
         if bool(v.approle_role_id_file) != bool(v.approle_secret_id_file):
             add(Problem("kms.vault.approle_role_id_file", "AppRole needs both approle_role_id_file and approle_secret_id_file"))
+    if bool(store.access_key_file) != bool(store.secret_key_file):
+        add(Problem("object_store.secret_key_file",
+                    "existing S3 credentials need both access_key_file and secret_key_file (or neither, to generate them)"))
     if kms.backend == "azure" and not kms.azure.vault_url:
         add(Problem("kms.azure.vault_url", "the Azure backend needs the Key Vault URL, e.g. https://NAME.vault.azure.net"))
     if kms.backend == "gcp" and not kms.gcp.project:
