@@ -157,3 +157,23 @@ async def test_answers_file_prefills_every_question(tmp_path: Path):
         assert review.answers.action == "unchanged"
         await pilot.press("ctrl+n")
     assert first.read_bytes() == original
+
+
+def test_plain_kms_test_connection_against_real_openbao(tmp_path: Path, openbao):
+    token = tmp_path / "token"
+    token.write_text(openbao.token + "\n")
+    keys = {"kms.backend": DOWN + "\r", "kms.vault.address": CLEAR + openbao.address + "\r",
+            "kms.vault.token_file": CLEAR + str(token) + "\r", "kms-test": "y", "save": "n"}
+    plan = default_plan()
+    plan.set_base_dir(tmp_path)
+    lines: list[str] = []
+    with create_pipe_input() as pipe:
+        def ask(prompt, key):
+            pipe.send_text(keys.get(key, "\r"))
+            return prompt.unsafe_ask()
+
+        assert run_plain(plan, tmp_path / "stackseal.yaml", set(), fixed_facts(), echo=lines.append, ask=ask,
+                         prompt_kwargs={"input": pipe, "output": DummyOutput()}) is None
+    text = "\n".join(lines)
+    assert "Connection ok: token accepted" in text and openbao.token not in text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["token"]

@@ -9,12 +9,14 @@ only inside :meth:`Question.to_questionary`.
 
 from __future__ import annotations
 
+import shutil
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from wizard import questions as Q
-from wizard.detect import Fact, Facts, detect_all
+from wizard.detect import Fact, Facts, detect_all, kms_test
 from wizard.errors import UsageError
 from wizard.plan import Plan, save_plan
 from wizard.review import build_review, format_review
@@ -39,7 +41,7 @@ def run_plain(plan: Plan, out: Path, keep: set[str], facts: Facts | None = None,
     kwargs = prompt_kwargs or {}
     try:
         echo("stackseal: encrypt a Compose stack's data at rest, with keys in a KMS.")
-        echo(Q.page("project").intro)
+        echo(_wrap(Q.page("project").intro))
         if facts is None:
             echo("\nDetected environment:")
             facts = detect_all(plan, on_fact=lambda fact: echo(_fact_line(fact)))
@@ -65,6 +67,12 @@ def run_plain(plan: Plan, out: Path, keep: set[str], facts: Facts | None = None,
     return plan
 
 
+def _wrap(text: str) -> str:
+    """Wrap prose at word boundaries to the terminal (the terminal itself cuts words)."""
+    width = max(40, min(shutil.get_terminal_size((100, 24)).columns - 1, 100))
+    return "\n".join(textwrap.fill(part, width) for part in text.split("\n"))
+
+
 def _fact_line(fact: Fact) -> str:
     mark = {True: "ok", False: "--", None: "??"}[fact.ok]
     return f"  [{mark}] {fact.title}: {fact.summary}"
@@ -74,11 +82,11 @@ def _ask_page(plan: Plan, page: Q.Page, facts: Facts, echo: Callable[[str], None
               kwargs: dict[str, Any]) -> Plan:
     """Ask one page's visible questions (visibility re-read after every answer) until it is valid."""
     while True:
-        echo(f"\n== {page.title} ==\n{page.intro}")
+        echo(f"\n== {page.title} ==\n{_wrap(page.intro)}")
         for question in Q.questions_for(page.id):
             if not question.visible(plan):
                 continue
-            echo(f"\n{question.help}")
+            echo("\n" + _wrap(question.help))
             if question.kind == "choice":
                 for choice in question.choices:
                     reason = question.disabled_reason(choice, plan, facts)
@@ -93,9 +101,21 @@ def _ask_page(plan: Plan, page: Q.Page, facts: Facts, echo: Callable[[str], None
                 plan = question.apply(plan, answer)
             except UsageError as err:  # validated at the prompt; a combination may still fail
                 echo(f"  ! {err}")
+        if page.id == "kms":
+            _offer_kms_test(plan, echo, ask, kwargs)
         problems = Q.page_problems(plan, page.id, facts)
         if not problems:
             return plan
         for problem in problems:
             echo(f"  ! {problem}")
         echo("Please answer this section again.")
+
+
+def _offer_kms_test(plan: Plan, echo: Callable[[str], None], ask: Ask, kwargs: dict[str, Any]) -> None:
+    """The KMS screen's "Test connection", as a question (default no: offline is fine)."""
+    import questionary
+
+    if ask(questionary.confirm("Test the connection to the KMS now?", default=False, **kwargs), "kms-test"):
+        fact = kms_test(plan, 5.0)
+        mark = {True: "ok", False: "FAILED", None: "not decided"}[fact.ok]
+        echo(f"  Connection {mark}: {fact.summary}")
