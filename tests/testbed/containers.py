@@ -24,6 +24,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -131,9 +132,21 @@ def start_engine(log: Path, wait: float = 90) -> DockerEngine:
 
 
 def stop_engine(engine: DockerEngine, wait: float = 60) -> None:
-    """Stop dockerd if (and only if) we started it."""
+    """Stop dockerd if (and only if) we started it and no container runs on it any more.
+
+    Why the second condition: on a shared machine another test session may have found "our"
+    daemon running and still have containers on it; stopping it would kill them mid-test.
+    """
     proc = engine.process
     if not engine.started_by_us or proc is None or proc.poll() is not None:
+        return
+    try:
+        running = engine.run("ps", "-q", check=False, timeout=20).stdout.split()
+    except subprocess.TimeoutExpired:
+        running = []  # an unresponsive daemon: stop it all the same
+    if running:
+        print(f"testbed: leaving dockerd (pid {proc.pid}) running: {len(running)} container(s) still use it",
+              file=sys.stderr)
         return
     proc.send_signal(signal.SIGTERM)
     try:

@@ -259,3 +259,22 @@ def test_failed_test_report_carries_the_dockerd_log_tail(tmp_path: Path) -> None
     assert "2 failed" in proc.stdout, proc.stdout + proc.stderr
     assert proc.stdout.count("dockerd log (tail)") == 1, proc.stdout
     assert log_line in proc.stdout
+
+
+def test_engine_we_started_is_not_stopped_while_containers_run(docker: DockerEngine, busybox_image: str) -> None:
+    """stop_engine leaves a daemon alone while a container still runs on it (another session's
+    test could be using it). The daemon process is stood in for by a harmless ``sleep``."""
+    import subprocess
+
+    from testbed.containers import stop_engine
+
+    name = _name("keepalive")
+    docker.run("run", "-d", "--name", name, busybox_image, "sleep", "120")
+    stand_in = subprocess.Popen(["sleep", "300"])
+    try:
+        stop_engine(DockerEngine(cli=docker.cli, started_by_us=True, process=stand_in), wait=5)
+        assert stand_in.poll() is None, "stop_engine signalled a daemon that still runs a container"
+    finally:
+        stand_in.kill()
+        stand_in.wait()
+        docker.run("rm", "-f", name, check=False)
