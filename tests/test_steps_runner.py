@@ -245,3 +245,24 @@ def test_rich_renderer_on_a_terminal() -> None:
     assert "stopping neo4j (its data moves)" in text
     assert "changed adopt: moved 1 volume" in text
     assert "FAILED compose-up: neo4j did not become healthy within 300s" in text
+
+
+class BrokenStep(Step):
+    id, title = "broken", "write where it may not"
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+
+    def check(self, ctx: Context) -> StepCheck:
+        return StepCheck("+", "write")
+
+    def apply(self, ctx: Context, emit) -> str:
+        self.target.write_text("x")
+        return "wrote"
+
+
+def test_os_errors_become_one_line_naming_the_path(ctx: Context, tmp_path: Path) -> None:
+    with pytest.raises(OperationFailed) as failure:
+        runner.run(ctx, steps=[BrokenStep(tmp_path / "missing-dir" / "f")])
+    assert str(failure.value) == f"step broken: {tmp_path / 'missing-dir' / 'f'}: No such file or directory"
+    assert Journal.load(ctx.state_dir / "journal.json").steps["broken"].status == "failed"

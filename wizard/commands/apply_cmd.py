@@ -42,6 +42,14 @@ def _confirm() -> bool:
     return answer in ("yes", "y")
 
 
+def _unfinished_run(ctx) -> bool:
+    """True when the journal holds an interrupted run: it is closed by running (all '=') steps."""
+    from wizard.steps.journal import Journal
+
+    journal = Journal.load(Journal.file(ctx.state_dir))
+    return journal is not None and journal.status != "done"
+
+
 def run(args: argparse.Namespace) -> int:
     from wizard.steps import runner
     from wizard.steps.console import PlainRenderer, RichRenderer
@@ -57,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         if args.dry_run:
             print("Dry run: nothing was changed.")
             return 0
-        if not any(chk.changes for _, chk in checks):
+        if not any(chk.changes for _, chk in checks) and not _unfinished_run(ctx):
             return 0
         destroys = [item for _, chk in checks for item in chk.destroys]
         if destroys and not args.allow_destroy:

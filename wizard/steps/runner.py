@@ -8,6 +8,7 @@ earlier steps left them, not on the plan computed at the start.
 
 from __future__ import annotations
 
+import errno
 import json
 import time
 from dataclasses import dataclass, field
@@ -138,13 +139,25 @@ def run(ctx: Context, emit: Emit = discard, dry_run: bool = False, steps: list[S
             _record_failure(journal, step.id, str(err))
             emit(StepFailed(step.id, str(err), time.monotonic() - start))
             raise
-        except Exception as err:  # a bug or an unexpected library error: still one line
-            message = f"step {step.id} failed unexpectedly: {type(err).__name__}: {err}"
+        except Exception as err:  # an OS error, a bug or an unexpected library error: still one line
+            message = _describe(step.id, err)
             _record_failure(journal, step.id, message)
             emit(StepFailed(step.id, message, time.monotonic() - start))
             raise OperationFailed(message) from err
     journal.finish()
     return result
+
+
+def _describe(step_id: str, err: Exception) -> str:
+    """One line for an exception no step turned into a StacksealError itself."""
+    if isinstance(err, OSError) and err.strerror:
+        where = f"{err.filename}: " if err.filename else ""
+        if err.errno == errno.ENOSPC:
+            return f"step {step_id}: {where}disk full; free space and run apply again (it resumes here)"
+        if err.errno in (errno.EACCES, errno.EPERM):
+            return f"step {step_id}: {where}permission denied; run as root or choose paths you can write (volumes.root, output_dir)"
+        return f"step {step_id}: {where}{err.strerror}"
+    return f"step {step_id} failed unexpectedly: {type(err).__name__}: {err}"
 
 
 def _record_failure(journal: Journal, step_id: str, message: str) -> None:
