@@ -46,8 +46,9 @@ def answers_change(plan: Plan, out: Path) -> FileRow:
     new = dump_plan(plan)
     try:
         old = out.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return FileRow(str(out), "create", None)
+    except FileNotFoundError:  # show the whole new file: it is what the user is about to save
+        diff = "".join(difflib.unified_diff([], new.splitlines(True), "/dev/null", f"{out.name} (after saving)"))
+        return FileRow(str(out), "create", diff)
     except (OSError, UnicodeDecodeError) as err:
         return FileRow(str(out), "conflict", f"cannot read the existing file: {err}")
     if old == new:
