@@ -72,6 +72,8 @@ class StacksealApp(App[WizardResult]):
         self.out = Path(out)
         #: Questions answered (or pre-filled): detection defaults never replace them.
         self.touched: set[str] = set(keep or ())
+        #: True when the answers were pre-filled (--answers): Review then shows what changed.
+        self.prefilled = bool(keep)
         #: Text fields whose current text is invalid, with the error shown under them.
         self.invalid: dict[str, str] = {}
         self.facts = facts if facts is not None else Facts()

@@ -304,3 +304,12 @@ async def test_kms_test_connection_against_real_openbao(tmp_path: Path, openbao)
         await pilot.pause()
         result = str(app.screen.query_one("#kms-result", Static).render())
         assert "token accepted" in result and openbao.token not in result
+
+
+@sync
+async def test_welcome_warns_when_the_answers_file_exists(tmp_path: Path):
+    (tmp_path / "stackseal.yaml").write_text("version: 1\n")
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE):
+        note = str(app.screen.query_one("#out-exists", Static).render())
+        assert "will be replaced" in note and "--answers" in note
