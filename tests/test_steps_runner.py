@@ -266,3 +266,11 @@ def test_os_errors_become_one_line_naming_the_path(ctx: Context, tmp_path: Path)
         runner.run(ctx, steps=[BrokenStep(tmp_path / "missing-dir" / "f")])
     assert str(failure.value) == f"step broken: {tmp_path / 'missing-dir' / 'f'}: No such file or directory"
     assert Journal.load(ctx.state_dir / "journal.json").steps["broken"].status == "failed"
+
+
+def test_compose_up_progress_counts_healthy_services_only() -> None:
+    from wizard.steps.compose_step import _ready_service
+
+    assert _ready_service("Container my-proj-neo4j-1  Healthy", "my-proj") == "neo4j"
+    assert _ready_service(" Container a_b_minio_1 Healthy ", "a_b") == "minio"
+    assert _ready_service("Container measure-seaweedfs-1  Started", "measure") is None

@@ -83,6 +83,19 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else "no output"
 
 
+def _ready_service(line: str, project: str) -> str | None:
+    """The service a ``Container PROJECT-SERVICE-1  Healthy`` line of ``up --wait`` reports ready."""
+    match = re.match(r"\s*Container (\S+)\s+Healthy\s*$", line)
+    if not match:
+        return None
+    name = match.group(1)
+    for sep in ("-", "_"):
+        if name.startswith(project + sep):
+            name = name[len(project) + 1:]
+            break
+    return re.sub(r"[-_]\d+$", "", name)
+
+
 def _die_with_parent() -> None:
     """In the child: get SIGTERM when apply dies (even by SIGKILL).
 
@@ -136,10 +149,10 @@ class ComposeUpStep(Step):
                     continue
                 output.append(line)
                 emit(StepLog(self.id, line))
-                match = re.search(r"Container \S+?[-_](\w[\w-]*?)[-_]\d+\s+(Healthy|Started|Running)", line)
-                if match and match.group(1) not in healthy:
-                    healthy.add(match.group(1))
-                    meter.advance(1, what=match.group(1))
+                service = _ready_service(line, ctx.plan.project)
+                if service and service not in healthy:
+                    healthy.add(service)
+                    meter.advance(1, what=service)
 
         thread = threading.Thread(target=reader, daemon=True)
         thread.start()
