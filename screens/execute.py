@@ -79,10 +79,15 @@ class ExecuteScreen(WizardScreen):
             self.app.call_from_thread(self._done, f"the provisioning steps are not available in this build ({err})")
             return
 
+        answers = self.wizard.out
+
         def emit(event: Any) -> None:
             self.app.call_from_thread(self._event, event)
-            if self._cancel.is_set():
-                raise Cancelled("cancelled by the user; run 'stackseal apply -c FILE' to resume")
+            # Safe points only: before a step starts (nothing of it done yet) or at a progress
+            # report (the step is journalled as interrupted and resumes). Never on StepDone,
+            # which would record a finished step as failed.
+            if self._cancel.is_set() and isinstance(event, (StepStarted, StepProgress)):
+                raise Cancelled(f"cancelled by the user; 'stackseal apply -c {answers}' resumes from here")
 
         ctx = Context.for_plan(plan)
         try:

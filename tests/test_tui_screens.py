@@ -313,3 +313,35 @@ async def test_welcome_warns_when_the_answers_file_exists(tmp_path: Path):
     async with app.run_test(size=SIZE):
         note = str(app.screen.query_one("#out-exists", Static).render())
         assert "will be replaced" in note and "--answers" in note
+
+
+@sync
+async def test_execute_shows_live_steps_of_a_real_run(tmp_path: Path):
+    """A real apply of a plan confined to tmp_path (volumes 'none' under it), cancelled before the
+    stack would start: the screen shows each step live, then one line saying where it stopped."""
+    from screens.execute import ExecuteScreen
+    from wizard.plan import plan_from_dict
+
+    class StopBeforeStart(ExecuteScreen):
+        def _event(self, event) -> None:
+            super()._event(event)
+            if getattr(event, "step_id", "") == "ports" and type(event).__name__ == "StepDone":
+                self._cancel.set()  # what the Cancel button does
+
+    plan = plan_from_dict({"version": 1, "project": "wizexec", "output_dir": "./stack",
+                           "neo4j": {"bolt_url": "bolt://127.0.0.1:27687", "http_port": None},
+                           "object_store": {"endpoint": "http://127.0.0.1:29000"},
+                           "volumes": {"backend": "none", "root": str(tmp_path / "vol")}}, base_dir=tmp_path)
+    app = StacksealApp(plan, tmp_path / "stackseal.yaml", facts=None, detect=False, start_at=6)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        await app.push_screen(StopBeforeStart())
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, ExecuteScreen) and screen.finished and screen.failed
+        log = "\n".join(str(line.text) for line in screen.query_one("#exec-log").lines)
+        assert "▶ render" in log and "✔ render: wrote" in log
+        assert (tmp_path / "stack" / "compose.yaml").exists()
+        assert "Stopped:" in str(screen.query_one("#exec-status", Static).render())
