@@ -170,12 +170,19 @@ def probe_fuse(plan: Plan, timeout: float) -> Fact:
 
 
 def probe_device_mapper(plan: Plan, timeout: float) -> Fact:
-    present = Path("/dev/mapper/control").exists()
-    if not present:
-        try:
-            present = any(line.split()[-1] == "device-mapper" for line in Path("/proc/misc").read_text().splitlines() if line.split())
-        except OSError:
-            present = False
+    """The kernel's own word (/proc/misc, /sys/class/misc), not /dev/mapper/control.
+
+    Why: cryptsetup and dmsetup create /dev/mapper/control with mknod even when the kernel has
+    no device-mapper driver, so the node's existence proves nothing.
+    """
+    try:
+        misc = Path("/proc/misc").read_text()
+    except OSError:
+        misc = None
+    if misc is not None:
+        present = any(line.split()[-1:] == ["device-mapper"] for line in misc.splitlines())
+    else:
+        present = Path("/sys/class/misc/device-mapper").exists()
     if present:
         return Fact("device_mapper", "Device-mapper", True, "available (LUKS volumes can be opened)")
     return Fact("device_mapper", "Device-mapper", False, "this kernel has no device-mapper (LUKS volumes cannot be opened)")
