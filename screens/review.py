@@ -60,8 +60,20 @@ class ReviewScreen(WizardScreen):
 
     @work(thread=True, exclusive=True, group="review", exit_on_error=False)
     def _build(self, plan: Plan) -> None:
-        review = build_review(plan, self.wizard.out)
+        try:
+            review = build_review(plan, self.wizard.out)
+        except Exception as err:  # a bug must not leave the screen loading forever
+            self.app.call_from_thread(self._failed, f"{type(err).__name__}: {err}")
+            return
         self.app.call_from_thread(self._show, review)
+
+    def _failed(self, message: str) -> None:
+        if not self.is_mounted:
+            return
+        self.query_one("#review-loading").display = False
+        self.query_one("#review-summary", Static).update(Text(f"The review could not be computed: {message}", style="bold red"))
+        self.query_one("#next", Button).disabled = True
+        self.query_one("#apply", Button).disabled = True
 
     def _show(self, review: Review) -> None:
         if not self.is_mounted:
