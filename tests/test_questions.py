@@ -153,3 +153,26 @@ def test_s3_credentials_files_come_in_pairs():
     assert any("secret_key_file" in p for p in Q.page_problems(plan, "object_store", Facts()))
     both = set_path(plan, "object_store.secret_key_file", "keys/secret")
     assert Q.page_problems(both, "object_store", Facts()) == []
+
+
+def test_no_question_text_is_written_in_a_screen():
+    """Screens render the declarations; none repeats a title, help text or choice label."""
+    import ast
+    from pathlib import Path
+
+    strings: list[str] = []
+    for path in (Path(__file__).parent.parent / "screens").rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                      if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                      and node.body and isinstance(node.body[0], ast.Expr)}
+        strings += [n.value for n in ast.walk(tree)
+                    if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docstrings]
+    sources = "\n".join(strings)  # every string a screen could show (docstrings excluded)
+    for q in Q.QUESTIONS:
+        assert q.title not in sources, q.id
+        assert q.help[:40] not in sources, q.id
+        for choice in q.choices:
+            assert choice.consequence not in sources, (q.id, choice.value)
+    for page in Q.PAGES:
+        assert page.intro[:40] not in sources, page.id

@@ -345,3 +345,19 @@ async def test_execute_shows_live_steps_of_a_real_run(tmp_path: Path):
         assert "▶ render" in log and "✔ render: wrote" in log
         assert (tmp_path / "stack" / "compose.yaml").exists()
         assert "Stopped:" in str(screen.query_one("#exec-status", Static).render())
+
+
+@sync
+async def test_the_mouse_works_too(tmp_path: Path):
+    app = make_app(tmp_path, "ObjectStoreScreen")
+    async with app.run_test(size=SIZE) as pilot:
+        buttons = list(app.screen.query_one("#in-object_store-kind", ChoiceSet).query(RadioButton))
+        await pilot.click(buttons[1])
+        await pilot.pause()
+        assert app.plan.object_store.kind == "minio"
+        await pilot.click("#next")
+        await pilot.pause()
+        assert app.index == 3
+        await pilot.click("#back")
+        await pilot.pause()
+        assert app.index == 2
