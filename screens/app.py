@@ -172,6 +172,9 @@ class StacksealApp(App[WizardResult]):
     def action_cancel(self) -> None:
         if isinstance(self.screen, ConfirmCancel):
             return
+        if isinstance(self.screen, ExecuteScreen) and not self.screen.finished:
+            self.screen.request_cancel()  # never leave while a step runs: stop at a safe point first
+            return
         if self.saved:
             message = f"Leave the wizard? {self.out} is saved; 'stackseal apply -c {self.out}' continues from here."
         else:

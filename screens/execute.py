@@ -62,6 +62,8 @@ class ExecuteScreen(WizardScreen):
     def compose_buttons(self) -> ComposeResult:
         yield Button("Cancel", id="cancel", variant="error", compact=True)
 
+    finished = False
+
     def on_mount(self) -> None:
         self.query_one("#back", Button).disabled = True
         self.query_one("#next", Button).disabled = True
@@ -136,7 +138,13 @@ class ExecuteScreen(WizardScreen):
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "cancel":
             event.stop()
-            self._cancel.set()
-            self.query_one("#exec-status", Static).update("Cancelling at the next safe point…")
+            self.request_cancel()
             return
         super().on_button_pressed(event)
+
+    def request_cancel(self) -> None:
+        """Cancel button, Ctrl+Q and Ctrl+C: stop at the next safe point, then Finish leaves."""
+        if self.finished:
+            return
+        self._cancel.set()
+        self.query_one("#exec-status", Static).update("Cancelling at the next safe point…")
