@@ -8,11 +8,13 @@ choices, consequences and disabled reasons all come from the declarations.
 
 from __future__ import annotations
 
+import textwrap
 from typing import TYPE_CHECKING, Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.geometry import Size
 from textual.widgets import Checkbox, Input, Label, RadioButton, RadioSet, Static
 
 from wizard.questions import Question, questions_for
@@ -27,6 +29,12 @@ class ChoiceButton(RadioButton):
     @property  # type: ignore[override]
     def BUTTON_INNER(self) -> str:  # noqa: N802 (Textual's name)
         return "●" if self.value else " "
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        """As many lines as the wrapped label needs (a disabled choice's reason must be readable
+        in full at 80 columns; the stock toggle button is always one line)."""
+        text = "▐●▌ " + str(self.label) + " "
+        return max(1, len(textwrap.wrap(text, max(10, width), break_long_words=True)))
 
 
 class YesBox(Checkbox):
