@@ -7,7 +7,6 @@ import socket
 import threading
 from pathlib import Path
 
-import pytest
 
 from wizard import detect
 from wizard.detect import Fact, Facts, Probe, detect_all
