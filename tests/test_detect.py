@@ -7,7 +7,6 @@ import socket
 import threading
 from pathlib import Path
 
-
 from wizard import detect
 from wizard.detect import Fact, Facts, Probe, detect_all
 from wizard.plan import default_plan, set_path
