@@ -177,3 +177,22 @@ def test_plain_kms_test_connection_against_real_openbao(tmp_path: Path, openbao)
     text = "\n".join(lines)
     assert "Connection ok: token accepted" in text and openbao.token not in text
     assert sorted(p.name for p in tmp_path.iterdir()) == ["token"]
+
+
+def test_plain_replay_of_a_saved_file_is_byte_identical(tmp_path: Path):
+    """--plain --answers FILE, Enter everywhere: the same file comes back, byte for byte."""
+    saved = _run_plain(tmp_path)
+    original = saved.read_bytes()
+    from wizard import questions
+
+    plan = load_plan(saved)
+    lines: list[str] = []
+    with create_pipe_input() as pipe:
+        def ask(prompt, key):
+            pipe.send_text("y" if key == "save" else "\r")
+            return prompt.unsafe_ask()
+
+        assert run_plain(plan, saved, {q.id for q in questions.QUESTIONS}, fixed_facts(), echo=lines.append, ask=ask,
+                         prompt_kwargs={"input": pipe, "output": DummyOutput()}) is not None
+    assert "(unchanged)" in "\n".join(lines)
+    assert saved.read_bytes() == original
