@@ -58,18 +58,32 @@ def answers_change(plan: Plan, out: Path) -> FileRow:
 
 
 def preview_files(plan: Plan) -> tuple[list[FileRow], str | None]:
-    """Render's preview of the output directory, or (empty, reason) if it cannot be computed."""
+    """Render's preview of the output directory, or (empty, reason) if it cannot be computed.
+
+    This is what ``writer.preview`` does (render in memory, classify against the disk), kept in
+    two calls so that a file to be *created* can be shown in full too: its "diff against what
+    exists" is its whole content. Secret files are never shown.
+    """
     try:
-        from wizard.render.writer import preview
+        from wizard.render import render_files
+        from wizard.render.writer import classify, secret_store_for
     except ImportError as err:
         return [], f"the renderer is not available in this build ({err})"
+    out = plan.output_path
     try:
-        changes = preview(plan, plan.output_path)
+        files = render_files(plan, secret_store_for(out))
+        changes = classify(files, out)
     except StacksealError as err:
         return [], str(err)
     except Exception as err:  # an unexpected renderer failure is shown, not hidden
         return [], f"render failed: {type(err).__name__}: {err}"
-    rows = [FileRow(c.path, c.action, None if c.secret else c.diff, c.secret) for c in changes]
+    rows = []
+    for c in changes:
+        diff = None if c.secret else c.diff
+        if c.action == "create" and not c.secret:
+            text = files[c.path].content.decode("utf-8", errors="replace")
+            diff = "".join(difflib.unified_diff([], text.splitlines(True), "/dev/null", c.path))
+        rows.append(FileRow(c.path, c.action, diff, c.secret))
     return rows, None
 
 
