@@ -178,6 +178,18 @@ async def test_review_shows_files_steps_and_saves(tmp_path: Path):
         assert review.steps_text is not None or review.steps_error
         assert not (tmp_path / "stackseal.yaml").exists()
         assert not any(tmp_path.iterdir())  # the review wrote nothing
+        from textual.widgets import Tree
+
+        tree = screen.query_one("#file-tree", Tree)
+        nodes = [tree.root]
+        while nodes:
+            node = nodes.pop()
+            nodes.extend(node.children)
+            if getattr(node.data, "path", None) == "compose.yaml":
+                tree.move_cursor(node)
+        await pilot.pause()
+        shown = screen.query_one("#file-diff", Static).content
+        assert "+services:" in shown.code  # a new file is shown in full (a Syntax diff) before it exists
         await pilot.press("ctrl+n")
     assert app.return_value is not None and app.return_value.saved
     assert load_plan(tmp_path / "stackseal.yaml") == app.plan
