@@ -276,3 +276,34 @@ def test_sigkill_mid_step_then_rerun_ends_like_an_uninterrupted_run(
         assert check.returncode == 0, check.stdout
     finally:
         teardown(docker, answers)
+
+
+def test_apply_with_a_deployed_openbao_initialises_unseals_and_creates_the_key(
+        tmp_path: Path, docker: DockerEngine, local_images: dict[str, str]) -> None:
+    import hvac
+
+    answers = make_answers(tmp_path, local_images)
+    data = yaml.safe_load(answers.read_text())
+    data["kms"] = {"backend": "vault", "vault": {"address": f"http://127.0.0.1:{free_port()}", "deploy": True}}
+    answers.write_text(yaml.safe_dump(data, sort_keys=False))
+    plan = load(answers)
+    try:
+        first = stackseal("apply", "-c", str(answers), "--yes")
+        assert first.returncode == 0, first.stdout[-3000:] + first.stderr
+        init = plan.output_path / "secrets" / "openbao_init.json"
+        assert oct(init.stat().st_mode & 0o777) == "0o400"
+        token = json.loads(init.read_text())["root_token"]
+        assert token not in first.stdout and token not in first.stderr
+        client = hvac.Client(url=plan.kms.vault.address, token=token)
+        assert client.secrets.transit.read_key(plan.kms.key_name)["data"]["type"] == "aes256-gcm96"
+        # a restarted OpenBao comes back sealed: apply unseals it and changes nothing else
+        docker.compose(plan.output_path, plan.project, "restart", "openbao", timeout=300)
+        sealed = stackseal("plan", "-c", str(answers))
+        assert "~ kms-key" in sealed.stdout and "unseal OpenBao" in sealed.stdout, sealed.stdout + sealed.stderr
+        again = stackseal("apply", "-c", str(answers), "--yes")
+        assert again.returncode == 0, again.stdout[-3000:] + again.stderr
+        assert not client.sys.is_sealed()
+        check = stackseal("plan", "-c", str(answers), "--check")
+        assert check.returncode == 0, check.stdout
+    finally:
+        teardown(docker, answers)

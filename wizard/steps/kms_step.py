@@ -64,6 +64,32 @@ def _call(ctx: Context, func: Any, *args: Any, **kwargs: Any) -> Any:
         raise OperationFailed(f"Vault at {address} is not reachable ({type(err).__name__}); is it running?") from None
 
 
+def wait_active(ctx: Context, timeout: float = 60.0) -> None:
+    """Wait until the server is initialised, unsealed and active (``/v1/sys/health`` answers 200).
+
+    Why: right after an unseal OpenBao refuses writes for a moment ("local node not active but
+    active cluster node not found"); acting then would fail a step that is only early.
+    """
+    import time
+
+    import requests
+
+    url = ctx.plan.kms.vault.address.rstrip("/") + "/v1/sys/health"
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        try:
+            response = requests.get(url, timeout=5)
+            if response.status_code == 200:
+                return
+            last = f"HTTP {response.status_code}"
+        except requests.exceptions.RequestException as err:
+            last = type(err).__name__
+        time.sleep(0.5)
+    raise OperationFailed(f"Vault at {ctx.plan.kms.vault.address} did not become active within {timeout:.0f}s ({last}); "
+                          "check its logs and run apply again")
+
+
 def state(ctx: Context) -> dict[str, Any]:
     """What exists: initialized / sealed / transit mount / key (reads only)."""
     c = client(ctx)
@@ -108,7 +134,7 @@ class VaultKeyStep(Step):
         elif facts.get("sealed"):
             if not vault.deploy:
                 raise OperationFailed(f"Vault at {vault.address} is sealed; unseal it ('bao operator unseal') and run again")
-            todo.append("unseal OpenBao")
+            return StepCheck("~", f"unseal OpenBao (with the key in secrets/{INIT_FILE}), then make sure transit key {key} exists")
         if not facts.get("transit"):
             todo.append(f"enable transit at {vault.transit_mount}/")
         if not facts.get("key"):
@@ -141,6 +167,8 @@ class VaultKeyStep(Step):
             done.append("unsealed")
         if not c.token:
             raise OperationFailed("no Vault token: set kms.vault.token_file or VAULT_TOKEN")
+        if vault.deploy:  # an external cluster may answer from a standby (429) and forward writes
+            wait_active(ctx)
         facts = state(ctx)
         mount = vault.transit_mount.strip("/")
         if not facts.get("transit"):
