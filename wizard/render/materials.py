@@ -120,7 +120,7 @@ def collect(plan: Plan, store: SecretStore) -> Materials:
                   "object through the S3 API, replace the KEK, upload them again (RUNBOOK section 4)")
     if obj.sse == "sse-c":
         generated("sse_c_key", material.sse_c_key,
-                  "SSE-C customer key (base64 of 32 bytes) that stackseal sends with every object request",
+                  "SSE-C customer key (base64 of 32 bytes): every object read and write must send it",
                   ("stackseal",),
                   "copy each object onto itself under the new key (aws s3 cp --recursive with --sse-c-copy-source-key; "
                   "RUNBOOK section 4), then retire the old key")

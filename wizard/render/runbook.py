@@ -52,7 +52,7 @@ def _object_key(plan: Plan) -> dict[str, str]:
     """How objects are encrypted and where that key lives."""
     obj, kms = plan.object_store, plan.kms
     if obj.sse == "sse-c":
-        return {"mode": "SSE-C", "where": "secrets/sse_c_key, held by stackseal (the server never stores it)"}
+        return {"mode": "SSE-C", "where": "secrets/sse_c_key; every object read and write must send it (the server never stores it)"}
     if obj.kind == "minio":
         if compat.uses_kes(plan):
             ks = {"local": "KES fs keystore on the encrypted volume kes-keys",
