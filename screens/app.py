@@ -9,6 +9,7 @@ presses Save on the Review screen; quitting earlier says "No changes were made".
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.timer import Timer
 
 from screens.base import WizardScreen
 from screens.confirm import ConfirmCancel
@@ -30,7 +32,7 @@ from screens.volumes import VolumesScreen
 from screens.welcome import WelcomeScreen
 from screens.widgets.messages import AnswersChanged, FactsChanged
 from wizard import questions as Q
-from wizard.detect import DEFAULT_TIMEOUT, PROBES, Fact, Facts, Probe
+from wizard.detect import DEFAULT_TIMEOUT, PROBE_INPUTS, PROBES, Fact, Facts, Probe, probe_inputs
 from wizard.errors import StacksealError
 from wizard.plan import Plan, save_plan
 
@@ -82,6 +84,7 @@ class StacksealApp(App[WizardResult]):
         self.timeout = timeout
         self.index = start_at
         self.saved = False
+        self._reprobe_timers: dict[str, Timer] = {}
         if facts is not None:
             self.plan = Q.apply_defaults(self.plan, self.facts, self.touched)
 
@@ -96,10 +99,13 @@ class StacksealApp(App[WizardResult]):
     @work(thread=True, group="detect", exit_on_error=False)
     def _probe(self, probe: Probe) -> None:
         """One probe in its own thread (bounded by its timeout); the result goes to the UI thread."""
-        fact = probe.run(self.plan, self.timeout)
-        self.call_from_thread(self._fact_arrived, fact)
+        plan = self.plan
+        fact = probe.run(plan, self.timeout)
+        self.call_from_thread(self._fact_arrived, fact, probe_inputs(probe.key, plan))
 
-    def _fact_arrived(self, fact: Fact) -> None:
+    def _fact_arrived(self, fact: Fact, inputs: tuple[Any, ...] = ()) -> None:
+        if inputs != probe_inputs(fact.key, self.plan):
+            return  # the address changed while this probe ran: a newer probe is on its way
         self.facts.add(fact)
         self.plan = Q.apply_defaults(self.plan, self.facts, self.touched)
         for screen in self.screen_stack:
@@ -120,7 +126,19 @@ class StacksealApp(App[WizardResult]):
         self.invalid.pop(question_id, None)
         self.touched.add(question_id)
         self.screen.post_message(AnswersChanged(question_id))
+        self._reprobe(question_id)
         return None
+
+    def _reprobe(self, question_id: str) -> None:
+        """Probe a service again once its address has stopped changing (typing pauses 0.6 s)."""
+        if not self.detect:
+            return
+        for probe in self.probes:
+            if question_id in PROBE_INPUTS.get(probe.key, ()):
+                timer = self._reprobe_timers.pop(probe.key, None)
+                if timer is not None:
+                    timer.stop()
+                self._reprobe_timers[probe.key] = self.set_timer(0.6, partial(self._probe, probe))
 
     # -- navigation -----------------------------------------------------------------------------
     def title_for(self, screen: WizardScreen) -> str:

@@ -373,3 +373,30 @@ async def test_the_mouse_works_too(tmp_path: Path):
         await pilot.click("#back")
         await pilot.pause()
         assert app.index == 2
+
+
+@sync
+async def test_changing_an_address_probes_the_service_again(tmp_path: Path, openbao):
+    """Typing the real OpenBao's address makes the Vault fact turn from unreachable to reachable."""
+    import socket
+
+    from wizard import detect
+    from wizard.plan import set_path
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    plan = set_path(set_path(default_plan(), "kms.backend", "vault"), "kms.vault.address", f"http://127.0.0.1:{closed}")
+    plan.set_base_dir(tmp_path)
+    app = StacksealApp(plan, tmp_path / "stackseal.yaml", keep={"kms.backend"},
+                       probes=[p for p in detect.PROBES if p.key == "vault"], start_at=3, timeout=1)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        assert app.facts.ok("vault") is False
+        await type_text(pilot, app, "kms.vault.address", openbao.address)
+        for _ in range(50):  # the re-probe starts once typing pauses
+            await pilot.pause(0.1)
+            await app.workers.wait_for_complete()
+            if app.facts.ok("vault"):
+                break
+        assert app.facts.ok("vault") is True and openbao.address in app.facts.get("vault").summary

@@ -415,6 +415,21 @@ def probe_vault(plan: Plan, timeout: float) -> Fact:
     return Fact("vault", "Vault / OpenBao", True, f"{version} at {address}, {state}", data)
 
 
+#: The answers each service probe reads: when one changes, the wizard probes again.
+PROBE_INPUTS: dict[str, tuple[str, ...]] = {
+    "neo4j": ("neo4j.bolt_url", "neo4j.auth_file"),
+    "object_store": ("object_store.endpoint",),
+    "vault": ("kms.vault.address",),
+}
+
+
+def probe_inputs(key: str, plan: Plan) -> tuple[Any, ...]:
+    """The values of the answers probe ``key`` depends on (to discard a stale result)."""
+    from wizard.plan import get_path
+
+    return tuple(get_path(plan, dotted) for dotted in PROBE_INPUTS.get(key, ()))
+
+
 #: Every probe, in the order the Welcome screen lists them.
 PROBES: list[Probe] = [
     Probe("os", "Operating system", probe_os),
