@@ -10,7 +10,6 @@ Layout under ``volumes.root`` (absolute), per compose project::
     <root>/<project>/mnt/<volume>      plaintext view the container sees (bind source)
     <root>/<project>/cipher/<volume>   gocryptfs ciphertext directory
     <root>/<project>/luks/<volume>.img luks-file container
-    <root>/<project>/keys/             wrapped volume keys (never plaintext keys)
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 Why per consumer: a stolen credential should open as little as possible. KES may only touch its
 KV prefix (and wrap with the master key); SeaweedFS may only encrypt/decrypt with the object
-key; the unlock role may only unwrap volume keys; only the admin role can rotate keys or create
-the others' AppRoles. ``stackseal apply`` writes these with ``sys/policies/acl/<name>``.
+key; the unlock role is reserved for unwrapping volume keys (once the KMS backends wrap them);
+only the admin role can rotate keys or create the others' AppRoles. Today they are rendered for
+the operator to load (the runbook gives the ``bao`` commands); apply does not write them yet.
 """
 
 from __future__ import annotations
