@@ -40,8 +40,11 @@ def seaweed_image(docker: DockerEngine) -> str:
     raise AssertionError("unreachable")
 
 
-def store_only(ctx: Context, plain_volume: bool = False) -> None:
-    """Render, then keep only the object store service (this test needs no Neo4j image)."""
+def store_only(ctx: Context, plain_volume: bool = False, bind_dir: Path | None = None) -> None:
+    """Render, then keep only the object store service (this test needs no Neo4j image).
+
+    ``plain_volume``: a legacy stack on a plain Docker volume; ``bind_dir``: on a host directory.
+    """
     from wizard.render.writer import write
 
     write(ctx.plan, ctx.out_dir, force=True)
@@ -49,6 +52,9 @@ def store_only(ctx: Context, plain_volume: bool = False) -> None:
     doc = yaml.safe_load(compose_path.read_text())
     doc["services"] = {"seaweedfs": doc["services"]["seaweedfs"]}
     doc["volumes"] = {"seaweedfs-data": {} if plain_volume else doc["volumes"]["seaweedfs-data"]}
+    if bind_dir is not None:
+        doc["services"]["seaweedfs"]["volumes"] = [f"{bind_dir}:/data"]
+        doc["volumes"] = {}
     doc["secrets"] = {k: v for k, v in doc["secrets"].items() if k.startswith("seaweedfs")}
     compose_path.write_text(yaml.safe_dump(doc, sort_keys=False))
 
@@ -136,4 +142,24 @@ def test_adopt_moves_data_from_a_plain_volume_only_with_allow_destroy(ctx: Conte
     assert s3_client(ctx).get_object("alpha", "legacy.txt").read() == body  # same object, now on encrypted storage
     attrs = ctx.docker().volumes.get(legacy_volume).attrs
     assert attrs["Options"]["device"].endswith("/mnt/seaweedfs-data")
+    assert [c.action for _, c in runner.check_all(ctx, steps)] == ["="] * 4
+
+
+def test_adopt_moves_data_from_a_bind_directory_and_keeps_the_original(ctx: Context, docker: DockerEngine, tmp_path: Path) -> None:
+    legacy = tmp_path / "legacy-data"
+    legacy.mkdir()
+    store_only(ctx, bind_dir=legacy)
+    docker.compose(ctx.out_dir, ctx.plan.project, "up", "-d", "--wait", timeout=300)
+    BucketsStep().apply(ctx, lambda e: None)
+    body = f"BIND-OBJECT-{secrets.token_hex(6)}".encode() * 100
+    s3_client(ctx).put_object("beta", "legacy.txt", io.BytesIO(body), len(body))
+
+    store_only(ctx)
+    steps = [VolumesStep(), AdoptStep(), ComposeUpStep(), BucketsStep()]
+    adopt = dict((s.id, c) for s, c in runner.check_all(ctx, steps))["adopt"]
+    assert adopt.action == "~" and adopt.destroys == ()  # a bind directory is copied, never removed
+    assert f"copy {legacy} into encrypted" in adopt.details[0]
+    runner.run(ctx, steps=steps)
+    assert s3_client(ctx).get_object("beta", "legacy.txt").read() == body
+    assert any(p.is_file() for p in legacy.rglob("*"))  # the original is untouched
     assert [c.action for _, c in runner.check_all(ctx, steps)] == ["="] * 4
