@@ -115,7 +115,7 @@ def start_engine(log: Path, wait: float = 90) -> DockerEngine:
     if os.geteuid() != 0:
         raise EngineError("no Docker daemon is running and starting dockerd needs root; start it with: sudo dockerd &")
     log.parent.mkdir(parents=True, exist_ok=True)
-    out = open(log, "ab")
+    out = open(log, "wb")  # a fresh log per start: its tail is about this run
     proc = subprocess.Popen([dockerd], stdout=out, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, start_new_session=True)
     out.close()
