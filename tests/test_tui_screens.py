@@ -400,3 +400,13 @@ async def test_changing_an_address_probes_the_service_again(tmp_path: Path, open
             if app.facts.ok("vault"):
                 break
         assert app.facts.ok("vault") is True and openbao.address in app.facts.get("vault").summary
+
+
+@sync
+async def test_enter_on_a_choice_moves_to_the_next_field(tmp_path: Path):
+    app = make_app(tmp_path, "ObjectStoreScreen")
+    async with app.run_test(size=SIZE) as pilot:
+        await focus_choice(pilot, app, "object_store.kind")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.focused is app.screen.query_one("#in-object_store-sse", ChoiceSet)

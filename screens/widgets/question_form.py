@@ -55,7 +55,13 @@ class ChoiceSet(RadioSet):
     BINDINGS = [
         Binding("down,right", "select_next", "Next option", show=False),
         Binding("up,left", "select_previous", "Previous option", show=False),
+        Binding("enter", "confirm", "Confirm", show=False),
     ]
+
+    def action_confirm(self) -> None:
+        """Enter keeps the highlighted choice and moves on, like Enter in a text field."""
+        self.action_toggle_button()
+        self.screen.focus_next()
 
     def on_mount(self) -> None:
         # RadioSet's own mount handler puts the cursor on the first option; afterwards, move it
