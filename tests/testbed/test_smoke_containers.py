@@ -278,3 +278,38 @@ def test_engine_we_started_is_not_stopped_while_containers_run(docker: DockerEng
         stand_in.kill()
         stand_in.wait()
         docker.run("rm", "-f", name, check=False)
+
+
+def _wait_bolt_ready(docker: DockerEngine, name: str) -> None:
+    for _ in range(120):
+        if docker.run("exec", name, "bash", "-c", "</dev/tcp/127.0.0.1/7687", check=False).returncode == 0:
+            return
+        time.sleep(1)
+    raise AssertionError(container_logs(docker, name))
+
+
+def test_neo4j_image_keeps_the_password_of_an_existing_store(docker: DockerEngine, local_images: dict[str, str],
+                                                             tmp_path: Path) -> None:
+    """Like the official image (FACTS.md): NEO4J_AUTH only applies to an empty /data."""
+    from neo4j import GraphDatabase
+    from neo4j.exceptions import AuthError
+
+    first, second = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
+    data = tmp_path / "data"
+    data.mkdir()
+    port = free_port()
+    for password in (first, second):
+        name = _name("neo4j-restart")
+        docker.run("run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:7687", "-v", f"{data}:/data",
+                   "-e", f"NEO4J_AUTH=neo4j/{password}", local_images["neo4j"])
+        try:
+            _wait_bolt_ready(docker, name)
+            with GraphDatabase.driver(f"bolt://127.0.0.1:{port}", auth=("neo4j", first)) as driver:
+                assert driver.execute_query("RETURN 1 AS one")[0][0]["one"] == 1
+            if password == second:
+                with GraphDatabase.driver(f"bolt://127.0.0.1:{port}", auth=("neo4j", second)) as driver:
+                    with pytest.raises(AuthError):
+                        driver.execute_query("RETURN 1")
+        finally:
+            docker.run("stop", "-t", "30", name, check=False)
+            docker.run("rm", "-f", name, check=False)
