@@ -327,3 +327,17 @@ def fscrypt_volume(tmp_path: Path) -> Iterator[FscryptVolume]:
         if volume.mounted:
             subprocess.run(["fscrypt", "lock", str(volume.encrypted), "--quiet"], capture_output=True)
             subprocess.run(["umount", str(volume.mnt)], capture_output=True)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    """On a failed test that used a gocryptfs volume, attach gocryptfs's own log tail."""
+    outcome = yield
+    report = outcome.get_result()
+    if not report.failed:
+        return
+    volume = getattr(item, "funcargs", {}).get("gocryptfs_volume")
+    if isinstance(volume, GocryptfsVolume):
+        tail = volume.log_tail()
+        if tail:
+            report.sections.append(("gocryptfs log (tail)", tail))
