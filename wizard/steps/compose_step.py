@@ -136,6 +136,7 @@ class ComposeUpStep(Step):
         argv = ctx.compose_cmd() + ["up", "-d", "--wait", "--wait-timeout", str(ctx.wait_timeout)]
         emit(StepLog(self.id, "running: " + " ".join(argv[-7:])))
         meter = ProgressMeter(self.id, emit, items_total=len(states))
+        meter.advance(0, what="waiting for healthchecks")  # show 0/N at once, not an unknown total
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ctx.out_dir,
                                 preexec_fn=_die_with_parent)
         output: list[str] = []
