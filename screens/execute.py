@@ -128,7 +128,9 @@ class ExecuteScreen(WizardScreen):
         self.failed = error
         status = self.query_one("#exec-status", Static)
         if error is None:
-            status.update(Text("✔ All steps done. Verification comes next.", style="bold green"))
+            out = self.wizard.out
+            status.update(Text(f"✔ All steps done. 'stackseal plan -c {out}' now shows what is in place.",
+                               style="bold green"))
         else:
             status.update(Text(f"✘ Stopped: {error}", style="bold red"))
         self.query_one("#cancel", Button).disabled = True
