@@ -145,3 +145,23 @@ def test_neo4j_edition_on_real_neo4j(neo4j, tmp_path):
     fact = detect.probe_neo4j(plan, 10)
     assert fact.ok is True and fact.data.get("edition") == "community", fact
     assert neo4j.password not in fact.summary
+
+
+def test_kms_test_aws_with_moto(monkeypatch):
+    """AWS KMS 'test connection' (moto stands in for AWS: the one mocked KMS endpoint)."""
+    import boto3
+    from moto import mock_aws
+
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_DEFAULT_REGION": "eu-west-1"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    with mock_aws():
+        key_id = boto3.client("kms", region_name="eu-west-1").create_key()["KeyMetadata"]["KeyId"]
+        plan = set_path(set_path(default_plan(), "kms.backend", "aws"), "kms.aws.region", "eu-west-1")
+        fact = detect.kms_test(set_path(plan, "kms.aws.key_id", key_id))
+        assert fact.ok is True and "Enabled" in fact.summary
+        missing = detect.kms_test(set_path(plan, "kms.aws.key_id", "alias/does-not-exist"))
+        assert missing.ok is False and "NotFound" in missing.summary
+        anykey = detect.kms_test(plan)
+        assert anykey.ok is True and "credentials accepted" in anykey.summary
