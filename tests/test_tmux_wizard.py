@@ -125,11 +125,8 @@ def test_textual_wizard_cancel_says_no_changes_and_writes_nothing(term, tmp_path
     assert list(tmp_path.iterdir()) == []
 
 
-def test_plain_wizard_answered_by_keystrokes(term, tmp_path: Path):
-    t = term(f"{shlex.quote(STACKSEAL)} wizard --plain --out answers.yaml", tmp_path)
-    answers = {"Compose project name": ["C-u", "=tmuxplain", "Enter"],
-               "Key rotation interval (days)": ["C-u", "=60", "Enter"],
-               "Save these answers": ["=y"]}
+def _answer_plain(t: Tmux, answers: dict[str, list[str]]) -> str:
+    """Answer each questionary prompt as it appears: by its title, else Enter (the default)."""
     handled = 0
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -144,7 +141,14 @@ def test_plain_wizard_answered_by_keystrokes(term, tmp_path: Path):
                 t.type(key[1:]) if key.startswith("=") else t.keys(key)
             handled = len(prompts)
         time.sleep(0.3)
-    screen = t.screen(history=True)
+    return t.screen(history=True)
+
+
+def test_plain_wizard_answered_by_keystrokes(term, tmp_path: Path):
+    t = term(f"{shlex.quote(STACKSEAL)} wizard --plain --out answers.yaml", tmp_path)
+    screen = _answer_plain(t, {"Compose project name": ["C-u", "=tmuxplain", "Enter"],
+                               "Key rotation interval (days)": ["C-u", "=60", "Enter"],
+                               "Save these answers": ["=y"]})
     assert "EXIT=0" in screen, screen[-3000:]
     assert "Detected environment:" in screen and "Review — nothing has been written yet." in screen
     assert re.search(r"Saved answers\.yaml", screen)
@@ -168,3 +172,32 @@ def test_bad_answers_file_is_one_line_exit_2(tmp_path: Path):
     assert "neo4j.edition: 'pro' is not one of community, enterprise" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml"]
+
+
+def test_tui_and_plain_processes_write_identical_files(term, tmp_path: Path):
+    """The same answers typed into the real TUI and the real --plain process: identical bytes."""
+    (tmp_path / "tui").mkdir()
+    (tmp_path / "plain").mkdir()
+    t = term(f"{shlex.quote(STACKSEAL)} wizard --out answers.yaml", tmp_path / "tui")
+    t.wait_for("step 1 of 7")
+    t.wait_for("Operating system: ")
+    t.keys("End", "C-u")
+    t.type("parity")
+    for step in ("2 of 7", "3 of 7", "4 of 7", "5 of 7", "6 of 7"):
+        t.keys("C-n")
+        t.wait_for(f"step {step}")
+    t.keys("End", "C-u")
+    t.type("45")
+    t.keys("C-n")
+    t.wait_for("step 7 of 7")
+    t.wait_for("warning(s)")
+    t.keys("C-n")
+    assert "EXIT=0" in t.wait_for("EXIT=")
+    p = term(f"{shlex.quote(STACKSEAL)} wizard --plain --out answers.yaml", tmp_path / "plain")
+    screen = _answer_plain(p, {"Compose project name": ["C-u", "=parity", "Enter"],
+                               "Key rotation interval (days)": ["C-u", "=45", "Enter"],
+                               "Save these answers": ["=y"]})
+    assert "EXIT=0" in screen, screen[-3000:]
+    tui, plain = (tmp_path / "tui" / "answers.yaml").read_bytes(), (tmp_path / "plain" / "answers.yaml").read_bytes()
+    assert tui == plain
+    assert load_plan(tmp_path / "tui" / "answers.yaml").project == "parity"
