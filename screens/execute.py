@@ -57,6 +57,7 @@ class ExecuteScreen(WizardScreen):
     def compose_body(self) -> ComposeResult:
         yield Static("Starting…", id="exec-status")
         yield ProgressBar(id="exec-progress", show_eta=True)
+        yield Static("", id="exec-steps")
         yield RichLog(id="exec-log", wrap=True, markup=False, max_lines=2000)
 
     def compose_buttons(self) -> ComposeResult:
@@ -70,11 +71,14 @@ class ExecuteScreen(WizardScreen):
         self.query_one("#exec-progress").display = False  # shown with the first step (no idle animation)
         self.finished = False
         self.failed: str | None = None
+        #: (step id, title, state) in order; state: pending | running | changed | unchanged | failed
+        self.steps: list[list[str]] = []
         self._run(self.wizard.plan)
 
     @work(thread=True, exclusive=True, group="execute", exit_on_error=False)
     def _run(self, plan: Plan) -> None:
         try:
+            from wizard.steps import build_steps
             from wizard.steps.context import Context
             from wizard.steps.runner import run
         except ImportError as err:
@@ -84,13 +88,22 @@ class ExecuteScreen(WizardScreen):
         answers = self.wizard.out
 
         def emit(event: Any) -> None:
+            # Safe points only: before a step starts (nothing of it done yet, so it stays
+            # "pending" on screen) or at a progress report (the step is journalled as
+            # interrupted and resumes). Never on StepDone, which would record a finished step
+            # as failed.
+            cancelled = Cancelled(f"cancelled by the user; 'stackseal apply -c {answers}' resumes from here")
+            if self._cancel.is_set() and isinstance(event, StepStarted):
+                raise cancelled
             self.app.call_from_thread(self._event, event)
-            # Safe points only: before a step starts (nothing of it done yet) or at a progress
-            # report (the step is journalled as interrupted and resumes). Never on StepDone,
-            # which would record a finished step as failed.
-            if self._cancel.is_set() and isinstance(event, (StepStarted, StepProgress)):
-                raise Cancelled(f"cancelled by the user; 'stackseal apply -c {answers}' resumes from here")
+            if self._cancel.is_set() and isinstance(event, StepProgress):
+                raise cancelled
 
+        try:
+            listing = [(step.id, step.title) for step in build_steps(plan)]
+        except Exception:  # the checklist is a convenience; the run itself reports real failures
+            listing = []
+        self.app.call_from_thread(self._set_steps, listing)
         ctx = Context.for_plan(plan)
         try:
             run(ctx, emit)
@@ -104,6 +117,28 @@ class ExecuteScreen(WizardScreen):
             ctx.close()
         self.app.call_from_thread(self._done, None)
 
+    STATE_MARK = {"pending": ("·", "dim"), "running": ("▶", "cyan"), "changed": ("✔", "green"),
+                  "unchanged": ("=", "dim"), "failed": ("✘", "bold red")}
+
+    def _set_steps(self, listing: list[tuple[str, str]]) -> None:
+        self.steps = [[step_id, title, "pending"] for step_id, title in listing]
+        self._draw_steps()
+
+    def _mark(self, step_id: str, state: str) -> None:
+        for row in self.steps:
+            if row[0] == step_id:
+                row[2] = state
+        self._draw_steps()
+
+    def _draw_steps(self) -> None:
+        text = Text()
+        for index, (step_id, title, state) in enumerate(self.steps):
+            mark, style = self.STATE_MARK[state]
+            text.append(("\n" if index else "") + f"{mark} ", style=style)
+            text.append(f"{step_id:<14}", style="bold" if state == "running" else "")
+            text.append(f" {title}", style="dim" if state == "pending" else "")
+        self.query_one("#exec-steps", Static).update(text)
+
     def _event(self, event: Any) -> None:
         log = self.query_one("#exec-log", RichLog)
         status = self.query_one("#exec-status", Static)
@@ -113,11 +148,14 @@ class ExecuteScreen(WizardScreen):
             bar.display = True
             bar.update(total=event.total, progress=event.index - 1)
             log.write(Text(f"▶ {event.step_id}: {event.title}", style="bold"))
+            self._mark(event.step_id, "running")
         elif isinstance(event, StepDone):
             bar.advance(1)
             log.write(Text(f"✔ {event.step_id}: {event.summary} ({event.seconds:.1f}s)", style="green" if event.changed else "dim"))
+            self._mark(event.step_id, "changed" if event.changed else "unchanged")
         elif isinstance(event, StepFailed):
             log.write(Text(f"✘ {event.step_id}: {event.error}", style="bold red"))
+            self._mark(event.step_id, "failed")
         elif isinstance(event, StepProgress):
             status.update(progress_line(event))
         elif isinstance(event, StepLog):

@@ -357,6 +357,10 @@ async def test_execute_shows_live_steps_of_a_real_run(tmp_path: Path):
         assert "▶ render" in log and "✔ render: wrote" in log
         assert (tmp_path / "stack" / "compose.yaml").exists()
         assert "Stopped:" in str(screen.query_one("#exec-status", Static).render())
+        states = {step_id: state for step_id, _title, state in screen.steps}
+        assert states["render"] == "changed"
+        assert states["compose-up"] == "pending" and "running" not in states.values()  # never started
+        assert "render" in str(screen.query_one("#exec-steps", Static).render())
 
 
 @sync
