@@ -176,3 +176,15 @@ def test_no_question_text_is_written_in_a_screen():
             assert choice.consequence not in sources, (q.id, choice.value)
     for page in Q.PAGES:
         assert page.intro[:40] not in sources, page.id
+
+
+def test_import_linter_contract_holds():
+    """The static contract too (pyproject [tool.importlinter]): wizard/ never imports textual or screens."""
+    from pathlib import Path
+
+    from testbed.require import require_tool
+
+    lint = require_tool("lint-imports", "pip install -e '.[test]'")
+    result = subprocess.run([lint], cwd=Path(__file__).parent.parent, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "0 broken" in result.stdout
