@@ -58,7 +58,7 @@ def read_manifest(out_dir: Path) -> dict[str, str]:
     path = Path(out_dir) / MANIFEST
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # nothing written yet (or out_dir is a file: precheck says so)
         return {}
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise UsageError(f"{path}: damaged manifest; move it away and run 'stackseal render --force' to rebuild it") from None
@@ -105,8 +105,12 @@ def _diff(path: str, old: bytes, new: bytes) -> str:
 _HINT = "choose another output directory (-o DIR) or fix its permissions"
 
 
-def _precheck_out_dir(out_dir: Path) -> None:
-    """Refuse an output directory we cannot use, without touching anything."""
+def _refuse_non_directory(out_dir: Path) -> Path:
+    """Refuse an output path that is (or lies under) a file; return its nearest existing ancestor.
+
+    Why separate: :func:`preview` (``plan``, ``render --dry-run``, the review screen) needs this
+    one-line refusal too, but must not demand write permission just to look.
+    """
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"{out_dir}: exists and is not a directory; choose another output directory (-o DIR)")
     probe = out_dir
@@ -114,6 +118,12 @@ def _precheck_out_dir(out_dir: Path) -> None:
         probe = probe.parent
     if not probe.is_dir():
         raise UsageError(f"{out_dir}: {probe} is not a directory; {_HINT}")
+    return probe
+
+
+def _precheck_out_dir(out_dir: Path) -> None:
+    """Refuse an output directory we cannot use, without touching anything."""
+    probe = _refuse_non_directory(out_dir)
     if not os.access(probe, os.W_OK | os.X_OK):
         raise UsageError(f"{out_dir}: not writable ({probe} is not writable); {_HINT}")
 
@@ -157,6 +167,7 @@ def classify(files: dict[str, RenderedFile], out_dir: Path) -> list[FileChange]:
 def preview(plan: Plan, out_dir: Path | str | None = None, store: SecretStore | None = None) -> list[FileChange]:
     """What :func:`write` would do, without writing anything (new secrets stay in memory)."""
     out = Path(out_dir) if out_dir is not None else plan.output_path
+    _refuse_non_directory(out)  # an output path that is a file: one line, as in write()
     files = render_files(plan, store or secret_store_for(out))
     return classify(files, out)
 

@@ -1,0 +1,52 @@
+"""Regressions found in the review pass: each test failed before its fix.
+
+Bad input must end in one line with exit 2 (never a traceback) through the real CLI.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ANSWERS = """version: 1
+project: rvw
+output_dir: {out}
+object_store:
+  kind: seaweedfs
+  endpoint: http://127.0.0.1:8333
+  sse: sse-s3
+kms:
+  backend: local
+volumes:
+  backend: none
+  root: {root}
+"""
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "wizard.cli", *args], capture_output=True, text=True, timeout=120,
+                          cwd=cwd, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+
+
+@pytest.mark.parametrize("argv", [["plan"], ["plan", "--json"], ["apply", "--yes"], ["apply", "--dry-run"],
+                                  ["render", "--dry-run"]])
+@pytest.mark.parametrize("where", ["file", "under-file"])
+def test_output_dir_that_is_a_file_is_one_line_exit_2(tmp_path: Path, argv: list[str], where: str) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("not a directory\n")
+    out = afile if where == "file" else afile / "sub"
+    answers = tmp_path / "stackseal.yaml"
+    answers.write_text(ANSWERS.format(out=out, root=tmp_path / "vols"))
+    before = sorted(p.name for p in tmp_path.iterdir())
+    result = _cli(argv[0], "-c", str(answers), *argv[1:], cwd=tmp_path)
+    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"stackseal: error: {out}: "), result.stderr
+    assert "not a directory" in lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert afile.read_text() == "not a directory\n"
