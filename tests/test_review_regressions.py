@@ -50,3 +50,28 @@ def test_output_dir_that_is_a_file_is_one_line_exit_2(tmp_path: Path, argv: list
     assert "not a directory" in lines[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == before
     assert afile.read_text() == "not a directory\n"
+
+
+PASSWORD = "Sup3rS3cretPw"
+
+
+@pytest.mark.parametrize("key, url", [
+    ("object_store.endpoint", f"http://AKIAEXAMPLE:{PASSWORD}@127.0.0.1:8333"),
+    ("neo4j.bolt_url", f"bolt://neo4j:{PASSWORD}@127.0.0.1:7687"),
+    ("kms.vault.address", f"http://user:{PASSWORD}@127.0.0.1:8200"),
+    ("kms.aws.endpoint_url", f"https://AKIAEXAMPLE:{PASSWORD}@kms.example.test"),
+])
+def test_credentials_inside_a_url_are_refused_without_echoing_them(tmp_path: Path, key: str, url: str) -> None:
+    """A password in a connection URL used to be copied verbatim into RUNBOOK.md (a non-secret file)."""
+    section, _, leaf = key.rpartition(".")
+    extra = {"object_store": "object_store:\n  kind: seaweedfs\n  endpoint: {u}\n  sse: sse-s3\n",
+             "neo4j": "neo4j:\n  bolt_url: {u}\n", "kms.vault": "kms:\n  backend: vault\n  vault:\n    address: {u}\n",
+             "kms.aws": "kms:\n  backend: aws\n  aws:\n    endpoint_url: {u}\n"}[section].format(u=url)
+    answers = tmp_path / "stackseal.yaml"
+    answers.write_text(f"version: 1\nproject: rvw\n{extra}volumes:\n  backend: none\n  root: {tmp_path / 'vols'}\n")
+    out = tmp_path / "out"
+    result = _cli("render", "-c", str(answers), "-o", str(out), cwd=tmp_path)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert result.stderr.startswith(f"stackseal: error: {key}: credentials in the URL"), result.stderr
+    assert PASSWORD not in result.stderr + result.stdout
+    assert not out.exists()

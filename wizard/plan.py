@@ -69,6 +69,7 @@ class Neo4jAnswers(_Section):
     accept_license_agreement: bool = False
 
     def __post_init__(self) -> None:
+        _refuse_url_credentials(self.bolt_url, "bolt_url", "neo4j.auth_file")
         if not self.bolt_url.startswith(("bolt://", "neo4j://", "bolt+s://", "neo4j+s://")):
             raise ValueError(f"bolt_url: '{self.bolt_url}' is not a Bolt URL (expected bolt://HOST:PORT)")
         _port_of(self.bolt_url, 7687, "bolt_url")
@@ -96,6 +97,7 @@ class ObjectStoreAnswers(_Section):
     kes: bool = True
 
     def __post_init__(self) -> None:
+        _refuse_url_credentials(self.endpoint, "endpoint", "object_store.access_key_file and secret_key_file")
         if not self.endpoint.startswith(("http://", "https://")):
             raise ValueError(f"endpoint: '{self.endpoint}' is not an http(s) URL")
         _port_of(self.endpoint, 443 if self.endpoint.startswith("https") else 80, "endpoint")
@@ -129,6 +131,7 @@ class VaultAnswers(_Section):
     deploy: bool = False
 
     def __post_init__(self) -> None:
+        _refuse_url_credentials(self.address, "address", "kms.vault.token_file")
         if not self.address.startswith(("http://", "https://")):
             raise ValueError(f"address: '{self.address}' is not an http(s) URL")
 
@@ -143,6 +146,10 @@ class AwsAnswers(_Section):
     endpoint_url: str | None = None
     #: Named profile from the AWS config; ``None`` = the default credential chain.
     profile: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.endpoint_url:
+            _refuse_url_credentials(self.endpoint_url, "endpoint_url", "the AWS credential chain (profile, role)")
 
 
 class AzureAnswers(_Section):
@@ -466,6 +473,19 @@ def set_path(plan: Plan, dotted: str, value: Any) -> Plan:
         node = node[part]
     node[parts[-1]] = value
     return plan_from_dict(data, base_dir=plan.base_dir)
+
+
+def _refuse_url_credentials(url: str, field: str, instead: str) -> None:
+    """Refuse ``scheme://user:password@host``; the message never repeats the URL.
+
+    Why: URLs are not secrets here. They are echoed in the runbook, the compose file, plan output
+    and error messages, so a password inside one would leak everywhere; credentials belong in
+    the ``*_file`` keys, whose content stackseal never prints.
+    """
+    authority = url.split("://", 1)[-1].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    if "@" in authority:
+        raise ValueError(f"{field}: credentials in the URL (user:password@) are not allowed, they would be "
+                         f"copied into the runbook, logs and messages; remove them and use {instead}")
 
 
 def _port_of(url: str, default: int, field: str = "url") -> int:
