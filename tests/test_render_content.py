@@ -7,7 +7,6 @@ import base64
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +16,7 @@ import yaml
 from cryptography import x509
 
 from render_helpers import gcp_service_account, tokens
-from testbed.require import require_tool
+from testbed.require import missing, require_tool
 from wizard import layout
 from wizard.errors import OperationFailed
 from wizard.plan import plan_from_dict
@@ -167,7 +166,7 @@ def test_kes_keystore_matches_the_kms_backend(tmp_path: Path, backend: str, keys
 
 
 def test_kes_identity_matches_openssl(tmp_path: Path) -> None:
-    openssl = shutil.which("openssl") or pytest.skip("openssl not installed: apt-get install openssl")
+    openssl = require_tool("openssl", "apt-get install openssl")
     _, out = _render(tmp_path, object_store={"kind": "minio", "sse": "sse-kms"})
     config = yaml.safe_load((out / "secrets" / "kes_config.yml").read_text())
     pub = subprocess.run([openssl, "x509", "-in", str(out / "secrets" / "kes_client.crt"), "-noout", "-pubkey"],
@@ -182,7 +181,7 @@ def test_kes_identity_matches_openssl(tmp_path: Path) -> None:
 
 
 def test_sse_c_renders_tls_for_minio_with_the_right_names(tmp_path: Path) -> None:
-    openssl = shutil.which("openssl") or pytest.skip("openssl not installed: apt-get install openssl")
+    openssl = require_tool("openssl", "apt-get install openssl")
     compose, out = _render(tmp_path, object_store={"kind": "minio", "sse": "sse-c", "endpoint": "https://127.0.0.1:9443"})
     minio = compose["services"]["minio"]
     assert "--certs-dir" in minio["command"] and minio["ports"] == ["127.0.0.1:9443:9000"]
@@ -402,7 +401,7 @@ def _shell_block(runbook: str, after: str) -> str:
 def test_gocryptfs_rotation_commands_work_as_written(tmp_path: Path) -> None:
     """Run the runbook's own rotation block on real gocryptfs volumes (no FUSE mount needed)."""
     require_tool("gocryptfs", "apt-get install gocryptfs fuse3")
-    xray = shutil.which("gocryptfs-xray") or pytest.skip("gocryptfs-xray not installed (apt-get install gocryptfs)")
+    xray = require_tool("gocryptfs-xray", "apt-get install gocryptfs")
     from wizard.volumes.gocryptfs import GocryptfsBackend
     from wizard.volumes.keys import ensure_key
 
@@ -483,7 +482,7 @@ def test_gocryptfs_unlock_line_mounts_the_volume(tmp_path: Path) -> None:
     """The by-hand unlock command of the runbook, run as written, opens the volume apply created."""
     require_tool("gocryptfs", "apt-get install gocryptfs fuse3")
     if not Path("/dev/fuse").exists():
-        pytest.skip("no /dev/fuse on this host")
+        missing("/dev/fuse (FUSE)", "modprobe fuse, or give the container --device /dev/fuse")
     from wizard.volumes.base import mount_entry
     from wizard.volumes.gocryptfs import GocryptfsBackend
     from wizard.volumes.keys import ensure_key

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from testbed.require import require_tool
+from testbed.require import missing, require_tool
 from wizard.errors import OperationFailed
 from wizard.layout import VolumeSpec, volume_specs
 from wizard.plan import plan_from_dict
@@ -37,7 +37,7 @@ def _unmount_all(root: Path) -> None:
 def gocryptfs_ready(tmp_path: Path):
     require_tool("gocryptfs", "apt-get install gocryptfs fuse3")
     if not Path("/dev/fuse").exists():
-        pytest.skip("no /dev/fuse on this host")
+        missing("/dev/fuse (FUSE)", "modprobe fuse, or give the container --device /dev/fuse")
     yield
     _unmount_all(tmp_path)
 
@@ -166,7 +166,7 @@ def fscrypt_fs(tmp_path: Path):
     """An ext4 filesystem with the encrypt feature, loop-mounted and set up for fscrypt."""
     require_tool("fscrypt", "apt-get install fscrypt e2fsprogs")
     if os.geteuid() != 0:
-        pytest.skip("loop-mounting an ext4 image needs root")
+        missing("root (loop-mounting an ext4 image)", "run the tests as root (make test)")
     image, root = tmp_path / "fs.img", tmp_path / "root"
     with open(image, "wb") as handle:
         handle.truncate(64 * 1024 * 1024)
