@@ -75,3 +75,33 @@ def test_credentials_inside_a_url_are_refused_without_echoing_them(tmp_path: Pat
     assert result.stderr.startswith(f"stackseal: error: {key}: credentials in the URL"), result.stderr
     assert PASSWORD not in result.stderr + result.stdout
     assert not out.exists()
+
+
+@pytest.mark.parametrize("kind", ["seaweedfs", "minio"])
+@pytest.mark.parametrize("vault_address", ["http://127.0.0.1", "https://127.0.0.1", "http://127.0.0.1:18200"])
+def test_compose_publishes_exactly_the_ports_stackseal_checks_and_connects_to(tmp_path: Path, kind: str,
+                                                                               vault_address: str) -> None:
+    """An OpenBao address without a port was published on 8200 while stackseal checked and used 80/443."""
+    import yaml
+
+    from wizard.kms.local import LocalSecretStore
+    from wizard.plan import plan_from_dict
+    from wizard.render import render_files
+    from wizard.steps.context import Context
+    from wizard.steps.ports_step import published_ports
+
+    data = {"version": 1, "project": "rvw", "output_dir": str(tmp_path / "out"),
+            "neo4j": {"bolt_url": "bolt://127.0.0.1", "http_port": 17474},
+            "object_store": {"kind": kind, "endpoint": "http://127.0.0.1", "sse": "sse-kms" if kind == "minio" else "sse-s3"},
+            "kms": {"backend": "vault", "vault": {"deploy": True, "address": vault_address}},
+            "volumes": {"backend": "none", "root": str(tmp_path / "vols")}}
+    if kind == "minio":  # two defaults of 80 would clash: give the object store its own port
+        data["object_store"]["endpoint"] = "http://127.0.0.1:19000"
+    if vault_address == "http://127.0.0.1" and kind == "seaweedfs":
+        data["object_store"]["endpoint"] = "http://127.0.0.1:18333"
+    plan = plan_from_dict(data, base_dir=tmp_path)
+    files = render_files(plan, LocalSecretStore(tmp_path / "secrets"))
+    compose = yaml.safe_load(files["compose.yaml"].content)
+    published = sorted(int(p.split(":")[1]) for svc in compose["services"].values() for p in svc.get("ports", []))
+    checked = sorted(port for port, _key in published_ports(Context.for_plan(plan)))
+    assert published == checked

@@ -190,7 +190,8 @@ def _openbao(plan: Plan) -> dict[str, Any]:
         "command": ["server", "-config=/openbao/config/openbao.hcl"],
         "configs": [{"source": "openbao_config", "target": "/openbao/config/openbao.hcl"}],
         "volumes": _volumes_of(plan, "openbao"),
-        "ports": [f"127.0.0.1:{url_port(plan.kms.vault.address, 8200)}:8200"],
+        # the port stackseal itself connects to (an address without a port means 80/443, as for any URL)
+        "ports": [f"127.0.0.1:{url_port(plan.kms.vault.address, 443 if plan.kms.vault.address.startswith('https') else 80)}:8200"],
         # sealed or uninitialised still means "the server answers": apply initialises/unseals it
         "healthcheck": {"test": ["CMD", "/bin/wget", "-q", "-O", "/dev/null",
                                  "http://127.0.0.1:8200/v1/sys/health?standbyok=true&sealedcode=200&uninitcode=200"],
