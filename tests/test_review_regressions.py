@@ -105,3 +105,23 @@ def test_compose_publishes_exactly_the_ports_stackseal_checks_and_connects_to(tm
     published = sorted(int(p.split(":")[1]) for svc in compose["services"].values() for p in svc.get("ports", []))
     checked = sorted(port for port, _key in published_ports(Context.for_plan(plan)))
     assert published == checked
+
+
+def test_luks_mkfs_only_when_blkid_clearly_finds_nothing(tmp_path: Path) -> None:
+    """unlock used to run mkfs whenever blkid printed nothing, whatever its exit code (error, ambivalent)."""
+    from testbed.require import require_tool
+
+    from wizard.errors import OperationFailed
+    from wizard.volumes.luks_file import needs_filesystem
+
+    require_tool("blkid", "apt-get install util-linux")
+    mkfs = require_tool("mkfs.ext4", "apt-get install e2fsprogs")
+    empty, ext4 = tmp_path / "empty.img", tmp_path / "ext4.img"
+    for image in (empty, ext4):
+        with open(image, "wb") as handle:
+            handle.truncate(4 * 1024 * 1024)
+    subprocess.run([mkfs, "-q", "-F", str(ext4)], check=True, capture_output=True)
+    assert needs_filesystem(empty, "v") is True
+    assert needs_filesystem(ext4, "v") is False
+    with pytest.raises(OperationFailed, match="nothing was formatted"):
+        needs_filesystem(tmp_path / "gone", "v")

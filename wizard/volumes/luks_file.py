@@ -35,6 +35,27 @@ def is_luks(path: Path) -> bool:
         return False
 
 
+def needs_filesystem(device: Path, what: str) -> bool:
+    """True only when ``blkid`` positively finds no signature at all on ``device`` (exit code 2).
+
+    Why so strict: the answer decides whether ``mkfs`` runs on an opened container that may hold
+    a database. ``blkid`` without ``-p`` answers from its cache, and an empty answer also comes
+    with exit codes that mean "error" or "ambivalent (several signatures)"; treating those as
+    "empty" would format a volume full of data. Anything but a clear "nothing here" stops.
+    """
+    if not device.exists():
+        raise OperationFailed(f"volume {what}: {device} does not exist; nothing was formatted")
+    probe = subprocess.run(["blkid", "-p", "-o", "value", "-s", "TYPE", str(device)], capture_output=True, text=True,
+                           timeout=60)
+    if probe.returncode == 0 and probe.stdout.strip():
+        return False
+    if probe.returncode == 2 and not probe.stdout.strip():
+        return True
+    reason = (probe.stderr or probe.stdout).strip().splitlines()[-1:] or [f"exit code {probe.returncode}"]
+    raise OperationFailed(f"volume {what}: cannot tell whether {device} already holds a filesystem (blkid: {reason[0]}); "
+                          "nothing was formatted: check it with 'blkid -p' and run again")
+
+
 class LuksFileBackend(VolumeBackend):
     name = "luks-file"
     tools = (("cryptsetup", INSTALL), ("mkfs.ext4", INSTALL), ("blkid", "apt-get install util-linux"))
@@ -90,8 +111,7 @@ class LuksFileBackend(VolumeBackend):
             run_tool(["cryptsetup", "open", "--type", "luks2", "--key-file", str(key_file), str(spec.backing), name],
                      f"volume {spec.name}")
         guard_mount_point(spec.mount_point)
-        probe = subprocess.run(["blkid", "-o", "value", "-s", "TYPE", str(mapper)], capture_output=True, text=True)
-        if not probe.stdout.strip():  # freshly formatted container: no filesystem yet
+        if needs_filesystem(mapper, spec.name):  # freshly formatted container: no filesystem yet
             run_tool([f"mkfs.{self.filesystem}", "-q", str(mapper)], f"volume {spec.name}", timeout=600)
         run_tool(["mount", str(mapper), str(spec.mount_point)], f"volume {spec.name}")
         os.chmod(spec.mount_point, 0o755)
