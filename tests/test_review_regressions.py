@@ -125,3 +125,42 @@ def test_luks_mkfs_only_when_blkid_clearly_finds_nothing(tmp_path: Path) -> None
     assert needs_filesystem(ext4, "v") is False
     with pytest.raises(OperationFailed, match="nothing was formatted"):
         needs_filesystem(tmp_path / "gone", "v")
+
+
+@pytest.mark.parametrize("command", [["render"], ["render", "--dry-run"], ["plan"]])
+def test_a_directory_where_a_secret_file_belongs_is_one_line(tmp_path: Path, command: list[str]) -> None:
+    """``secrets/neo4j_auth`` being a directory ended in an IsADirectoryError traceback."""
+    out = tmp_path / "out"
+    (out / "secrets" / "neo4j_auth").mkdir(parents=True)
+    answers = tmp_path / "stackseal.yaml"
+    answers.write_text(ANSWERS.format(out=out, root=tmp_path / "vols"))
+    result = _cli(command[0], "-c", str(answers), *command[1:], cwd=tmp_path)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"stackseal: error: {out / 'secrets' / 'neo4j_auth'}: is a directory, expected a secret file; move it away and run again"]
+
+
+def test_plan_turns_an_unexpected_error_in_a_check_into_one_line(tmp_path: Path) -> None:
+    """check_all (``stackseal plan``/``apply``) let any non-stackseal exception escape as a traceback."""
+    from wizard.errors import OperationFailed
+    from wizard.plan import plan_from_dict
+    from wizard.steps.base import Step, StepCheck
+    from wizard.steps.context import Context
+    from wizard.steps.runner import check_all
+
+    class ReadsAFile(Step):
+        id = "reads"
+        title = "reads a file under a file"
+
+        def check(self, ctx: Context) -> StepCheck:
+            return StepCheck("=", (tmp_path / "afile" / "x").read_text())
+
+        def apply(self, ctx, emit) -> str:  # pragma: no cover - never reached
+            return ""
+
+    (tmp_path / "afile").write_text("x")
+    plan = plan_from_dict({"version": 1, "project": "rvw", "output_dir": str(tmp_path / "out")}, base_dir=tmp_path)
+    with pytest.raises(OperationFailed) as failure:
+        check_all(Context.for_plan(plan), [ReadsAFile()])
+    assert str(failure.value) == f"step reads: {tmp_path / 'afile' / 'x'}: Not a directory"

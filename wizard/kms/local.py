@@ -55,6 +55,8 @@ class LocalSecretStore:
             return None
         except PermissionError:
             raise UsageError(f"{path}: permission denied reading a secret; run stackseal as the user that rendered the stack") from None
+        except IsADirectoryError:
+            raise UsageError(f"{path}: is a directory, expected a secret file; move it away and run again") from None
 
     def get_or_create(self, name: str, factory: Callable[[], bytes]) -> bytes:
         value = self.get(name)

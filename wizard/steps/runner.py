@@ -27,7 +27,15 @@ def check_all(ctx: Context, steps: list[Step] | None = None) -> list[tuple[Step,
     """Every step of the plan (or ``steps``) with what it would do now (reads facts, changes nothing)."""
     from wizard.steps import build_steps
 
-    return [(step, step.check(ctx)) for step in (build_steps(ctx.plan) if steps is None else steps)]
+    checks = []
+    for step in build_steps(ctx.plan) if steps is None else steps:
+        try:
+            checks.append((step, step.check(ctx)))
+        except StacksealError:
+            raise
+        except Exception as err:  # as in run(): an OS or library error is one line, never a traceback
+            raise OperationFailed(_describe(step.id, err)) from err
+    return checks
 
 
 def counts(checks: list[tuple[Step, StepCheck]]) -> dict[str, int]:
