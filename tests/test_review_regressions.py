@@ -164,3 +164,20 @@ def test_plan_turns_an_unexpected_error_in_a_check_into_one_line(tmp_path: Path)
     with pytest.raises(OperationFailed) as failure:
         check_all(Context.for_plan(plan), [ReadsAFile()])
     assert str(failure.value) == f"step reads: {tmp_path / 'afile' / 'x'}: Not a directory"
+
+
+@pytest.mark.parametrize("extra, expected", [
+    ("neo4j:\n  http_port: 7687\n", "neo4j.http_port: port 7687 is also used by neo4j.bolt_url"),
+    ("neo4j:\n  bolt_url: bolt://127.0.0.1:8333\n", "object_store.endpoint: port 8333 is also used by neo4j.bolt_url"),
+    ("images:\n  neo4j: ''\n", "images.neo4j: '' is not an image reference"),
+    ("images:\n  neo4j: \"neo4j:5\\nevil\"\n", "images.neo4j: 'neo4j:5\\nevil' is not an image reference"),
+])
+def test_render_refuses_what_compose_up_would_reject_later(tmp_path: Path, extra: str, expected: str) -> None:
+    """Two services on one host port, or an empty image, were rendered and only failed at 'compose up'."""
+    answers = tmp_path / "stackseal.yaml"
+    answers.write_text(ANSWERS.format(out=tmp_path / "out", root=tmp_path / "vols") + extra)
+    result = _cli("render", "-c", str(answers), cwd=tmp_path)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"stackseal: error: {expected}"), result.stderr
+    assert not (tmp_path / "out").exists()

@@ -54,11 +54,37 @@ def uses_object_store_tls(plan: Plan) -> bool:
     return plan.object_store.endpoint.startswith("https://")
 
 
+def host_ports(plan: Plan) -> list[tuple[int, str]]:
+    """(host port, answers-file key that sets it) for every port the rendered stack publishes on 127.0.0.1.
+
+    One list for the compose renderer's checks, this module and the ``ports`` step, so the port
+    stackseal checks is the port it publishes.
+    """
+    from wizard.plan import url_port
+
+    def default(url: str) -> int:
+        return 443 if url.startswith("https") else 80
+
+    ports = [(url_port(plan.neo4j.bolt_url, 7687), "neo4j.bolt_url")]
+    if plan.neo4j.http_port:
+        ports.append((plan.neo4j.http_port, "neo4j.http_port"))
+    ports.append((url_port(plan.object_store.endpoint, default(plan.object_store.endpoint)), "object_store.endpoint"))
+    if plan.kms.backend == "vault" and plan.kms.vault.deploy:
+        ports.append((url_port(plan.kms.vault.address, default(plan.kms.vault.address)), "kms.vault.address"))
+    return ports
+
+
 def check_plan(plan: Plan) -> list[Problem]:
     """Every combination problem of ``plan``, errors first."""
     problems: list[Problem] = []
     add = problems.append
     store, kms, vol = plan.object_store, plan.kms, plan.volumes
+
+    seen: dict[int, str] = {}
+    for port, key in host_ports(plan):
+        if port in seen:
+            add(Problem(key, f"port {port} is also used by {seen[port]}; give each service its own host port"))
+        seen.setdefault(port, key)
 
     if plan.neo4j.edition == "enterprise" and not plan.neo4j.accept_license_agreement:
         add(Problem("neo4j.accept_license_agreement",

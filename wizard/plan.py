@@ -250,6 +250,10 @@ class Plan(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, dict=True):
         for key in self.images:
             if key not in IMAGE_KEYS:
                 raise ValueError(f"images.{key}: unknown service '{key}'{_hint(key, IMAGE_KEYS)}; allowed: {', '.join(IMAGE_KEYS)}")
+            ref = self.images[key]
+            if not ref or ref != ref.strip() or any(c.isspace() for c in ref):
+                raise ValueError(f"images.{key}: {ref!r} is not an image reference (e.g. registry.example.com/neo4j:5.26); "
+                                 "remove the key to use the default image")
 
     # -- paths ---------------------------------------------------------------------------
     @property

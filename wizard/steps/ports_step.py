@@ -11,7 +11,6 @@ import errno
 import socket
 
 from wizard.errors import OperationFailed
-from wizard.plan import url_port
 from wizard.steps.base import Step, StepCheck
 from wizard.steps.context import Context
 from wizard.steps.events import Emit
@@ -19,16 +18,9 @@ from wizard.steps.events import Emit
 
 def published_ports(ctx: Context) -> list[tuple[int, str]]:
     """(host port, answers-file key that sets it) for every port the rendered stack publishes."""
-    plan = ctx.plan
-    ports = [(url_port(plan.neo4j.bolt_url, 7687), "neo4j.bolt_url")]
-    if plan.neo4j.http_port:
-        ports.append((plan.neo4j.http_port, "neo4j.http_port"))
-    store = plan.object_store
-    ports.append((url_port(store.endpoint, 443 if store.endpoint.startswith("https") else 80), "object_store.endpoint"))
-    if plan.kms.backend == "vault" and plan.kms.vault.deploy:
-        address = plan.kms.vault.address
-        ports.append((url_port(address, 443 if address.startswith("https") else 80), "kms.vault.address"))
-    return ports
+    from wizard.compat import host_ports
+
+    return host_ports(ctx.plan)
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
