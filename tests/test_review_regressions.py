@@ -181,3 +181,24 @@ def test_render_refuses_what_compose_up_would_reject_later(tmp_path: Path, extra
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"stackseal: error: {expected}"), result.stderr
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("content, expected", [
+    (b"AK\xff\xfeKEY", "{path}: not UTF-8 text"),
+    (b"", "{path}: secret file is empty"),
+    (b" \n", "{path}: secret file is empty"),
+])
+def test_a_user_secret_file_that_cannot_be_a_credential_is_one_line(tmp_path: Path, content: bytes, expected: str) -> None:
+    """A binary access-key file ended in a UnicodeDecodeError traceback; an empty one rendered an empty credential."""
+    access, secret = tmp_path / "ak", tmp_path / "sk"
+    access.write_bytes(content)
+    secret.write_text("a-good-secret-key-0123456789\n")
+    answers = tmp_path / "stackseal.yaml"
+    answers.write_text(ANSWERS.format(out=tmp_path / "out", root=tmp_path / "vols").replace(
+        "  sse: sse-s3\n", f"  sse: sse-s3\n  access_key_file: {access}\n  secret_key_file: {secret}\n"))
+    result = _cli("render", "-c", str(answers), cwd=tmp_path)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("stackseal: error: " + expected.format(path=access)), result.stderr
+    assert "a-good-secret-key" not in result.stderr and "KEY" not in result.stderr.replace("key", "")
+    assert not (tmp_path / "out").exists()

@@ -75,6 +75,8 @@ class LocalSecretStore:
             raise UsageError(f"{path}: permission denied reading a secret file; fix its owner or mode") from None
         except IsADirectoryError:
             raise UsageError(f"{path}: is a directory, expected a secret file") from None
+        if not data.strip():
+            raise UsageError(f"{path}: secret file is empty; put the secret in it or set the key to null to generate one")
         return data.strip()
 
     def pending(self) -> dict[str, bytes]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from wizard import compat
+from wizard.errors import UsageError
 from wizard.kms.base import SecretStore
 from wizard.plan import Plan
 from wizard.render import material, tls
@@ -54,7 +55,12 @@ class Materials:
         return name in self.items
 
     def value(self, name: str) -> str:
-        return self.items[name].value.decode()
+        item = self.items[name]
+        try:
+            return item.value.decode()
+        except UnicodeDecodeError:  # a user's binary file: one line naming it, never its bytes
+            raise UsageError(f"{item.external or 'secrets/' + item.name}: not UTF-8 text; this secret must be "
+                             "a text file (e.g. the key as printed by your provider)") from None
 
 
 def _container_host(url: str) -> str:
