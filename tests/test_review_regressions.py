@@ -202,3 +202,19 @@ def test_a_user_secret_file_that_cannot_be_a_credential_is_one_line(tmp_path: Pa
     assert len(lines) == 1 and lines[0].startswith("stackseal: error: " + expected.format(path=access)), result.stderr
     assert "a-good-secret-key" not in result.stderr and "KEY" not in result.stderr.replace("key", "")
     assert not (tmp_path / "out").exists()
+
+
+def test_materials_repr_never_shows_a_secret_value(tmp_path: Path) -> None:
+    """Material's dataclass repr printed the secret bytes (a traceback, a debug log or pytest output shows reprs)."""
+    from wizard.kms.local import LocalSecretStore
+    from wizard.plan import plan_from_dict
+    from wizard.render import materials
+
+    plan = plan_from_dict({"version": 1, "project": "rvw", "object_store": {"kind": "minio", "sse": "sse-s3"}},
+                          base_dir=tmp_path)
+    mats = materials.collect(plan, LocalSecretStore(tmp_path / "secrets"))
+    secret_items = [m for m in mats.items.values() if m.secret]
+    assert len(secret_items) >= 4
+    text = repr(mats) + "".join(repr(m) for m in secret_items)
+    for item in secret_items:
+        assert item.value.decode() not in text and repr(item.value) not in text, item.name

@@ -22,7 +22,7 @@ class Material:
     """One file under ``secrets/`` (or a user file the plan points to)."""
 
     name: str                 # file name in secrets/ (also the compose secret name, '.' -> '_')
-    value: bytes              # never logged, never in an error
+    value: bytes = field(repr=False)  # never logged, never in an error (nor in a repr: tracebacks, pytest output)
     secret: bool              # False for certificates (public, but generated once and kept)
     purpose: str              # one line for the runbook
     consumers: tuple[str, ...]
