@@ -218,3 +218,18 @@ def test_materials_repr_never_shows_a_secret_value(tmp_path: Path) -> None:
     text = repr(mats) + "".join(repr(m) for m in secret_items)
     for item in secret_items:
         assert item.value.decode() not in text and repr(item.value) not in text, item.name
+
+
+def test_a_journal_that_cannot_be_read_is_one_line(tmp_path: Path) -> None:
+    """A directory (or unreadable file) at .stackseal/journal.json raised IsADirectoryError out of apply."""
+    from wizard.errors import OperationFailed
+    from wizard.plan import plan_from_dict
+    from wizard.steps.journal import Journal
+
+    state = tmp_path / ".stackseal"
+    (state / "journal.json").mkdir(parents=True)
+    with pytest.raises(OperationFailed, match=r"journal.json: cannot read the journal \(Is a directory\)"):
+        Journal.load(Journal.file(state))
+    plan = plan_from_dict({"version": 1, "project": "rvw"}, base_dir=tmp_path)
+    with pytest.raises(OperationFailed, match="cannot read the journal"):
+        Journal.begin(state, plan)

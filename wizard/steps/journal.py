@@ -68,6 +68,9 @@ class Journal:
                        resumed_from=data.get("resumed_from"))
         except FileNotFoundError:
             return None
+        except OSError as err:  # a directory in its place, unreadable, I/O error: one line, not a traceback
+            raise OperationFailed(f"{path}: cannot read the journal ({err.strerror}); move it aside and run apply again "
+                                  "(steps re-check the facts)") from None
         except (ValueError, KeyError, TypeError) as err:
             raise OperationFailed(f"{path}: damaged journal ({err}); move it aside and run apply again (steps re-check the facts)") from None
 
