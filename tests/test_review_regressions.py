@@ -233,3 +233,17 @@ def test_a_journal_that_cannot_be_read_is_one_line(tmp_path: Path) -> None:
     plan = plan_from_dict({"version": 1, "project": "rvw"}, base_dir=tmp_path)
     with pytest.raises(OperationFailed, match="cannot read the journal"):
         Journal.begin(state, plan)
+
+
+@pytest.mark.parametrize("command", [["render"], ["render", "--dry-run"], ["plan"]])
+def test_a_manifest_that_cannot_be_read_is_one_line(tmp_path: Path, command: list[str]) -> None:
+    """A directory at .stackseal-manifest.json raised IsADirectoryError out of render and plan."""
+    out = tmp_path / "out"
+    (out / ".stackseal-manifest.json").mkdir(parents=True)
+    answers = tmp_path / "stackseal.yaml"
+    answers.write_text(ANSWERS.format(out=out, root=tmp_path / "vols"))
+    result = _cli(command[0], "-c", str(answers), *command[1:], cwd=tmp_path)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert result.stderr.strip().splitlines() == [
+        f"stackseal: error: {out / '.stackseal-manifest.json'}: cannot read the manifest (Is a directory); "
+        "move it away and run 'stackseal render --force' to rebuild it"]

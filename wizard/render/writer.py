@@ -62,6 +62,9 @@ def read_manifest(out_dir: Path) -> dict[str, str]:
         return {}
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise UsageError(f"{path}: damaged manifest; move it away and run 'stackseal render --force' to rebuild it") from None
+    except OSError as err:  # a directory in its place, unreadable: one line, not a traceback
+        raise UsageError(f"{path}: cannot read the manifest ({err.strerror}); move it away and run "
+                         "'stackseal render --force' to rebuild it") from None
     files = data.get("files", {}) if isinstance(data, dict) else {}
     return {k: v["sha256"] for k, v in files.items() if isinstance(v, dict) and "sha256" in v}
 
