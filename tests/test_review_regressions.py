@@ -247,3 +247,16 @@ def test_a_manifest_that_cannot_be_read_is_one_line(tmp_path: Path, command: lis
     assert result.stderr.strip().splitlines() == [
         f"stackseal: error: {out / '.stackseal-manifest.json'}: cannot read the manifest (Is a directory); "
         "move it away and run 'stackseal render --force' to rebuild it"]
+
+
+@pytest.mark.parametrize("command", [["render"], ["render", "--dry-run"], ["plan"]])
+def test_a_directory_where_a_rendered_file_belongs_is_one_line(tmp_path: Path, command: list[str]) -> None:
+    """A directory named compose.yaml in the output directory raised IsADirectoryError out of render and plan."""
+    out = tmp_path / "out"
+    (out / "compose.yaml").mkdir(parents=True)
+    answers = tmp_path / "stackseal.yaml"
+    answers.write_text(ANSWERS.format(out=out, root=tmp_path / "vols"))
+    result = _cli(command[0], "-c", str(answers), *command[1:], cwd=tmp_path)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert result.stderr.strip().splitlines() == [
+        f"stackseal: error: {out / 'compose.yaml'}: is a directory where stackseal writes a file; move it away and run again"]

@@ -156,6 +156,8 @@ def classify(files: dict[str, RenderedFile], out_dir: Path) -> list[FileChange]:
             continue
         except PermissionError:
             raise UsageError(f"{path}: permission denied reading it; run as the user that rendered the stack") from None
+        except IsADirectoryError:
+            raise UsageError(f"{path}: is a directory where stackseal writes a file; move it away and run again") from None
         if current == rendered.content:
             changes.append(FileChange(rel, "unchanged", None, rendered.secret))
         elif manifest.get(rel) == sha256_bytes(current):
