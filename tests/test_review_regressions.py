@@ -260,3 +260,29 @@ def test_a_directory_where_a_rendered_file_belongs_is_one_line(tmp_path: Path, c
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert result.stderr.strip().splitlines() == [
         f"stackseal: error: {out / 'compose.yaml'}: is a directory where stackseal writes a file; move it away and run again"]
+
+
+@pytest.mark.parametrize("content", ["neo4j", "admin/Passw0rdLong", "neo4j/short", "neo4j/Passw0rdLong\nsecond-line"])
+def test_a_neo4j_auth_file_the_image_would_refuse_is_one_line(tmp_path: Path, content: str) -> None:
+    """An auth file without 'neo4j/<password>' was rendered; Neo4j then refused to start inside 'compose up'."""
+    auth = tmp_path / "auth"
+    auth.write_text(content)
+    answers = tmp_path / "stackseal.yaml"
+    answers.write_text(ANSWERS.format(out=tmp_path / "out", root=tmp_path / "vols") + f"neo4j:\n  auth_file: {auth}\n")
+    result = _cli("render", "-c", str(answers), cwd=tmp_path)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"stackseal: error: {auth}: must hold 'neo4j/<password>'"), result.stderr
+    assert "Passw0rdLong" not in result.stderr and "short" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("content", ["neo4j/Passw0rdLong\n", "none"])
+def test_a_valid_neo4j_auth_file_is_accepted(tmp_path: Path, content: str) -> None:
+    auth = tmp_path / "auth"
+    auth.write_text(content)
+    answers = tmp_path / "stackseal.yaml"
+    answers.write_text(ANSWERS.format(out=tmp_path / "out", root=tmp_path / "vols") + f"neo4j:\n  auth_file: {auth}\n")
+    result = _cli("render", "-c", str(answers), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Passw0rdLong" not in (tmp_path / "out" / "RUNBOOK.md").read_text()

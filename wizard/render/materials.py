@@ -79,6 +79,19 @@ def vault_address_for_containers(plan: Plan) -> str:
     return _container_host(plan.kms.vault.address)
 
 
+def _check_neo4j_auth(item: Material) -> None:
+    """A user's auth file must be what the Neo4j image accepts; otherwise Neo4j fails at start.
+
+    The message names the file and the expected form, never its content.
+    """
+    text = item.value.decode("utf-8", errors="replace")
+    user, slash, password = text.partition("/")
+    if text == "none" or (slash and user == "neo4j" and len(password) >= 8 and "\n" not in password):
+        return
+    raise UsageError(f"{item.external}: must hold 'neo4j/<password>' on one line (password of at least 8 characters, "
+                     "Neo4j's minimum) or 'none', as NEO4J_AUTH_FILE expects; fix the file or set neo4j.auth_file: null")
+
+
 def collect(plan: Plan, store: SecretStore) -> Materials:
     """Fetch (or create, once) every secret and certificate ``plan`` needs."""
     m = Materials()
@@ -97,11 +110,13 @@ def collect(plan: Plan, store: SecretStore) -> Materials:
         return generated(name, factory, purpose, consumers, rotation)
 
     # -- Neo4j --------------------------------------------------------------------------------
-    external_or_generated(
+    auth = external_or_generated(
         "neo4j_auth", plan.neo4j.auth_file, material.neo4j_auth,
         "Neo4j initial credentials 'neo4j/<password>' (NEO4J_AUTH_FILE)", ("neo4j", "stackseal"),
         "change the password with ALTER CURRENT USER SET PASSWORD, then replace this file "
         "(NEO4J_AUTH only applies to an empty /data)")
+    if auth.external is not None:
+        _check_neo4j_auth(auth)
 
     # -- object store credentials ---------------------------------------------------------------
     external_or_generated(
