@@ -140,7 +140,7 @@ class AwsAnswers(_Section):
     """AWS KMS."""
 
     region: str = "us-east-1"
-    #: Key id, ARN or ``alias/NAME``; ``None`` = stackseal creates ``alias/<kms.key_name>``.
+    #: Key id, ARN or ``alias/NAME``; ``None`` = ``alias/<kms.key_name>``, which must exist: no apply step creates AWS keys yet.
     key_id: str | None = None
     #: Non-default endpoint (a VPC endpoint, or a local test server).
     endpoint_url: str | None = None
