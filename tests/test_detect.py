@@ -162,6 +162,9 @@ def test_kms_test_aws_with_moto(monkeypatch):
         fact = detect.kms_test(set_path(plan, "kms.aws.key_id", key_id))
         assert fact.ok is True and "Enabled" in fact.summary
         missing = detect.kms_test(set_path(plan, "kms.aws.key_id", "alias/does-not-exist"))
-        assert missing.ok is False and "NotFound" in missing.summary
-        anykey = detect.kms_test(plan)
-        assert anykey.ok is True and "credentials accepted" in anykey.summary
+        assert missing.ok is False and "does not exist" in missing.summary
+        # no key id: alias/<kms.key_name> must exist (stackseal does not create AWS keys)
+        assert detect.kms_test(plan).ok is False
+        boto3.client("kms", region_name="eu-west-1").create_alias(AliasName=f"alias/{plan.kms.key_name}", TargetKeyId=key_id)
+        by_alias = detect.kms_test(plan)
+        assert by_alias.ok is True and f"alias/{plan.kms.key_name}" in by_alias.summary

@@ -590,12 +590,14 @@ def _aws_test(plan: Plan, timeout: float) -> Fact:
         session = boto3.session.Session(profile_name=aws.profile, region_name=aws.region)
         client = session.client("kms", endpoint_url=aws.endpoint_url,
                                 config=Config(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 1}))
-        if aws.key_id:
-            meta = client.describe_key(KeyId=aws.key_id)["KeyMetadata"]
-            return Fact("kms_test", "KMS", True, f"key {meta['KeyId']} is {meta['KeyState']} in {aws.region}")
-        keys = client.list_keys(Limit=5).get("Keys", [])
-        return Fact("kms_test", "KMS", True, f"credentials accepted in {aws.region} ({len(keys)} key(s) visible); apply creates the key")
+        key = aws.key_id or f"alias/{plan.kms.key_name}"  # stackseal never creates AWS keys: it must exist
+        meta = client.describe_key(KeyId=key)["KeyMetadata"]
+        ok = meta["KeyState"] == "Enabled"
+        return Fact("kms_test", "KMS", ok, f"key {key} ({meta['KeyId']}) is {meta['KeyState']} in {aws.region}")
     except Exception as err:  # botocore raises many types; the class name and first line say enough
+        if type(err).__name__ == "NotFoundException":
+            return Fact("kms_test", "KMS", False, f"credentials accepted, but key {aws.key_id or 'alias/' + plan.kms.key_name} "
+                                                  f"does not exist in {aws.region}: create it or set its key id")
         return Fact("kms_test", "KMS", False, f"AWS KMS: {type(err).__name__}: {_short(err)}")
 
 

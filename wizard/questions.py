@@ -216,7 +216,8 @@ PAGES: tuple[Page, ...] = (
          "The host directories behind the Docker volumes (Neo4j store, transaction logs, logs, object data) are "
          "encrypted on the host. Only backends this host can run are selectable; the others say why."),
     Page("policy", "Rotation and backups",
-         "How often keys rotate and where encrypted backups go. Both can be changed later in stackseal.yaml."),
+         "How often keys should rotate and where backups will go. The runbook uses both; they can be changed "
+         "later in stackseal.yaml."),
 )
 
 
@@ -335,8 +336,8 @@ QUESTIONS: tuple[Question, ...] = (
              "Where stackseal reaches the S3 API: a running store to adopt, or the port the new stack "
              "publishes on 127.0.0.1.", kind="text", placeholder="http://127.0.0.1:9000"),
     Question("object_store.buckets", "object_store", "Buckets",
-             "Buckets created with default encryption (comma-separated). Existing objects are re-encrypted by "
-             "'stackseal migrate objects', never silently.", kind="list", placeholder="schemas, instances, cmf"),
+             "Buckets created with default encryption (comma-separated). Setting a bucket's default encryption "
+             "never re-encrypts objects already in it, and stackseal does not rewrite them.", kind="list", placeholder="schemas, instances, cmf"),
     Question("object_store.access_key_file", "object_store", "Existing S3 access key file (optional)",
              "For a store that already exists: the file holding its access key. Leave both empty to have "
              "credentials generated into secrets/. Keys are never copied into stackseal.yaml.", kind="text",
@@ -359,7 +360,8 @@ QUESTIONS: tuple[Question, ...] = (
                  Choice("local", "Local files", "development only: keys in 0400 files beside the stack"),
              ), default=_default_kms),
     Question("kms.key_name", "kms", "Master key name",
-             "Name of the key-encryption key in the KMS (created by apply if missing).", kind="text",
+             "Name of the key-encryption key in the KMS. With Vault/OpenBao, apply creates it (and the transit "
+             "mount) if missing; with AWS, Azure and GCP it must exist already.", kind="text",
              placeholder="stackseal"),
     Question("kms.vault.deploy", "kms", "Run OpenBao inside the stack",
              "Yes: an OpenBao server runs as a service of the stack (good for development and tests; its own "
@@ -388,7 +390,8 @@ QUESTIONS: tuple[Question, ...] = (
     Question("kms.aws.region", "kms", "AWS region", "Region of the KMS key.", kind="text",
              visible_if=_is("kms.backend", "aws")),
     Question("kms.aws.key_id", "kms", "AWS key id or alias (optional)",
-             "An existing key (id, ARN or alias/NAME). Leave empty to have apply create alias/<key name>.",
+             "An existing key (id, ARN or alias/NAME). Empty = alias/<master key name>, which must exist: "
+             "stackseal does not create AWS keys.",
              kind="text", optional=True, visible_if=_is("kms.backend", "aws")),
     Question("kms.aws.profile", "kms", "AWS profile (optional)",
              "A named profile from your AWS config; empty = the default credential chain.", kind="text",
@@ -409,7 +412,7 @@ QUESTIONS: tuple[Question, ...] = (
              optional=True, visible_if=_is("kms.backend", "gcp")),
     Question("kms.gcp.location", "kms", "GCP location", "Key ring location, e.g. global or europe-west1.",
              kind="text", visible_if=_is("kms.backend", "gcp")),
-    Question("kms.gcp.key_ring", "kms", "GCP key ring", "Created by apply if missing.", kind="text",
+    Question("kms.gcp.key_ring", "kms", "GCP key ring", "The key ring that holds the key (must exist already).", kind="text",
              visible_if=_is("kms.backend", "gcp")),
     Question("kms.gcp.credentials_file", "kms", "GCP service-account key file (optional)",
              "Empty = application default credentials.", kind="text", optional=True,
@@ -442,12 +445,15 @@ QUESTIONS: tuple[Question, ...] = (
              optional=True, visible_if=_is("volumes.backend", "luks-device"), placeholder="/dev/sdb"),
     # -- policy ------------------------------------------------------------------------------------
     Question("rotation.interval_days", "policy", "Key rotation interval (days)",
-             "How often 'stackseal rotate' is due for the KMS key and data keys (the runbook and the "
-             "verification checks use it). 90 days is a common compliance baseline.", kind="int"),
+             "How often the KMS key and the data keys should be rotated. The runbook states it and gives the "
+             "commands (rotation is done by hand from the runbook today). 90 days is a common compliance "
+             "baseline.", kind="int"),
     Question("backups.dir", "policy", "Backup directory",
-             "Where encrypted backups are written (relative to the answers file). Backups are envelope-encrypted "
-             "with a key wrapped by the KMS, so the directory itself may be on unencrypted storage.", kind="text"),
-    Question("backups.keep", "policy", "Backups to keep", "Older backups beyond this count are removed.", kind="int"),
+             "Reserved for stackseal's encrypted backups (planned; nothing writes there today). Until then the "
+             "runbook shows how to take Neo4j dumps and object copies by hand. Relative to the answers file.",
+             kind="text"),
+    Question("backups.keep", "policy", "Backups to keep",
+             "How many backups the planned backup command will keep (the runbook states it).", kind="int"),
 )
 
 _BY_ID = {q.id: q for q in QUESTIONS}
