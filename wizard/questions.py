@@ -305,10 +305,6 @@ QUESTIONS: tuple[Question, ...] = (
              "A file holding 'neo4j/PASSWORD' for a database that already exists. Leave empty to have a "
              "password generated into secrets/. The password itself is never stored in stackseal.yaml.",
              kind="text", optional=True, placeholder="empty = generate"),
-    Question("neo4j.data_dir", "neo4j", "Existing Neo4j data directory (optional)",
-             "Host path of a store that already exists (adopting a running stack): its data is moved into "
-             "the encrypted volume, and the verification scans it for plaintext. Empty for a new database.",
-             kind="text", optional=True, placeholder="empty = new database"),
     # -- object store --------------------------------------------------------------------------
     Question("object_store.kind", "object_store", "S3 object store",
              "SeaweedFS is maintained (Apache-2.0) and supports SSE-S3 and SSE-C. MinIO's community edition is "
@@ -344,10 +340,6 @@ QUESTIONS: tuple[Question, ...] = (
              optional=True, placeholder="empty = generate"),
     Question("object_store.secret_key_file", "object_store", "Existing S3 secret key file (optional)",
              "The file holding the matching secret key.", kind="text", optional=True, placeholder="empty = generate"),
-    Question("object_store.data_dir", "object_store", "Existing object-store data directory (optional)",
-             "Host path of the store's raw data when adopting a running store (migration and the raw-byte "
-             "scan that proves objects are encrypted). Empty for a new store.", kind="text", optional=True,
-             placeholder="empty = new store"),
     # -- kms -------------------------------------------------------------------------------------
     Question("kms.backend", "kms", "Key management service",
              "Where the master key lives. A real KMS keeps it off this host and audits its use; 'local' keeps "
