@@ -201,16 +201,18 @@ class Question:
 PAGES: tuple[Page, ...] = (
     Page("project", "Project",
          "stackseal writes a Docker Compose stack (Neo4j, an S3 object store, optional OpenBao) whose data is "
-         "encrypted at rest, with keys held in a KMS, and then proves it. Nothing changes until you review "
-         "and confirm: cancelling at any point leaves no files."),
+         "encrypted at rest, and starts it. Nothing changes until you review and confirm: cancelling at any "
+         "point leaves no files."),
     Page("neo4j", "Neo4j",
          "No Neo4j edition encrypts its store by itself, Enterprise included: what protects the graph at rest "
          "is the encrypted volume under /data and /logs (next pages). The edition decides licensing and backups."),
     Page("object_store", "Object store",
-         "Objects are encrypted by the store itself (server-side encryption, SSE) with keys from your KMS. "
-         "The store's volume is encrypted too."),
+         "Objects are encrypted by the store itself (server-side encryption): with the store's own key "
+         "(SSE-S3), with keys from your KMS (SSE-KMS) or with keys your clients send (SSE-C). The store's "
+         "volume is encrypted too."),
     Page("kms", "Key management",
-         "Every data key is wrapped by a master key that lives in a KMS. Use 'Test connection' to check the "
+         "The KMS holds the master key for object encryption (SSE-KMS, and MinIO's KES). Volume keys are "
+         "files in secrets/ today; wrapping them with the KMS is planned. 'Test connection' checks the "
          "answers now; you can continue offline and apply where the KMS is reachable."),
     Page("volumes", "Volume encryption",
          "The host directories behind the Docker volumes (Neo4j store, transaction logs, logs, object data) are "
@@ -307,21 +309,22 @@ QUESTIONS: tuple[Question, ...] = (
              kind="text", optional=True, placeholder="empty = generate"),
     # -- object store --------------------------------------------------------------------------
     Question("object_store.kind", "object_store", "S3 object store",
-             "SeaweedFS is maintained (Apache-2.0) and supports SSE-S3 and SSE-C. MinIO's community edition is "
+             "SeaweedFS is maintained (Apache-2.0) and supports SSE-S3, SSE-KMS and SSE-C. MinIO's community edition is "
              "unmaintained since 2026-02 and its images left Docker Hub: stackseal pins the last published "
              "image; point images.minio to your own registry if you keep it.",
              choices=(
-                 Choice("seaweedfs", "SeaweedFS", "maintained, Apache-2.0; SSE-S3 and SSE-C"),
-                 Choice("minio", "MinIO", "unmaintained upstream; last image pinned; adds SSE-KMS (KES)"),
+                 Choice("seaweedfs", "SeaweedFS", "maintained, Apache-2.0; SSE-S3, SSE-KMS and SSE-C"),
+                 Choice("minio", "MinIO", "unmaintained upstream; the last published image is pinned"),
              ), default=_default_store),
     Question("object_store.sse", "object_store", "Server-side encryption mode",
-             "SSE-S3: the store encrypts every object with its own keys, wrapped by a key from your KMS — "
-             "transparent to clients. SSE-KMS: each object's key comes from the KMS through MinIO KES "
-             "(deprecated upstream, still works). SSE-C: the client sends its own key with every request; "
-             "the store never keeps it, so you hold and must never lose the key, and MinIO needs TLS.",
+             "SSE-S3: the store encrypts every object with keys it manages (a key file stackseal generates "
+             "into secrets/, or KES for MinIO with a real KMS) — transparent to clients. SSE-KMS: object keys "
+             "come from your KMS (MinIO through KES, deprecated upstream but working; SeaweedFS with Vault/"
+             "OpenBao, AWS or GCP). SSE-C: the client sends its own key with every request; the store never "
+             "keeps it, so you hold and must never lose the key, and MinIO needs TLS.",
              choices=(
-                 Choice("sse-s3", "SSE-S3", "transparent to clients; keys managed by the store under the KMS"),
-                 Choice("sse-kms", "SSE-KMS", "per-object keys from the KMS via KES (MinIO only)"),
+                 Choice("sse-s3", "SSE-S3", "transparent to clients; the store manages the keys"),
+                 Choice("sse-kms", "SSE-KMS", "object keys from your KMS (not with local keys)"),
                  Choice("sse-c", "SSE-C", "clients hold the key and send it on every request; needs TLS"),
              )),
     Question("object_store.kes", "object_store", "Run MinIO KES for SSE-KMS",
