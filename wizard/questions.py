@@ -325,7 +325,7 @@ QUESTIONS: tuple[Question, ...] = (
              choices=(
                  Choice("sse-s3", "SSE-S3", "transparent to clients; the store manages the keys"),
                  Choice("sse-kms", "SSE-KMS", "object keys from your KMS (not with local keys)"),
-                 Choice("sse-c", "SSE-C", "clients hold the key and send it on every request; needs TLS"),
+                 Choice("sse-c", "SSE-C", "clients send their own key with every request (MinIO: TLS)"),
              )),
     Question("object_store.kes", "object_store", "Run MinIO KES for SSE-KMS",
              "KES connects MinIO to the KMS. It is deprecated upstream (last tag 2025-03) but works with the "
