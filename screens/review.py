@@ -101,7 +101,9 @@ class ReviewScreen(WizardScreen):
         self.query_one("#review-summary", Static).update(summary)
         blocked = bool(review.errors)
         self.query_one("#next", Button).disabled = blocked
-        self.query_one("#apply", Button).disabled = blocked or review.steps_text is None
+        # Apply stays possible when the step plan could not be computed (e.g. Docker is down): the
+        # Steps tab says why, and Execute stops at that step with the same message.
+        self.query_one("#apply", Button).disabled = blocked
         if blocked:
             self.query_one("#problems", Static).update("✘ Fix the errors listed under Warnings (Back) before saving.")
 
