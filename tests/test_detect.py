@@ -168,3 +168,27 @@ def test_kms_test_aws_with_moto(monkeypatch):
         boto3.client("kms", region_name="eu-west-1").create_alias(AliasName=f"alias/{plan.kms.key_name}", TargetKeyId=key_id)
         by_alias = detect.kms_test(plan)
         assert by_alias.ok is True and f"alias/{plan.kms.key_name}" in by_alias.summary
+
+
+def test_kms_test_never_echoes_a_malformed_token(openbao, tmp_path):
+    """A token file with two lines made urllib raise an error quoting the header value (the token)."""
+    secret = "hvs.SECRETPART" + "x" * 20
+    plan = set_path(set_path(default_plan(), "kms.backend", "vault"), "kms.vault.address", openbao.address)
+    plan.set_base_dir(tmp_path)
+    for content in (f"hvs.first\n{secret}\n", f"{secret}\x01", "\xff\xfe".encode("latin-1")):
+        token_file = tmp_path / "token"
+        token_file.write_bytes(content.encode() if isinstance(content, str) else content)
+        fact = detect.kms_test(set_path(plan, "kms.vault.token_file", str(token_file)))
+        assert fact.ok is False
+        assert "SECRETPART" not in fact.summary and "hvs." not in fact.summary
+        assert "token" in fact.summary  # names the file, so the user knows what to fix
+
+
+def test_plain_wizard_connection_test_never_shows_a_malformed_token(openbao, tmp_path):
+    """The same through the --plain prompt's code path (it calls kms_test directly)."""
+    secret = "hvs.SECRETPART" + "y" * 20
+    (tmp_path / "token").write_text(f"line-one\n{secret}\n")
+    plan = set_path(set_path(default_plan(), "kms.backend", "vault"), "kms.vault.address", openbao.address)
+    plan.set_base_dir(tmp_path)
+    fact = detect.kms_test(set_path(plan, "kms.vault.token_file", "token"))
+    assert fact.ok is False and "one line" in fact.summary and secret not in repr(fact)

@@ -514,8 +514,25 @@ def kms_test(plan: Plan, timeout: float = DEFAULT_TIMEOUT) -> Fact:
     return _endpoint_test("gcp", "https://cloudkms.googleapis.com", plan.kms.gcp.credentials_file, plan, timeout)
 
 
+class _BadCredential(ValueError):
+    """A credential file's content cannot be a token; the message names the file, never the content."""
+
+
 def _read_secret(plan: Plan, path: str) -> str:
-    return plan.resolve(path).read_text(encoding="utf-8").strip()
+    """One credential from a file, refused (without echoing it) unless it is one printable word.
+
+    Why: a value with a newline or a control character ends up in an HTTP header, and the HTTP
+    library's error for it quotes the whole value — a token on screen.
+    """
+    try:
+        value = plan.resolve(path).read_text(encoding="utf-8").strip()
+    except UnicodeDecodeError:
+        raise _BadCredential(f"{path}: not text; it must hold the credential alone") from None
+    if not value:
+        raise _BadCredential(f"{path}: empty; it must hold the credential")
+    if any(ch.isspace() or not ch.isprintable() for ch in value):
+        raise _BadCredential(f"{path}: must hold one credential on one line (found spaces, line breaks or control characters)")
+    return value
 
 
 def _vault_request(address: str, path: str, timeout: float, token: str | None = None, body: dict | None = None,
@@ -563,8 +580,21 @@ def _vault_test(plan: Plan, timeout: float) -> Fact:
             token, how = os.environ["VAULT_TOKEN"], "VAULT_TOKEN"
         else:
             return Fact("kms_test", "KMS", None, f"{v.address} is up and unsealed; no token given, so access was not tested")
+    except _BadCredential as err:
+        return Fact("kms_test", "KMS", False, str(err))
     except OSError as err:
         return Fact("kms_test", "KMS", False, f"cannot read a credentials file: {_short(err.strerror or err)}")
+    except (ValueError, KeyError, TypeError) as err:  # a malformed answer; its text may quote what we sent
+        return Fact("kms_test", "KMS", False, f"{v.address}: unexpected answer to the login ({type(err).__name__})")
+    try:
+        return _vault_token_test(v, token, how, timeout)
+    except (OSError, ValueError, http.client.HTTPException) as err:  # never str(err): it may quote a header (the token)
+        ok, why = _net_error(err, timeout) if isinstance(err, OSError) else (False, type(err).__name__)
+        return Fact("kms_test", "KMS", ok, f"{v.address}: {why}")
+
+
+def _vault_token_test(v: Any, token: str, how: str, timeout: float) -> Fact:
+    """What a token may do: lookup-self, then whether the transit mount exists."""
     status, answer = _vault_request(v.address, "/v1/auth/token/lookup-self", timeout, token=token, namespace=v.namespace)
     if status != 200:
         return Fact("kms_test", "KMS", False, f"{how} refused by {v.address} (HTTP {status})")
