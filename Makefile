@@ -7,9 +7,10 @@ TSTAMP := $(VENV)/.installed-test
 
 .PHONY: run test install install-test testbed bench clean lint
 
-# A venv with stackseal installed (editable), then the wizard.
+# A venv with stackseal installed (editable), then the wizard. Cancelling the wizard exits 1
+# ("No changes were made."): not a make error.
 run: $(STAMP)
-	$(BIN)/stackseal
+	@$(BIN)/stackseal $(ARGS) || test $$? -eq 1
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
