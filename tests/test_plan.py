@@ -123,3 +123,16 @@ def test_yaml_syntax_error_names_line(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text("version: 1\nneo4j: [\n")
     with pytest.raises(UsageError, match=re.escape("line 3, column 1: YAML syntax error")):
         load_plan(tmp_path / "bad.yaml")
+
+
+def test_a_duplicate_key_is_refused_with_its_line(tmp_path):
+    """YAML keeps the last of two equal keys silently; the answers file must not."""
+    answers = tmp_path / "stackseal.yaml"
+    answers.write_text("version: 1\nobject_store:\n  sse: sse-c\n  kind: seaweedfs\n  sse: sse-s3\n")
+    with pytest.raises(UsageError) as caught:
+        load_plan(answers)
+    message = str(caught.value)
+    assert "duplicate key 'sse'" in message and "line 5" in message and "\n" not in message
+    answers.write_text("version: 1\nproject: a\nproject: b\n")
+    with pytest.raises(UsageError, match="duplicate key 'project'"):
+        load_plan(answers)

@@ -396,6 +396,27 @@ def plan_from_dict(data: Any, base_dir: Path | None = None) -> Plan:
     return plan
 
 
+class _DuplicateKey(yaml.MarkedYAMLError):
+    """A mapping names the same key twice (YAML parsers silently keep the last one)."""
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys.
+
+    Why: an answers file with ``sse: sse-c`` early and ``sse: sse-s3`` later would otherwise render
+    whichever comes last, and the user would believe the first.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _value in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise _DuplicateKey(problem=f"duplicate key '{key}' (remove one of them)", problem_mark=key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_plan(path: str | Path) -> Plan:
     """Read, migrate and validate an answers file. Every failure is one line (UsageError)."""
     path = Path(path)
@@ -410,7 +431,7 @@ def load_plan(path: str | Path) -> Plan:
     except UnicodeDecodeError:
         raise UsageError(f"{path}: not UTF-8 text; the answers file must be YAML") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
