@@ -291,3 +291,22 @@ def test_compose_command_reports_failure_with_a_nonzero_exit(tmp_path):
     assert result.returncode != 0, f"{argv} exited 0 on an invalid compose file"
     missing = subprocess.run(argv + ["-f", str(tmp_path / "absent.yaml"), "config"], capture_output=True, text=True, timeout=60)
     assert missing.returncode != 0
+
+
+def test_adopt_copy_check_is_byte_for_byte(tmp_path):
+    """The adopt step removes the old volume after this check: equal totals must not pass."""
+    from wizard.steps.adopt_step import copy_mismatches, copy_tree
+    from wizard.steps.events import ProgressMeter
+
+    source, dest = tmp_path / "src", tmp_path / "dst"
+    (source / "db").mkdir(parents=True)
+    (source / "db" / "a.store").write_bytes(b"A" * 100)
+    (source / "db" / "b.store").write_bytes(b"B" * 50)
+    copy_tree(source, dest, ProgressMeter("adopt", lambda event: None))
+    assert copy_mismatches(source, dest) == []
+    (dest / "db" / "a.store").write_bytes(b"A" * 99 + b"X")  # same size, different content
+    assert copy_mismatches(source, dest) == ["db/a.store"]
+    (dest / "db" / "a.store").write_bytes(b"A" * 100)
+    (dest / "db" / "b.store").unlink()
+    (dest / "db" / "c.store").write_bytes(b"C" * 50)  # totals still match
+    assert copy_mismatches(source, dest) == ["db/b.store"]

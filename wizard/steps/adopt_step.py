@@ -15,6 +15,7 @@ data is copied and checked before the volume is removed.
 
 from __future__ import annotations
 
+import filecmp
 import os
 import shutil
 from dataclasses import dataclass
@@ -92,14 +93,7 @@ def copy_tree(source: Path, dest: Path, meter: ProgressMeter) -> tuple[int, int]
     Why skip identical files (same size and mtime): an interrupted copy resumes instead of
     starting over. Returns (files, bytes) copied.
     """
-    total_files = total_bytes = 0
-    for root, _dirs, files in os.walk(source):
-        for name in files:
-            path = Path(root) / name
-            if path.is_file() and not path.is_symlink():
-                total_files += 1
-                total_bytes += path.stat().st_size
-    meter.items_total, meter.bytes_total = total_files, total_bytes
+    meter.items_total, meter.bytes_total = _tree_summary(source)
     copied = copied_bytes = 0
     for root, dirs, files in os.walk(source):
         rel = Path(root).relative_to(source)
@@ -141,6 +135,27 @@ def _copy_link(src: Path, dst: Path) -> None:
     if dst.is_symlink() or dst.exists():
         return
     os.symlink(os.readlink(src), dst)
+
+
+def copy_mismatches(source: Path, dest: Path, limit: int = 20) -> list[str]:
+    """Relative paths of regular files of ``source`` missing from ``dest`` or different in content.
+
+    Why byte for byte: the old volume is removed after this check (with --allow-destroy), so
+    equal totals are not enough — one truncated file and one grown file would balance out.
+    """
+    bad: list[str] = []
+    for root, _dirs, names in os.walk(source):
+        for name in names:
+            src = Path(root) / name
+            if not src.is_file() or src.is_symlink():
+                continue
+            rel = src.relative_to(source)
+            dst = dest / rel
+            if not dst.is_file() or not filecmp.cmp(src, dst, shallow=False):
+                bad.append(str(rel))
+                if len(bad) >= limit:
+                    return bad
+    return bad
 
 
 def _tree_summary(path: Path) -> tuple[int, int]:
@@ -186,12 +201,13 @@ class AdoptStep(Step):
             meter = ProgressMeter(self.id, emit)
             files, nbytes = copy_tree(move.source, move.spec.mount_point, meter)
             total_bytes += nbytes
-            src_files, src_size = _tree_summary(move.source)
-            dst_files, dst_size = _tree_summary(move.spec.mount_point)
-            if dst_files < src_files or dst_size < src_size:
-                raise OperationFailed(f"volume {move.spec.name}: copy check failed ({dst_files}/{src_files} files, "
-                                      f"{dst_size}/{src_size} bytes); the original at {move.source} is untouched")
-            emit(StepLog(self.id, f"copied {move.spec.name}: {files} files, {nbytes} bytes (checked: {src_files} files present)"))
+            src_files, _src_size = _tree_summary(move.source)
+            mismatched = copy_mismatches(move.source, move.spec.mount_point)
+            if mismatched:
+                raise OperationFailed(f"volume {move.spec.name}: copy check failed for {len(mismatched)} file(s), e.g. "
+                                      f"{mismatched[0]}; the original at {move.source} is untouched")
+            emit(StepLog(self.id, f"copied {move.spec.name}: {files} files, {nbytes} bytes "
+                                  f"(checked: all {src_files} files identical byte for byte)"))
         # Containers are not data: remove the stopped ones so compose-up recreates them on the new volumes.
         for cid in stopped:
             client.containers.get(cid).remove()
