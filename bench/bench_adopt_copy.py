@@ -16,11 +16,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from wizard.layout import VolumeSpec  # noqa: E402
-from wizard.steps.adopt_step import copy_tree  # noqa: E402
-from wizard.steps.events import ProgressMeter  # noqa: E402
-from wizard.volumes.gocryptfs import GocryptfsBackend  # noqa: E402
-from wizard.volumes.keys import ensure_key  # noqa: E402
+from wizard.layout import VolumeSpec
+from wizard.steps.adopt_step import copy_tree
+from wizard.steps.events import ProgressMeter
+from wizard.volumes.gocryptfs import GocryptfsBackend
+from wizard.volumes.keys import ensure_key
 
 
 def make_source(root: Path, total_mb: int) -> None:
@@ -64,8 +64,10 @@ def main() -> int:
         finally:
             backend.lock(spec)
             subprocess.run(["chattr", "-i", str(spec.mount_point)], capture_output=True)
-    print(f"copy {total_mb} MB (4 large files + 64 KB files): plain {total_mb / plain_s:.0f} MB/s, "
-          f"gocryptfs {total_mb / enc_s:.0f} MB/s, ratio {enc_s / plain_s:.2f}x slower")
+    print(
+        f"copy {total_mb} MB (4 large files + 64 KB files): plain {total_mb / plain_s:.0f} MB/s, "
+        f"gocryptfs {total_mb / enc_s:.0f} MB/s, ratio {enc_s / plain_s:.2f}x slower"
+    )
     return 0
 
 

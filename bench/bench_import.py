@@ -13,9 +13,11 @@ import subprocess
 import sys
 import time
 
-CORE = ("import sys, wizard.plan, wizard.questions, wizard.detect, wizard.review, wizard.cli; "
-        "wizard.cli.build_parser(); "
-        "assert 'textual' not in sys.modules, 'textual was imported'")
+CORE = (
+    "import sys, wizard.plan, wizard.questions, wizard.detect, wizard.review, wizard.cli; "
+    "wizard.cli.build_parser(); "
+    "assert 'textual' not in sys.modules, 'textual was imported'"
+)
 
 
 def once(code: str) -> float:

@@ -37,8 +37,15 @@ from wizard.errors import StacksealError
 from wizard.plan import Plan, save_plan
 
 #: The screens in order. Review saves; Execute is pushed after "Save and apply".
-FLOW: list[type[WizardScreen]] = [WelcomeScreen, Neo4jScreen, ObjectStoreScreen, KmsScreen, VolumesScreen,
-                                  PolicyScreen, ReviewScreen]
+FLOW: list[type[WizardScreen]] = [
+    WelcomeScreen,
+    Neo4jScreen,
+    ObjectStoreScreen,
+    KmsScreen,
+    VolumesScreen,
+    PolicyScreen,
+    ReviewScreen,
+]
 #: Screens shown after Execute finishes. The live verification dashboard (a later issue) is
 #: appended here; "Finish" on Execute moves to the first of them, or exits when there is none.
 AFTER_EXECUTE: list[type[Screen]] = []
@@ -66,9 +73,18 @@ class StacksealApp(App[WizardResult]):
         Binding("ctrl+c", "cancel", "Cancel", show=False, priority=True),
     ]
 
-    def __init__(self, plan: Plan, out: Path, keep: set[str] | None = None, facts: Facts | None = None, *,
-                 detect: bool = True, probes: list[Probe] | None = None, start_at: int = 0,
-                 timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        out: Path,
+        keep: set[str] | None = None,
+        facts: Facts | None = None,
+        *,
+        detect: bool = True,
+        probes: list[Probe] | None = None,
+        start_at: int = 0,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
         super().__init__()
         self.plan = plan
         self.out = Path(out)

@@ -23,7 +23,7 @@ from wizard.steps.events import StepDone, StepFailed, StepLog, StepProgress, Ste
 
 
 def progress_line(event: StepProgress) -> str:
-    """"copy objects: 120/400 items, 35.2 MB, 12.1 MB/s, ETA 23 s"."""
+    """ "copy objects: 120/400 items, 35.2 MB, 12.1 MB/s, ETA 23 s"."""
     items = f"{event.items}/{event.items_total}" if event.items_total else f"{event.items}"
     parts = [f"{items} items"]
     if event.bytes:
@@ -117,8 +117,13 @@ class ExecuteScreen(WizardScreen):
             ctx.close()
         self.app.call_from_thread(self._done, None)
 
-    STATE_MARK = {"pending": ("·", "dim"), "running": ("▶", "cyan"), "changed": ("✔", "green"),
-                  "unchanged": ("=", "dim"), "failed": ("✘", "bold red")}
+    STATE_MARK = {
+        "pending": ("·", "dim"),
+        "running": ("▶", "cyan"),
+        "changed": ("✔", "green"),
+        "unchanged": ("=", "dim"),
+        "failed": ("✘", "bold red"),
+    }
 
     def _set_steps(self, listing: list[tuple[str, str]]) -> None:
         self.steps = [[step_id, title, "pending"] for step_id, title in listing]
@@ -151,7 +156,12 @@ class ExecuteScreen(WizardScreen):
             self._mark(event.step_id, "running")
         elif isinstance(event, StepDone):
             bar.advance(1)
-            log.write(Text(f"✔ {event.step_id}: {event.summary} ({event.seconds:.1f}s)", style="green" if event.changed else "dim"))
+            log.write(
+                Text(
+                    f"✔ {event.step_id}: {event.summary} ({event.seconds:.1f}s)",
+                    style="green" if event.changed else "dim",
+                )
+            )
             self._mark(event.step_id, "changed" if event.changed else "unchanged")
         elif isinstance(event, StepFailed):
             log.write(Text(f"✘ {event.step_id}: {event.error}", style="bold red"))
@@ -167,8 +177,9 @@ class ExecuteScreen(WizardScreen):
         status = self.query_one("#exec-status", Static)
         if error is None:
             out = self.wizard.out
-            status.update(Text(f"✔ All steps done. 'stackseal plan -c {out}' now shows what is in place.",
-                               style="bold green"))
+            status.update(
+                Text(f"✔ All steps done. 'stackseal plan -c {out}' now shows what is in place.", style="bold green")
+            )
         else:
             status.update(Text(f"✘ Stopped: {error}", style="bold red"))
         self.query_one("#cancel", Button).disabled = True

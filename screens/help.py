@@ -13,8 +13,10 @@ from wizard import questions as Q
 from wizard.detect import Facts
 from wizard.plan import Plan
 
-KEYS = ("Keys: Tab / Shift+Tab move between fields · arrows choose · Enter confirms · "
-        "Ctrl+N next · Ctrl+P or Esc back · ? or F1 help · Ctrl+Q cancel (nothing is written)")
+KEYS = (
+    "Keys: Tab / Shift+Tab move between fields · arrows choose · Enter confirms · "
+    "Ctrl+N next · Ctrl+P or Esc back · ? or F1 help · Ctrl+Q cancel (nothing is written)"
+)
 
 
 def help_text(page_id: str | None, plan: Plan, facts: Facts, fallback: str) -> Text:

@@ -37,7 +37,9 @@ class KmsScreen(QuestionPage):
         super().on_button_pressed(event)
 
     def action_test_connection(self) -> None:
-        self.query_one("#kms-result", Static).update(Text("Testing the connection… (you can continue meanwhile)", style="dim"))
+        self.query_one("#kms-result", Static).update(
+            Text("Testing the connection… (you can continue meanwhile)", style="dim")
+        )
         self._test(self.wizard.plan)
 
     @work(thread=True, exclusive=True, group="kms-test", exit_on_error=False)
@@ -49,4 +51,6 @@ class KmsScreen(QuestionPage):
         if not self.is_mounted:
             return
         mark, colour = MARKS[fact.ok]
-        self.query_one("#kms-result", Static).update(Text.assemble((f"{mark} ", colour), ("Connection: ", "bold"), fact.summary))
+        self.query_one("#kms-result", Static).update(
+            Text.assemble((f"{mark} ", colour), ("Connection: ", "bold"), fact.summary)
+        )

@@ -71,7 +71,9 @@ class ReviewScreen(WizardScreen):
         if not self.is_mounted:
             return
         self.query_one("#review-loading").display = False
-        self.query_one("#review-summary", Static).update(Text(f"The review could not be computed: {message}", style="bold red"))
+        self.query_one("#review-summary", Static).update(
+            Text(f"The review could not be computed: {message}", style="bold red")
+        )
         self.query_one("#next", Button).disabled = True
         self.query_one("#apply", Button).disabled = True
 
@@ -96,8 +98,10 @@ class ReviewScreen(WizardScreen):
         for row in review.files:
             counts[row.action] = counts.get(row.action, 0) + 1
         files = ", ".join(f"{n} {a}" for a, n in counts.items()) or "not available"
-        summary = (f"Nothing has been written yet. Answers: {review.answers.action} {review.answers.path} · "
-                   f"files: {files} · {len(review.errors)} error(s), {len(review.warnings)} warning(s)")
+        summary = (
+            f"Nothing has been written yet. Answers: {review.answers.action} {review.answers.path} · "
+            f"files: {files} · {len(review.errors)} error(s), {len(review.warnings)} warning(s)"
+        )
         self.query_one("#review-summary", Static).update(summary)
         blocked = bool(review.errors)
         self.query_one("#next", Button).disabled = blocked
@@ -147,7 +151,9 @@ class ReviewScreen(WizardScreen):
         elif row.diff:
             diff.update(Syntax(row.diff, "diff", theme="ansi_dark", word_wrap=True))
         else:
-            diff.update(Text(f"{row.path}: {row.action}" + (" (new file)" if row.action == "create" else ""), style="dim"))
+            diff.update(
+                Text(f"{row.path}: {row.action}" + (" (new file)" if row.action == "create" else ""), style="dim")
+            )
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "apply":

@@ -23,8 +23,11 @@ class WelcomeScreen(QuestionPage):
         yield Static(Q.page("project").intro, classes="intro")
         out = self.wizard.out
         if out.exists() and not self.wizard.prefilled:
-            yield Static(f"Note: {out} exists and will be replaced when you save (Review shows the diff). "
-                         f"To start from it instead: stackseal wizard --answers {out}", id="out-exists")
+            yield Static(
+                f"Note: {out} exists and will be replaced when you save (Review shows the diff). "
+                f"To start from it instead: stackseal wizard --answers {out}",
+                id="out-exists",
+            )
         yield QuestionForm("project")
         yield Label("Detected on this host (it sets the defaults of the next screens)", classes="section")
         yield FactsPanel(self.wizard.facts, id="facts")

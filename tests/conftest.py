@@ -4,7 +4,7 @@ Each plugin module owns one family of session fixtures; see tests/testbed/.
 """
 
 pytest_plugins = [
-    "testbed.services",     # openbao, s3 (SeaweedFS), neo4j
-    "testbed.containers",   # docker engine, compose plugin, local images
-    "testbed.volumes",      # gocryptfs_volume, fscrypt_volume
+    "testbed.services",  # openbao, s3 (SeaweedFS), neo4j
+    "testbed.containers",  # docker engine, compose plugin, local images
+    "testbed.volumes",  # gocryptfs_volume, fscrypt_volume
 ]

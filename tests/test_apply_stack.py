@@ -26,7 +26,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from testbed.containers import DockerEngine, free_port
 
 pytestmark = pytest.mark.slow
@@ -37,8 +36,14 @@ VENV_BIN = Path(sys.executable).parent
 
 def stackseal(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
     env = dict(os.environ, PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}")
-    return subprocess.run([str(VENV_BIN / "stackseal"), *args], capture_output=True, text=True, timeout=timeout,
-                          env=env, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [str(VENV_BIN / "stackseal"), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def make_answers(tmp_path: Path, images: dict[str, str]) -> Path:
@@ -84,12 +89,21 @@ def containers(engine: DockerEngine, project: str) -> dict[str, tuple[str, str, 
         info = json.loads(engine.run("inspect", cid).stdout)[0]
         state = info["State"]
         service = info["Config"]["Labels"]["com.docker.compose.service"]
-        result[service] = (info["Id"], state["Status"], (state.get("Health") or {}).get("Status", ""), state["StartedAt"])
+        result[service] = (
+            info["Id"],
+            state["Status"],
+            (state.get("Health") or {}).get("Status", ""),
+            state["StartedAt"],
+        )
     return result
 
 
 def docker_volumes(engine: DockerEngine, project: str) -> dict[str, str]:
-    names = engine.run("volume", "ls", "-q", "--filter", f"label=com.docker.compose.project={project}").stdout.decode().split()
+    names = (
+        engine.run("volume", "ls", "-q", "--filter", f"label=com.docker.compose.project={project}")
+        .stdout.decode()
+        .split()
+    )
     return {n: json.loads(engine.run("volume", "inspect", n).stdout)[0]["Options"].get("device", "") for n in names}
 
 
@@ -138,20 +152,33 @@ def normalized_state(engine: DockerEngine, answers: Path) -> dict:
     root = str(answers.parent)
     files = sorted((path, oct(mode)) for path, (mode, _) in file_snapshot(out, skip=(out / ".stackseal",)).items())
     services = {s: (status, health) for s, (_, status, health, _) in containers(engine, plan.project).items()}
-    volumes = sorted((n.removeprefix(plan.project + "_"), d.replace(root, "<tmp>").replace(plan.project, "<p>"))
-                     for n, d in docker_volumes(engine, plan.project).items())
+    volumes = sorted(
+        (n.removeprefix(plan.project + "_"), d.replace(root, "<tmp>").replace(plan.project, "<p>"))
+        for n, d in docker_volumes(engine, plan.project).items()
+    )
     mounts = [(t.replace(root, "<tmp>").replace(plan.project, "<p>"), fs) for t, fs in mounts_under(answers.parent)]
-    s3 = Minio(plan.object_store.endpoint.split("://")[1], secure=False,
-               access_key=(out / "secrets" / "s3_access_key").read_text().strip(),
-               secret_key=(out / "secrets" / "s3_secret_key").read_text().strip())
+    s3 = Minio(
+        plan.object_store.endpoint.split("://")[1],
+        secure=False,
+        access_key=(out / "secrets" / "s3_access_key").read_text().strip(),
+        secret_key=(out / "secrets" / "s3_secret_key").read_text().strip(),
+    )
     buckets = {b: s3.get_bucket_encryption(b).rule.sse_algorithm for b in plan.object_store.buckets}
     journal = json.loads((out / ".stackseal" / "journal.json").read_text())
-    return {"files": files, "services": services, "volumes": volumes, "mounts": mounts, "buckets": buckets,
-            "journal": (journal["status"], sorted(journal["steps"]))}
+    return {
+        "files": files,
+        "services": services,
+        "volumes": volumes,
+        "mounts": mounts,
+        "buckets": buckets,
+        "journal": (journal["status"], sorted(journal["steps"])),
+    }
 
 
 @pytest.fixture(scope="module")
-def applied(tmp_path_factory: pytest.TempPathFactory, docker: DockerEngine, local_images: dict[str, str]) -> Iterator[dict]:
+def applied(
+    tmp_path_factory: pytest.TempPathFactory, docker: DockerEngine, local_images: dict[str, str]
+) -> Iterator[dict]:
     """One uninterrupted ``stackseal apply --yes`` of the dev-laptop example."""
     tmp = tmp_path_factory.mktemp("apply")
     answers = make_answers(tmp, local_images)
@@ -160,14 +187,19 @@ def applied(tmp_path_factory: pytest.TempPathFactory, docker: DockerEngine, loca
         if result.returncode != 0:
             plan = load(answers)
             logs = docker.compose(plan.output_path, plan.project, "logs", "--tail", "40", check=False)
-            pytest.fail(f"apply failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-2000:]}\n--- logs ---\n"
-                        + (logs.stdout or b"").decode(errors="replace")[-4000:], pytrace=False)
+            pytest.fail(
+                f"apply failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-2000:]}\n--- logs ---\n"
+                + (logs.stdout or b"").decode(errors="replace")[-4000:],
+                pytrace=False,
+            )
         yield {"answers": answers, "stdout": result.stdout, "state": normalized_state(docker, answers)}
     finally:
         teardown(docker, answers)
 
 
-def test_dry_run_on_a_fresh_host_changes_nothing(tmp_path: Path, docker: DockerEngine, local_images: dict[str, str]) -> None:
+def test_dry_run_on_a_fresh_host_changes_nothing(
+    tmp_path: Path, docker: DockerEngine, local_images: dict[str, str]
+) -> None:
     answers = make_answers(tmp_path, local_images)
     plan = load(answers)
     before = full_state(docker, answers)
@@ -241,14 +273,20 @@ def test_dry_run_on_a_drifted_stack_changes_nothing_then_apply_repairs(applied: 
 
 
 def test_sigkill_mid_step_then_rerun_ends_like_an_uninterrupted_run(
-        applied: dict, tmp_path: Path, docker: DockerEngine, local_images: dict[str, str]) -> None:
+    applied: dict, tmp_path: Path, docker: DockerEngine, local_images: dict[str, str]
+) -> None:
     answers = make_answers(tmp_path, local_images)
     plan = load(answers)
     journal = plan.output_path / ".stackseal" / "journal.json"
     env = dict(os.environ, PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}")
     try:
-        proc = subprocess.Popen([str(VENV_BIN / "stackseal"), "apply", "-c", str(answers), "--yes"],
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [str(VENV_BIN / "stackseal"), "apply", "-c", str(answers), "--yes"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 300
         killed_in = None
         while time.monotonic() < deadline and proc.poll() is None:
@@ -263,7 +301,9 @@ def test_sigkill_mid_step_then_rerun_ends_like_an_uninterrupted_run(
                 break
             time.sleep(0.05)
         proc.wait(timeout=60)
-        assert killed_in == "compose-up", "apply finished before it could be killed mid-step: " + proc.stdout.read().decode()[-2000:]
+        assert killed_in == "compose-up", (
+            "apply finished before it could be killed mid-step: " + proc.stdout.read().decode()[-2000:]
+        )
         assert proc.returncode == -signal.SIGKILL
         interrupted = json.loads(journal.read_text())
         assert interrupted["status"] == "running" and interrupted["steps"]["compose-up"]["status"] == "started"
@@ -279,7 +319,8 @@ def test_sigkill_mid_step_then_rerun_ends_like_an_uninterrupted_run(
 
 
 def test_apply_with_a_deployed_openbao_initialises_unseals_and_creates_the_key(
-        tmp_path: Path, docker: DockerEngine, local_images: dict[str, str]) -> None:
+    tmp_path: Path, docker: DockerEngine, local_images: dict[str, str]
+) -> None:
     import hvac
 
     answers = make_answers(tmp_path, local_images)

@@ -25,7 +25,10 @@ def test_tool_facts_match_path():
 
 
 def test_host_probes_match_the_kernel():
-    facts = detect_all(default_plan(), probes=[p for p in detect.PROBES if p.key in ("fuse", "device_mapper", "fscrypt_kernel", "root", "os")])
+    facts = detect_all(
+        default_plan(),
+        probes=[p for p in detect.PROBES if p.key in ("fuse", "device_mapper", "fscrypt_kernel", "root", "os")],
+    )
     assert facts.ok("fscrypt_kernel") is Path("/sys/fs/ext4/features/encryption").exists()
     assert facts.ok("fuse") in (True, False)
     dm = "device-mapper" in Path("/proc/misc").read_text()  # the kernel's list, not /dev/mapper/control
@@ -38,7 +41,9 @@ def test_closed_ports_are_reported_absent():
     plan = set_path(default_plan(), "neo4j.bolt_url", f"bolt://127.0.0.1:{port}")
     plan = set_path(plan, "object_store.endpoint", f"http://127.0.0.1:{port}")
     plan = set_path(plan, "kms.vault.address", f"http://127.0.0.1:{port}")
-    facts = detect_all(plan, probes=[p for p in detect.PROBES if p.key in ("neo4j", "object_store", "vault")], timeout=1)
+    facts = detect_all(
+        plan, probes=[p for p in detect.PROBES if p.key in ("neo4j", "object_store", "vault")], timeout=1
+    )
     assert facts.ok("neo4j") is False and "nothing listens" in facts.get("neo4j").summary
     assert facts.ok("object_store") is False and "refused" in facts.get("object_store").summary
     assert facts.ok("vault") is False
@@ -93,8 +98,14 @@ def test_on_fact_sees_every_fact():
 
 
 def test_volume_backend_reasons_follow_facts():
-    facts = Facts([Fact("tool.cryptsetup", "cryptsetup", True, ""), Fact("device_mapper", "dm", False, ""),
-                   Fact("tool.gocryptfs", "gocryptfs", False, ""), Fact("root", "root", True, "")])
+    facts = Facts(
+        [
+            Fact("tool.cryptsetup", "cryptsetup", True, ""),
+            Fact("device_mapper", "dm", False, ""),
+            Fact("tool.gocryptfs", "gocryptfs", False, ""),
+            Fact("root", "root", True, ""),
+        ]
+    )
     assert "device-mapper" in detect.volume_backend_unavailable("luks-file", facts)
     assert "gocryptfs is not installed" in detect.volume_backend_unavailable("gocryptfs", facts)
     assert detect.volume_backend_unavailable("host-fde", facts) is None
@@ -152,8 +163,11 @@ def test_kms_test_aws_with_moto(monkeypatch):
     import boto3
     from moto import mock_aws
 
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_DEFAULT_REGION": "eu-west-1"}.items():
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+    }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     with mock_aws():
@@ -165,7 +179,9 @@ def test_kms_test_aws_with_moto(monkeypatch):
         assert missing.ok is False and "does not exist" in missing.summary
         # no key id: alias/<kms.key_name> must exist (stackseal does not create AWS keys)
         assert detect.kms_test(plan).ok is False
-        boto3.client("kms", region_name="eu-west-1").create_alias(AliasName=f"alias/{plan.kms.key_name}", TargetKeyId=key_id)
+        boto3.client("kms", region_name="eu-west-1").create_alias(
+            AliasName=f"alias/{plan.kms.key_name}", TargetKeyId=key_id
+        )
         by_alias = detect.kms_test(plan)
         assert by_alias.ok is True and f"alias/{plan.kms.key_name}" in by_alias.summary
 

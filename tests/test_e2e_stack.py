@@ -25,7 +25,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from testbed.containers import DockerEngine, free_port
 from testbed.require import missing
 from testbed.volumes import (
@@ -59,6 +58,7 @@ def _count_files(root: Path) -> int:
 
 # -- the two volume backends, behind one small interface -----------------------------------------
 
+
 class GocryptfsVolumes:
     """One gocryptfs volume per layout spec: ciphertext in ``spec.backing``, view at mount point."""
 
@@ -72,9 +72,9 @@ class GocryptfsVolumes:
         keys = self.tmp / "volume-keys"
         for spec in specs:
             assert spec.backing != spec.mount_point, "gocryptfs keeps ciphertext apart from the mount point"
-            self.volumes[spec.name] = gocryptfs_create(spec.backing, spec.mount_point,
-                                                       passfile=keys / f"{spec.name}.pass",
-                                                       log=keys / f"{spec.name}.log")
+            self.volumes[spec.name] = gocryptfs_create(
+                spec.backing, spec.mount_point, passfile=keys / f"{spec.name}.pass", log=keys / f"{spec.name}.log"
+            )
 
     def view(self, name: str) -> Path:
         return self.volumes[name].plain
@@ -169,14 +169,19 @@ class FscryptVolumes:
 
 # -- stack ---------------------------------------------------------------------------------------
 
+
 def compose_up(docker: DockerEngine, out: Path, project: str) -> None:
     """``docker compose up -d --wait``; on failure the test fails with the services' logs."""
     up = docker.compose(out, project, "up", "-d", "--wait", check=False, timeout=600)
     if up.returncode != 0:
         logs = docker.compose(out, project, "logs", "--tail", "60", check=False)
-        pytest.fail("docker compose up --wait failed:\n" + (up.stderr or b"").decode()[-3000:]
-                    + "\n--- logs ---\n" + (logs.stdout or b"").decode(errors="replace")[-6000:],
-                    pytrace=False)
+        pytest.fail(
+            "docker compose up --wait failed:\n"
+            + (up.stderr or b"").decode()[-3000:]
+            + "\n--- logs ---\n"
+            + (logs.stdout or b"").decode(errors="replace")[-6000:],
+            pytrace=False,
+        )
 
 
 def wait_active(bao) -> None:
@@ -192,8 +197,9 @@ def wait_active(bao) -> None:
 
 
 @pytest.fixture(params=["gocryptfs", "fscrypt"])
-def stack(request: pytest.FixtureRequest, tmp_path: Path, docker: DockerEngine,
-          local_images: dict[str, str]) -> Iterator[dict]:
+def stack(
+    request: pytest.FixtureRequest, tmp_path: Path, docker: DockerEngine, local_images: dict[str, str]
+) -> Iterator[dict]:
     from wizard.layout import volume_specs
     from wizard.plan import plan_from_dict
     from wizard.render.writer import write
@@ -206,17 +212,24 @@ def stack(request: pytest.FixtureRequest, tmp_path: Path, docker: DockerEngine,
     out = tmp_path / "stack"
     root = tmp_path / "volumes"
     ports = {k: free_port() for k in ("bolt", "http", "s3", "bao")}
-    plan = plan_from_dict({
-        "version": 1,
-        "project": project,
-        "output_dir": str(out),
-        "neo4j": {"bolt_url": f"bolt://127.0.0.1:{ports['bolt']}", "http_port": ports["http"]},
-        "object_store": {"kind": "seaweedfs", "endpoint": f"http://127.0.0.1:{ports['s3']}",
-                         "sse": "sse-s3", "buckets": ["e2e-objects"]},
-        "kms": {"backend": "vault", "vault": {"address": f"http://127.0.0.1:{ports['bao']}", "deploy": True}},
-        "volumes": {"backend": backend, "root": str(root)},
-        "images": local_images,
-    }, base_dir=tmp_path)
+    plan = plan_from_dict(
+        {
+            "version": 1,
+            "project": project,
+            "output_dir": str(out),
+            "neo4j": {"bolt_url": f"bolt://127.0.0.1:{ports['bolt']}", "http_port": ports["http"]},
+            "object_store": {
+                "kind": "seaweedfs",
+                "endpoint": f"http://127.0.0.1:{ports['s3']}",
+                "sse": "sse-s3",
+                "buckets": ["e2e-objects"],
+            },
+            "kms": {"backend": "vault", "vault": {"address": f"http://127.0.0.1:{ports['bao']}", "deploy": True}},
+            "volumes": {"backend": backend, "root": str(root)},
+            "images": local_images,
+        },
+        base_dir=tmp_path,
+    )
 
     volumes = GocryptfsVolumes(tmp_path) if backend == "gocryptfs" else FscryptVolumes(tmp_path, root)
     try:
@@ -235,7 +248,9 @@ def _secret(out: Path, name: str) -> str:
     return (out / "secrets" / name).read_text().strip()
 
 
-def test_rendered_stack_on_encrypted_volumes_keeps_only_ciphertext_on_the_host(stack: dict, docker: DockerEngine) -> None:
+def test_rendered_stack_on_encrypted_volumes_keeps_only_ciphertext_on_the_host(
+    stack: dict, docker: DockerEngine
+) -> None:
     import hvac
     from minio import Minio
     from neo4j import GraphDatabase
@@ -256,15 +271,18 @@ def test_rendered_stack_on_encrypted_volumes_keeps_only_ciphertext_on_the_host(s
         assert [r["m"] for r in records] == [graph_value]
 
     # SeaweedFS: a plaintext object (no SSE), so only the volume encryption protects it.
-    s3 = Minio(f"127.0.0.1:{ports['s3']}", access_key=_secret(out, "s3_access_key"),
-               secret_key=_secret(out, "s3_secret_key"), secure=False)
+    s3 = Minio(
+        f"127.0.0.1:{ports['s3']}",
+        access_key=_secret(out, "s3_access_key"),
+        secret_key=_secret(out, "s3_secret_key"),
+        secure=False,
+    )
     if not s3.bucket_exists("e2e-objects"):
         s3.make_bucket("e2e-objects")
     # Binary type and random filler: SeaweedFS gzips compressible content (which would hide
     # the marker from the positive control), never an octet-stream .bin like this.
     body = b"".join(object_marker.encode() + secrets.token_bytes(64) for _ in range(200))
-    s3.put_object("e2e-objects", "canary.bin", io.BytesIO(body), len(body),
-                  content_type="application/octet-stream")
+    s3.put_object("e2e-objects", "canary.bin", io.BytesIO(body), len(body), content_type="application/octet-stream")
     assert s3.get_object("e2e-objects", "canary.bin").read() == body
 
     # OpenBao: initialise (file storage on its volume), unseal, write a KV secret.

@@ -12,8 +12,20 @@ import pytest
 import yaml
 
 from wizard.errors import UsageError
-from wizard.plan import (CURRENT_VERSION, MIGRATIONS, Plan, dump_plan, get_path, json_schema, load_plan, migrate,
-                         plan_from_dict, save_plan, schema_text, set_path)
+from wizard.plan import (
+    CURRENT_VERSION,
+    MIGRATIONS,
+    Plan,
+    dump_plan,
+    get_path,
+    json_schema,
+    load_plan,
+    migrate,
+    plan_from_dict,
+    save_plan,
+    schema_text,
+    set_path,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
@@ -35,11 +47,20 @@ def test_every_example_validates_against_the_schema_and_loads(example: Path) -> 
 def test_the_three_required_examples_exist() -> None:
     assert {p.name for p in EXAMPLES} >= {"dev-laptop.yaml", "production-vault-luks.yaml", "enterprise.yaml"}
     dev = load_plan(ROOT / "examples" / "dev-laptop.yaml")
-    assert (dev.neo4j.edition, dev.kms.backend, dev.volumes.backend, dev.object_store.kind, dev.object_store.sse) == \
-        ("community", "local", "gocryptfs", "seaweedfs", "sse-s3")
+    assert (dev.neo4j.edition, dev.kms.backend, dev.volumes.backend, dev.object_store.kind, dev.object_store.sse) == (
+        "community",
+        "local",
+        "gocryptfs",
+        "seaweedfs",
+        "sse-s3",
+    )
     prod = load_plan(ROOT / "examples" / "production-vault-luks.yaml")
-    assert (prod.kms.backend, prod.volumes.backend, prod.object_store.kind, prod.object_store.sse) == \
-        ("vault", "luks-file", "minio", "sse-kms")
+    assert (prod.kms.backend, prod.volumes.backend, prod.object_store.kind, prod.object_store.sse) == (
+        "vault",
+        "luks-file",
+        "minio",
+        "sse-kms",
+    )
     assert load_plan(ROOT / "examples" / "enterprise.yaml").neo4j.edition == "enterprise"
 
 
@@ -62,23 +83,36 @@ def test_every_key_is_documented() -> None:
                 keys += walk(schema["$defs"][ref.split("/")[-1]]["properties"], path + ".")
         return keys
 
-    root = schema["$defs"]["Plan"]["properties"] if "$defs" in schema and "Plan" in schema["$defs"] else schema["properties"]
+    root = (
+        schema["$defs"]["Plan"]["properties"]
+        if "$defs" in schema and "Plan" in schema["$defs"]
+        else schema["properties"]
+    )
     undocumented = [k for k in walk(root, "") if f"`{k}`" not in doc]
     assert not undocumented, f"docs/answers-file.md does not document: {undocumented}"
 
 
-@pytest.mark.parametrize("data, message", [
-    ({"version": 1, "neo4j": {"editon": "community"}}, "neo4j.editon: unknown key (did you mean 'edition'?)"),
-    ({"version": 1, "neo4j": {"edition": "pro"}}, "neo4j.edition: 'pro' is not one of community, enterprise"),
-    ({"version": 1, "kms": {"backend": "vualt"}}, "kms.backend: 'vualt' is not one of local, vault, aws, azure, gcp (did you mean 'vault'?)"),
-    ({"version": 1, "volumes": {"size_mb": "big"}}, "volumes.size_mb: expected int, got str"),
-    ({"version": 1, "volumes": {"root": "srv"}}, "volumes.root: 'srv' is relative"),
-    ({"version": 1, "object_store": {"buckets": ["Bad_Name"]}}, "object_store.buckets: 'Bad_Name' is not a valid S3 bucket name"),
-    ({"version": 1, "images": {"neo5j": "x"}}, "images.neo5j: unknown service 'neo5j' (did you mean 'neo4j'?)"),
-    ({"version": 1, "rotation": 5}, "rotation: expected a mapping of keys, got a number"),
-    ({"version": 99}, "version: 99 was written by a newer stackseal"),
-    ({"project": "x"}, "version: missing"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"version": 1, "neo4j": {"editon": "community"}}, "neo4j.editon: unknown key (did you mean 'edition'?)"),
+        ({"version": 1, "neo4j": {"edition": "pro"}}, "neo4j.edition: 'pro' is not one of community, enterprise"),
+        (
+            {"version": 1, "kms": {"backend": "vualt"}},
+            "kms.backend: 'vualt' is not one of local, vault, aws, azure, gcp (did you mean 'vault'?)",
+        ),
+        ({"version": 1, "volumes": {"size_mb": "big"}}, "volumes.size_mb: expected int, got str"),
+        ({"version": 1, "volumes": {"root": "srv"}}, "volumes.root: 'srv' is relative"),
+        (
+            {"version": 1, "object_store": {"buckets": ["Bad_Name"]}},
+            "object_store.buckets: 'Bad_Name' is not a valid S3 bucket name",
+        ),
+        ({"version": 1, "images": {"neo5j": "x"}}, "images.neo5j: unknown service 'neo5j' (did you mean 'neo4j'?)"),
+        ({"version": 1, "rotation": 5}, "rotation: expected a mapping of keys, got a number"),
+        ({"version": 99}, "version: 99 was written by a newer stackseal"),
+        ({"project": "x"}, "version: missing"),
+    ],
+)
 def test_bad_answers_give_one_line_naming_the_key(data: dict, message: str) -> None:
     with pytest.raises(UsageError) as err:
         plan_from_dict(data)

@@ -16,9 +16,17 @@ from wizard.detect import Fact, Facts
 from wizard.errors import UsageError
 from wizard.plan import default_plan, get_path, set_path
 
-HOST_OK = Facts([Fact("tool.gocryptfs", "g", True, ""), Fact("fuse", "f", True, ""), Fact("tool.fscrypt", "f", True, ""),
-                 Fact("fscrypt_kernel", "k", True, ""), Fact("root", "r", True, ""), Fact("tool.cryptsetup", "c", True, ""),
-                 Fact("device_mapper", "dm", False, "no dm")])
+HOST_OK = Facts(
+    [
+        Fact("tool.gocryptfs", "g", True, ""),
+        Fact("fuse", "f", True, ""),
+        Fact("tool.fscrypt", "f", True, ""),
+        Fact("fscrypt_kernel", "k", True, ""),
+        Fact("root", "r", True, ""),
+        Fact("tool.cryptsetup", "c", True, ""),
+        Fact("device_mapper", "dm", False, "no dm"),
+    ]
+)
 
 
 def test_every_id_is_an_answers_key_and_every_page_exists():
@@ -36,16 +44,32 @@ def test_every_id_is_an_answers_key_and_every_page_exists():
 def test_choice_values_are_exactly_the_schema_literals():
     from wizard import plan as P
 
-    literals = {"neo4j.edition": P.Edition, "object_store.kind": P.StoreKind, "object_store.sse": P.SseMode,
-                "kms.backend": P.KmsBackend, "volumes.backend": P.VolumeBackend}
+    literals = {
+        "neo4j.edition": P.Edition,
+        "object_store.kind": P.StoreKind,
+        "object_store.sse": P.SseMode,
+        "kms.backend": P.KmsBackend,
+        "volumes.backend": P.VolumeBackend,
+    }
     for qid, literal in literals.items():
         assert {c.value for c in Q.question(qid).choices} == set(typing.get_args(literal)), qid
 
 
 def test_every_field_of_the_answers_file_that_a_user_decides_is_asked():
     asked = {q.id for q in Q.QUESTIONS}
-    for key in ("project", "output_dir", "neo4j.edition", "object_store.kind", "object_store.sse", "kms.backend",
-                "volumes.backend", "volumes.root", "rotation.interval_days", "backups.dir", "backups.keep"):
+    for key in (
+        "project",
+        "output_dir",
+        "neo4j.edition",
+        "object_store.kind",
+        "object_store.sse",
+        "kms.backend",
+        "volumes.backend",
+        "volumes.root",
+        "rotation.interval_days",
+        "backups.dir",
+        "backups.keep",
+    ):
         assert key in asked
 
 
@@ -77,8 +101,13 @@ def test_visible_if_follows_earlier_answers():
 
 
 def test_defaults_come_from_facts_and_never_replace_answers():
-    facts = Facts([*HOST_OK.all(), Fact("vault", "v", True, "", {"sealed": False}),
-                   Fact("neo4j", "n", True, "", {"edition": "enterprise"})])
+    facts = Facts(
+        [
+            *HOST_OK.all(),
+            Fact("vault", "v", True, "", {"sealed": False}),
+            Fact("neo4j", "n", True, "", {"edition": "enterprise"}),
+        ]
+    )
     plan = Q.apply_defaults(default_plan(), facts)
     assert plan.kms.backend == "vault" and plan.neo4j.edition == "enterprise"
     assert plan.volumes.backend == "gocryptfs"
@@ -87,8 +116,15 @@ def test_defaults_come_from_facts_and_never_replace_answers():
 
 
 def test_a_default_this_host_cannot_run_is_not_set():
-    facts = Facts([Fact("tool.gocryptfs", "g", False, ""), Fact("fuse", "f", False, ""), Fact("tool.fscrypt", "f", False, ""),
-                   Fact("tool.cryptsetup", "c", True, ""), Fact("device_mapper", "dm", False, "")])
+    facts = Facts(
+        [
+            Fact("tool.gocryptfs", "g", False, ""),
+            Fact("fuse", "f", False, ""),
+            Fact("tool.fscrypt", "f", False, ""),
+            Fact("tool.cryptsetup", "c", True, ""),
+            Fact("device_mapper", "dm", False, ""),
+        ]
+    )
     plan = Q.apply_defaults(default_plan(), facts)
     assert plan.volumes.backend == "host-fde"
 
@@ -133,10 +169,12 @@ def test_to_questionary_renders_choices_with_consequences_and_disabled_reasons()
 
 def test_core_imports_without_textual():
     """The core must work without the TUI (harlequin's rule): importing it loads no Textual."""
-    code = ("import sys, wizard.plan, wizard.questions, wizard.detect, wizard.prompts, wizard.review, wizard.cli;"
-            "wizard.cli.build_parser();"
-            "bad=[m for m in sys.modules if m.split('.')[0] in ('textual','screens','questionary','neo4j','docker','hvac','minio')];"
-            "print(bad); sys.exit(1 if bad else 0)")
+    code = (
+        "import sys, wizard.plan, wizard.questions, wizard.detect, wizard.prompts, wizard.review, wizard.cli;"
+        "wizard.cli.build_parser();"
+        "bad=[m for m in sys.modules if m.split('.')[0] in ('textual','screens','questionary','neo4j','docker','hvac','minio')];"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -163,11 +201,18 @@ def test_no_question_text_is_written_in_a_screen():
     strings: list[str] = []
     for path in (Path(__file__).parent.parent / "screens").rglob("*.py"):
         tree = ast.parse(path.read_text())
-        docstrings = {id(node.body[0].value) for node in ast.walk(tree)
-                      if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
-                      and node.body and isinstance(node.body[0], ast.Expr)}
-        strings += [n.value for n in ast.walk(tree)
-                    if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docstrings]
+        docstrings = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+        }
+        strings += [
+            n.value
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docstrings
+        ]
     sources = "\n".join(strings)  # every string a screen could show (docstrings excluded)
     for q in Q.QUESTIONS:
         assert q.title not in sources, q.id

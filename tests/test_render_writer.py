@@ -15,8 +15,13 @@ from wizard.fsutil import sha256_file
 from wizard.plan import plan_from_dict
 from wizard.render import render_files, writer
 
-PLAN = {"version": 1, "project": "wr", "object_store": {"kind": "minio", "sse": "sse-kms"},
-        "kms": {"backend": "vault", "vault": {"deploy": True}}, "volumes": {"backend": "luks-file"}}
+PLAN = {
+    "version": 1,
+    "project": "wr",
+    "object_store": {"kind": "minio", "sse": "sse-kms"},
+    "kms": {"backend": "vault", "vault": {"deploy": True}},
+    "volumes": {"backend": "luks-file"},
+}
 
 
 def _plan(tmp_path: Path, data: dict | None = None):

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from testbed.containers import DockerEngine, free_port
+
 from wizard.errors import Refused
 from wizard.plan import plan_from_dict
 from wizard.steps import runner
@@ -62,14 +62,23 @@ def store_only(ctx: Context, plain_volume: bool = False, bind_dir: Path | None =
 @pytest.fixture
 def ctx(tmp_path: Path, docker: DockerEngine, seaweed_image: str) -> Iterator[Context]:
     project = f"ssdock{secrets.token_hex(3)}"
-    plan = plan_from_dict({
-        "version": 1, "project": project, "output_dir": "stack",
-        "neo4j": {"bolt_url": f"bolt://127.0.0.1:{free_port()}", "http_port": free_port()},
-        "object_store": {"kind": "seaweedfs", "endpoint": f"http://127.0.0.1:{free_port()}", "sse": "sse-s3",
-                         "buckets": ["alpha", "beta"]},
-        "volumes": {"backend": "gocryptfs", "root": str(tmp_path / "volumes")},
-        "images": {"seaweedfs": seaweed_image},
-    }, base_dir=tmp_path)
+    plan = plan_from_dict(
+        {
+            "version": 1,
+            "project": project,
+            "output_dir": "stack",
+            "neo4j": {"bolt_url": f"bolt://127.0.0.1:{free_port()}", "http_port": free_port()},
+            "object_store": {
+                "kind": "seaweedfs",
+                "endpoint": f"http://127.0.0.1:{free_port()}",
+                "sse": "sse-s3",
+                "buckets": ["alpha", "beta"],
+            },
+            "volumes": {"backend": "gocryptfs", "root": str(tmp_path / "volumes")},
+            "images": {"seaweedfs": seaweed_image},
+        },
+        base_dir=tmp_path,
+    )
     context = Context.for_plan(plan, wait_timeout=180)
     try:
         yield context
@@ -145,7 +154,9 @@ def test_adopt_moves_data_from_a_plain_volume_only_with_allow_destroy(ctx: Conte
     assert [c.action for _, c in runner.check_all(ctx, steps)] == ["="] * 4
 
 
-def test_adopt_moves_data_from_a_bind_directory_and_keeps_the_original(ctx: Context, docker: DockerEngine, tmp_path: Path) -> None:
+def test_adopt_moves_data_from_a_bind_directory_and_keeps_the_original(
+    ctx: Context, docker: DockerEngine, tmp_path: Path
+) -> None:
     legacy = tmp_path / "legacy-data"
     legacy.mkdir()
     store_only(ctx, bind_dir=legacy)

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from testbed.containers import free_port, wait_for_port
 from testbed.require import require_tool
+
 from wizard.errors import OperationFailed
 from wizard.plan import plan_from_dict
 from wizard.steps import runner
@@ -26,9 +26,12 @@ def bao_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     log = tmp_path_factory.mktemp("bao") / "bao.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([bao, "server", "-dev", f"-dev-root-token-id={ROOT_TOKEN}",
-                                 f"-dev-listen-address=127.0.0.1:{port}"], stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [bao, "server", "-dev", f"-dev-root-token-id={ROOT_TOKEN}", f"-dev-listen-address=127.0.0.1:{port}"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
     try:
         if not wait_for_port("127.0.0.1", port, 60):
             pytest.fail("bao server -dev did not listen:\n" + log.read_text()[-2000:], pytrace=False)
@@ -42,10 +45,20 @@ def bao_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def make_ctx(tmp_path: Path, address: str, token: str, key: str = "stackseal-test") -> Context:
     token_file = tmp_path / "token"
     token_file.write_text(token)
-    plan = plan_from_dict({"version": 1, "project": "kms", "output_dir": "out",
-                           "kms": {"backend": "vault", "key_name": key,
-                                   "vault": {"address": address, "token_file": str(token_file), "transit_mount": "tr-test"}},
-                           "volumes": {"root": str(tmp_path / "v")}}, base_dir=tmp_path)
+    plan = plan_from_dict(
+        {
+            "version": 1,
+            "project": "kms",
+            "output_dir": "out",
+            "kms": {
+                "backend": "vault",
+                "key_name": key,
+                "vault": {"address": address, "token_file": str(token_file), "transit_mount": "tr-test"},
+            },
+            "volumes": {"root": str(tmp_path / "v")},
+        },
+        base_dir=tmp_path,
+    )
     return Context.for_plan(plan)
 
 
@@ -61,7 +74,9 @@ def test_transit_key_is_created_once(tmp_path: Path, bao_address: str) -> None:
     assert step.check(ctx).action == "="
     again = runner.run(ctx, steps=[step])
     assert again.changed == 0
-    key = hvac.Client(url=bao_address, token=ROOT_TOKEN).secrets.transit.read_key("stackseal-test", mount_point="tr-test")
+    key = hvac.Client(url=bao_address, token=ROOT_TOKEN).secrets.transit.read_key(
+        "stackseal-test", mount_point="tr-test"
+    )
     assert key["data"]["type"] == "aes256-gcm96"
     # a second key on the same mount: only the key is missing now
     (tmp_path / "b").mkdir()

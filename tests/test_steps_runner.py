@@ -10,11 +10,11 @@ import pytest
 
 from wizard.errors import OperationFailed, Refused
 from wizard.plan import plan_from_dict
+from wizard.steps import runner
 from wizard.steps.base import Step, StepCheck
 from wizard.steps.context import Context
 from wizard.steps.events import ProgressMeter, StepDone, StepFailed, StepLog, StepProgress, StepStarted
 from wizard.steps.journal import Journal
-from wizard.steps import runner
 
 
 class FileStep(Step):
@@ -78,8 +78,10 @@ class DestroyStep(Step):
 
 @pytest.fixture
 def ctx(tmp_path: Path) -> Context:
-    plan = plan_from_dict({"version": 1, "project": "t", "output_dir": "out", "volumes": {"root": str(tmp_path / "vol")}},
-                          base_dir=tmp_path)
+    plan = plan_from_dict(
+        {"version": 1, "project": "t", "output_dir": "out", "volumes": {"root": str(tmp_path / "vol")}},
+        base_dir=tmp_path,
+    )
     context = Context.for_plan(plan)
     context.out_dir.mkdir()
     return context
@@ -148,7 +150,11 @@ def test_failure_is_journaled_and_rerun_resumes(ctx: Context) -> None:
     assert result.resumed_from == run_id
     assert any(isinstance(e, StepLog) and "resuming interrupted run" in e.message for e in events)
     assert second.applied == 0  # done before and its facts still hold: not redone
-    assert result.outcomes == [("file-a", False, "a up to date"), ("file-b", True, "wrote b"), ("file-c", True, "wrote c")]
+    assert result.outcomes == [
+        ("file-a", False, "a up to date"),
+        ("file-b", True, "wrote b"),
+        ("file-c", True, "wrote c"),
+    ]
     assert Journal.load(ctx.state_dir / "journal.json").status == "done"
 
 
@@ -289,7 +295,9 @@ def test_compose_command_reports_failure_with_a_nonzero_exit(tmp_path):
     broken.write_text("services:\n  x:\n    image: [not, a, string]\n")
     result = subprocess.run(argv + ["-f", str(broken), "config", "-q"], capture_output=True, text=True, timeout=60)
     assert result.returncode != 0, f"{argv} exited 0 on an invalid compose file"
-    missing = subprocess.run(argv + ["-f", str(tmp_path / "absent.yaml"), "config"], capture_output=True, text=True, timeout=60)
+    missing = subprocess.run(
+        argv + ["-f", str(tmp_path / "absent.yaml"), "config"], capture_output=True, text=True, timeout=60
+    )
     assert missing.returncode != 0
 
 

@@ -7,8 +7,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from testbed.require import missing, require_tool
+
 from wizard.errors import OperationFailed
 from wizard.layout import VolumeSpec, volume_specs
 from wizard.plan import plan_from_dict
@@ -114,7 +114,9 @@ def test_plain_backend(tmp_path: Path) -> None:
 def test_luks_file_format_rotate_and_clear_open_error(tmp_path: Path) -> None:
     require_tool("cryptsetup", "apt-get install cryptsetup-bin")
     backend = LuksFileBackend("t", size_mb=64)
-    s = VolumeSpec("neo4j-data", "neo4j", "/data", "test", tmp_path / "mnt" / "neo4j-data", tmp_path / "luks" / "neo4j-data.img")
+    s = VolumeSpec(
+        "neo4j-data", "neo4j", "/data", "test", tmp_path / "mnt" / "neo4j-data", tmp_path / "luks" / "neo4j-data.img"
+    )
     old = ensure_key(tmp_path / "secrets", s.name)
     new = ensure_key(tmp_path / "secrets2", s.name)
     assert backend.status(s).state == "absent"
@@ -124,8 +126,12 @@ def test_luks_file_format_rotate_and_clear_open_error(tmp_path: Path) -> None:
     dump = subprocess.run(["cryptsetup", "luksDump", str(s.backing)], capture_output=True, text=True, check=True).stdout
     assert "Version:       \t2" in dump or "Version:" in dump and "2" in dump.split("Version:")[1].split("\n")[0]
     backend.rotate(s, old, new)
-    test_new = subprocess.run(["cryptsetup", "open", "--test-passphrase", "--key-file", str(new), str(s.backing)], capture_output=True)
-    test_old = subprocess.run(["cryptsetup", "open", "--test-passphrase", "--key-file", str(old), str(s.backing)], capture_output=True)
+    test_new = subprocess.run(
+        ["cryptsetup", "open", "--test-passphrase", "--key-file", str(new), str(s.backing)], capture_output=True
+    )
+    test_old = subprocess.run(
+        ["cryptsetup", "open", "--test-passphrase", "--key-file", str(old), str(s.backing)], capture_output=True
+    )
     assert test_new.returncode == 0 and test_old.returncode != 0
     backend.header_backup(s, tmp_path / "header.bak")
     assert is_luks(tmp_path / "header.bak")
@@ -136,8 +142,15 @@ def test_luks_file_format_rotate_and_clear_open_error(tmp_path: Path) -> None:
 
 
 def test_volumes_step_creates_unlocks_and_converges(tmp_path: Path, gocryptfs_ready) -> None:
-    plan = plan_from_dict({"version": 1, "project": "vt", "output_dir": "out",
-                           "volumes": {"backend": "gocryptfs", "root": str(tmp_path / "root")}}, base_dir=tmp_path)
+    plan = plan_from_dict(
+        {
+            "version": 1,
+            "project": "vt",
+            "output_dir": "out",
+            "volumes": {"backend": "gocryptfs", "root": str(tmp_path / "root")},
+        },
+        base_dir=tmp_path,
+    )
     ctx = Context.for_plan(plan)
     step = VolumesStep()
     first = step.check(ctx)
@@ -184,8 +197,10 @@ def fscrypt_fs(tmp_path: Path):
 
 def test_fscrypt_volumes_step_lock_unlock_and_ciphertext(tmp_path: Path, fscrypt_fs) -> None:
     image, root = fscrypt_fs
-    plan = plan_from_dict({"version": 1, "project": "fs", "output_dir": "out",
-                           "volumes": {"backend": "fscrypt", "root": str(root)}}, base_dir=tmp_path)
+    plan = plan_from_dict(
+        {"version": 1, "project": "fs", "output_dir": "out", "volumes": {"backend": "fscrypt", "root": str(root)}},
+        base_dir=tmp_path,
+    )
     ctx = Context.for_plan(plan)
     step = VolumesStep()
     assert step.check(ctx).action == "+"

@@ -17,8 +17,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from testbed.require import require_tool
+
 from wizard.plan import load_plan
 
 STACKSEAL = str(Path(sys.executable).parent / "stackseal")
@@ -33,8 +33,26 @@ class Tmux:
         env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor"}
         env.pop("TMUX", None)
         wrapped = f"{command}; echo EXIT=$?; sleep 120"
-        subprocess.run([self.tmux, "-L", self.socket, "new-session", "-d", "-x", str(width), "-y", str(height),
-                        "-c", str(cwd), "sh", "-c", wrapped], check=True, env=env)
+        subprocess.run(
+            [
+                self.tmux,
+                "-L",
+                self.socket,
+                "new-session",
+                "-d",
+                "-x",
+                str(width),
+                "-y",
+                str(height),
+                "-c",
+                str(cwd),
+                "sh",
+                "-c",
+                wrapped,
+            ],
+            check=True,
+            env=env,
+        )
 
     def keys(self, *keys: str) -> None:
         for key in keys:  # one key at a time with a short gap, as a person types
@@ -108,8 +126,12 @@ def test_textual_wizard_answered_by_keystrokes(term, tmp_path: Path):
     screen = t.wait_for("EXIT=")
     assert "EXIT=0" in screen and "Saved answers.yaml" in screen
     plan = load_plan(tmp_path / "answers.yaml")
-    assert (plan.project, plan.neo4j.edition, plan.neo4j.accept_license_agreement, plan.rotation.interval_days) == \
-        ("tmuxshop", "enterprise", True, 45)
+    assert (plan.project, plan.neo4j.edition, plan.neo4j.accept_license_agreement, plan.rotation.interval_days) == (
+        "tmuxshop",
+        "enterprise",
+        True,
+        45,
+    )
 
 
 def test_textual_wizard_cancel_says_no_changes_and_writes_nothing(term, tmp_path: Path):
@@ -146,9 +168,14 @@ def _answer_plain(t: Tmux, answers: dict[str, list[str]]) -> str:
 
 def test_plain_wizard_answered_by_keystrokes(term, tmp_path: Path):
     t = term(f"{shlex.quote(STACKSEAL)} wizard --plain --out answers.yaml", tmp_path)
-    screen = _answer_plain(t, {"Compose project name": ["C-u", "=tmuxplain", "Enter"],
-                               "Key rotation interval (days)": ["C-u", "=60", "Enter"],
-                               "Save these answers": ["=y"]})
+    screen = _answer_plain(
+        t,
+        {
+            "Compose project name": ["C-u", "=tmuxplain", "Enter"],
+            "Key rotation interval (days)": ["C-u", "=60", "Enter"],
+            "Save these answers": ["=y"],
+        },
+    )
     assert "EXIT=0" in screen, screen[-3000:]
     assert "Detected environment:" in screen and "Review — nothing has been written yet." in screen
     assert re.search(r"Saved answers\.yaml", screen)
@@ -157,7 +184,9 @@ def test_plain_wizard_answered_by_keystrokes(term, tmp_path: Path):
 
 
 def test_wizard_refuses_without_a_terminal(tmp_path: Path):
-    result = subprocess.run([STACKSEAL, "wizard"], cwd=tmp_path, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    result = subprocess.run(
+        [STACKSEAL, "wizard"], cwd=tmp_path, stdin=subprocess.DEVNULL, capture_output=True, text=True
+    )
     assert result.returncode == 2
     assert "needs an interactive terminal" in result.stderr and "Traceback" not in result.stderr
     assert list(tmp_path.iterdir()) == []
@@ -166,8 +195,13 @@ def test_wizard_refuses_without_a_terminal(tmp_path: Path):
 def test_bad_answers_file_is_one_line_exit_2(tmp_path: Path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("version: 1\nneo4j:\n  edition: pro\n")
-    result = subprocess.run([STACKSEAL, "wizard", "--answers", str(bad)], cwd=tmp_path, stdin=subprocess.DEVNULL,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [STACKSEAL, "wizard", "--answers", str(bad)],
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 2
     assert "neo4j.edition: 'pro' is not one of community, enterprise" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
@@ -194,9 +228,14 @@ def test_tui_and_plain_processes_write_identical_files(term, tmp_path: Path):
     t.keys("C-n")
     assert "EXIT=0" in t.wait_for("EXIT=")
     p = term(f"{shlex.quote(STACKSEAL)} wizard --plain --out answers.yaml", tmp_path / "plain")
-    screen = _answer_plain(p, {"Compose project name": ["C-u", "=parity", "Enter"],
-                               "Key rotation interval (days)": ["C-u", "=45", "Enter"],
-                               "Save these answers": ["=y"]})
+    screen = _answer_plain(
+        p,
+        {
+            "Compose project name": ["C-u", "=parity", "Enter"],
+            "Key rotation interval (days)": ["C-u", "=45", "Enter"],
+            "Save these answers": ["=y"],
+        },
+    )
     assert "EXIT=0" in screen, screen[-3000:]
     tui, plain = (tmp_path / "tui" / "answers.yaml").read_bytes(), (tmp_path / "plain" / "answers.yaml").read_bytes()
     assert tui == plain

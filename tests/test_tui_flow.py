@@ -39,6 +39,7 @@ PLAIN_KEYS = {
 
 async def _tui_answers(pilot) -> None:
     """... and the same answers as keystrokes in the Textual wizard."""
+
     async def press(*keys: str) -> None:
         for key in keys:  # one at a time, settling after each, as a person types
             await pilot.press(key)
@@ -49,8 +50,21 @@ async def _tui_answers(pilot) -> None:
     # Neo4j: edition has focus; Enterprise, then accept its license
     await press("down", "tab", "space", "ctrl+n")
     # Object store: MinIO, SSE-C (MinIO needs TLS for it: an https endpoint), two buckets
-    await press("down", "tab", "down", "down", "tab", "end", "ctrl+u", *"https://127.0.0.1:9000",
-                "tab", "end", "ctrl+u", *"a1b, c2d", "ctrl+n")
+    await press(
+        "down",
+        "tab",
+        "down",
+        "down",
+        "tab",
+        "end",
+        "ctrl+u",
+        *"https://127.0.0.1:9000",
+        "tab",
+        "end",
+        "ctrl+u",
+        *"a1b, c2d",
+        "ctrl+n",
+    )
     # KMS: two down from 'local' wraps to Vault, then AWS; region
     await press("down", "down", "tab", "tab", "end", "ctrl+u", *"eu-west-1", "ctrl+n")
     # Volumes: the next selectable backend after gocryptfs is host-fde (others disabled)
@@ -62,7 +76,11 @@ async def _tui_answers(pilot) -> None:
 def _check(plan) -> None:
     assert plan.project == "shop" and plan.output_dir == "./out"
     assert plan.neo4j.edition == "enterprise" and plan.neo4j.accept_license_agreement is True
-    assert (plan.object_store.kind, plan.object_store.sse, plan.object_store.buckets) == ("minio", "sse-c", ["a1b", "c2d"])
+    assert (plan.object_store.kind, plan.object_store.sse, plan.object_store.buckets) == (
+        "minio",
+        "sse-c",
+        ["a1b", "c2d"],
+    )
     assert plan.object_store.endpoint == "https://127.0.0.1:9000"
     assert (plan.kms.backend, plan.kms.aws.region) == ("aws", "eu-west-1")
     assert (plan.volumes.backend, plan.volumes.root) == ("host-fde", "/srv/x")
@@ -97,12 +115,20 @@ def _run_plain(base: Path) -> Path:
     plan.set_base_dir(base)
     lines: list[str] = []
     with create_pipe_input() as pipe:
+
         def ask(prompt, key):
             pipe.send_text(PLAIN_KEYS.get(key, "\r"))
             return prompt.unsafe_ask()
 
-        saved = run_plain(plan, out, set(), fixed_facts(), echo=lines.append, ask=ask,
-                          prompt_kwargs={"input": pipe, "output": DummyOutput()})
+        saved = run_plain(
+            plan,
+            out,
+            set(),
+            fixed_facts(),
+            echo=lines.append,
+            ask=ask,
+            prompt_kwargs={"input": pipe, "output": DummyOutput()},
+        )
     assert saved is not None, "\n".join(lines)
     text = "\n".join(lines)
     assert "unavailable) LUKS file" in text and "Review — nothing has been written yet." in text
@@ -126,12 +152,23 @@ def test_plain_decline_writes_nothing(tmp_path: Path):
     plan.set_base_dir(tmp_path)
     lines: list[str] = []
     with create_pipe_input() as pipe:
+
         def ask(prompt, key):
             pipe.send_text("n" if key == "save" else PLAIN_KEYS.get(key, "\r") if key != "project" else "\r")
             return prompt.unsafe_ask()
 
-        assert run_plain(plan, tmp_path / "stackseal.yaml", set(), fixed_facts(), echo=lines.append, ask=ask,
-                         prompt_kwargs={"input": pipe, "output": DummyOutput()}) is None
+        assert (
+            run_plain(
+                plan,
+                tmp_path / "stackseal.yaml",
+                set(),
+                fixed_facts(),
+                echo=lines.append,
+                ask=ask,
+                prompt_kwargs={"input": pipe, "output": DummyOutput()},
+            )
+            is None
+        )
     assert lines[-1] == "No changes were made."
     assert list(tmp_path.iterdir()) == []
 
@@ -162,18 +199,34 @@ async def test_answers_file_prefills_every_question(tmp_path: Path):
 def test_plain_kms_test_connection_against_real_openbao(tmp_path: Path, openbao):
     token = tmp_path / "token"
     token.write_text(openbao.token + "\n")
-    keys = {"kms.backend": DOWN + "\r", "kms.vault.address": CLEAR + openbao.address + "\r",
-            "kms.vault.token_file": CLEAR + str(token) + "\r", "kms-test": "y", "save": "n"}
+    keys = {
+        "kms.backend": DOWN + "\r",
+        "kms.vault.address": CLEAR + openbao.address + "\r",
+        "kms.vault.token_file": CLEAR + str(token) + "\r",
+        "kms-test": "y",
+        "save": "n",
+    }
     plan = default_plan()
     plan.set_base_dir(tmp_path)
     lines: list[str] = []
     with create_pipe_input() as pipe:
+
         def ask(prompt, key):
             pipe.send_text(keys.get(key, "\r"))
             return prompt.unsafe_ask()
 
-        assert run_plain(plan, tmp_path / "stackseal.yaml", set(), fixed_facts(), echo=lines.append, ask=ask,
-                         prompt_kwargs={"input": pipe, "output": DummyOutput()}) is None
+        assert (
+            run_plain(
+                plan,
+                tmp_path / "stackseal.yaml",
+                set(),
+                fixed_facts(),
+                echo=lines.append,
+                ask=ask,
+                prompt_kwargs={"input": pipe, "output": DummyOutput()},
+            )
+            is None
+        )
     text = "\n".join(lines)
     assert "Connection ok: token accepted" in text and openbao.token not in text
     assert sorted(p.name for p in tmp_path.iterdir()) == ["token"]
@@ -188,11 +241,22 @@ def test_plain_replay_of_a_saved_file_is_byte_identical(tmp_path: Path):
     plan = load_plan(saved)
     lines: list[str] = []
     with create_pipe_input() as pipe:
+
         def ask(prompt, key):
             pipe.send_text("y" if key == "save" else "\r")
             return prompt.unsafe_ask()
 
-        assert run_plain(plan, saved, {q.id for q in questions.QUESTIONS}, fixed_facts(), echo=lines.append, ask=ask,
-                         prompt_kwargs={"input": pipe, "output": DummyOutput()}) is not None
+        assert (
+            run_plain(
+                plan,
+                saved,
+                {q.id for q in questions.QUESTIONS},
+                fixed_facts(),
+                echo=lines.append,
+                ask=ask,
+                prompt_kwargs={"input": pipe, "output": DummyOutput()},
+            )
+            is not None
+        )
     assert "(unchanged)" in "\n".join(lines)
     assert saved.read_bytes() == original

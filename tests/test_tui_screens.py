@@ -137,7 +137,10 @@ async def test_kms_backend_questions_and_test_connection(tmp_path: Path):
 async def test_volumes_only_offer_what_the_host_runs(tmp_path: Path):
     app = make_app(tmp_path, "VolumesScreen")
     async with app.run_test(size=SIZE) as pilot:
-        buttons = {str(b.label).split(" —")[0]: b for b in app.screen.query_one("#in-volumes-backend", ChoiceSet).query(RadioButton)}
+        buttons = {
+            str(b.label).split(" —")[0]: b
+            for b in app.screen.query_one("#in-volumes-backend", ChoiceSet).query(RadioButton)
+        }
         assert buttons["LUKS file"].disabled and "device-mapper" in str(buttons["LUKS file"].label)
         assert buttons["fscrypt"].disabled and "not installed" in str(buttons["fscrypt"].label)
         assert not buttons["gocryptfs"].disabled
@@ -277,8 +280,13 @@ async def test_detection_sets_defaults_live_but_never_overrides_an_answer(tmp_pa
         assert app.plan.kms.backend == "vault"
         radio = app.screen.query_one("#in-kms-backend", ChoiceSet)
         assert radio.pressed_index == 0  # the screen shows the new default
-    answered = StacksealApp(set_path(plan, "kms.backend", "aws"), tmp_path / "stackseal.yaml", keep={"kms.backend"},
-                            probes=probes, start_at=3)
+    answered = StacksealApp(
+        set_path(plan, "kms.backend", "aws"),
+        tmp_path / "stackseal.yaml",
+        keep={"kms.backend"},
+        probes=probes,
+        start_at=3,
+    )
     async with answered.run_test(size=SIZE) as pilot:
         await answered.workers.wait_for_complete()
         await pilot.pause()
@@ -340,10 +348,17 @@ async def test_execute_shows_live_steps_of_a_real_run(tmp_path: Path):
             if getattr(event, "step_id", "") == "ports" and type(event).__name__ == "StepDone":
                 self._cancel.set()  # what the Cancel button does
 
-    plan = plan_from_dict({"version": 1, "project": "wizexec", "output_dir": "./stack",
-                           "neo4j": {"bolt_url": "bolt://127.0.0.1:27687", "http_port": None},
-                           "object_store": {"endpoint": "http://127.0.0.1:29000"},
-                           "volumes": {"backend": "none", "root": str(tmp_path / "vol")}}, base_dir=tmp_path)
+    plan = plan_from_dict(
+        {
+            "version": 1,
+            "project": "wizexec",
+            "output_dir": "./stack",
+            "neo4j": {"bolt_url": "bolt://127.0.0.1:27687", "http_port": None},
+            "object_store": {"endpoint": "http://127.0.0.1:29000"},
+            "volumes": {"backend": "none", "root": str(tmp_path / "vol")},
+        },
+        base_dir=tmp_path,
+    )
     app = StacksealApp(plan, tmp_path / "stackseal.yaml", facts=None, detect=False, start_at=6)
     async with app.run_test(size=SIZE) as pilot:
         await app.workers.wait_for_complete()
@@ -392,8 +407,14 @@ async def test_changing_an_address_probes_the_service_again(tmp_path: Path, open
         closed = sock.getsockname()[1]
     plan = set_path(set_path(default_plan(), "kms.backend", "vault"), "kms.vault.address", f"http://127.0.0.1:{closed}")
     plan.set_base_dir(tmp_path)
-    app = StacksealApp(plan, tmp_path / "stackseal.yaml", keep={"kms.backend"},
-                       probes=[p for p in detect.PROBES if p.key == "vault"], start_at=3, timeout=1)
+    app = StacksealApp(
+        plan,
+        tmp_path / "stackseal.yaml",
+        keep={"kms.backend"},
+        probes=[p for p in detect.PROBES if p.key == "vault"],
+        start_at=3,
+        timeout=1,
+    )
     async with app.run_test(size=SIZE) as pilot:
         await app.workers.wait_for_complete()
         assert app.facts.ok("vault") is False

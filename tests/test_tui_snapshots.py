@@ -31,8 +31,10 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-@pytest.mark.parametrize("screen", ["WelcomeScreen", "Neo4jScreen", "ObjectStoreScreen", "KmsScreen", "VolumesScreen",
-                                    "PolicyScreen", "ReviewScreen"])
+@pytest.mark.parametrize(
+    "screen",
+    ["WelcomeScreen", "Neo4jScreen", "ObjectStoreScreen", "KmsScreen", "VolumesScreen", "PolicyScreen", "ReviewScreen"],
+)
 def test_screen_snapshot(snap_compare, in_tmp: Path, screen: str):
     app = make_app(in_tmp, screen, out=Path("stackseal.yaml"))
     assert snap_compare(app, terminal_size=SIZE, run_before=_settle)
@@ -54,7 +56,9 @@ async def _execute_unwritable(pilot) -> None:
     from screens.execute import ExecuteScreen
 
     app = pilot.app
-    app.plan = app.plan.__class__(**{**{f: getattr(app.plan, f) for f in app.plan.__struct_fields__}, "output_dir": "/proc/stackseal-none/stack"})
+    app.plan = app.plan.__class__(
+        **{**{f: getattr(app.plan, f) for f in app.plan.__struct_fields__}, "output_dir": "/proc/stackseal-none/stack"}
+    )
     await app.push_screen(ExecuteScreen())
     await _settle(pilot)
 

@@ -22,7 +22,10 @@ from wizard.errors import StacksealError
 #: subcommand -> (module, one-line help). Order is the order ``--help`` lists them.
 COMMANDS: dict[str, tuple[str, str]] = {
     "wizard": ("wizard.commands.wizard_cmd", "ask the questions (Textual, or --plain) and save the answers file"),
-    "render": ("wizard.commands.render_cmd", "write every artifact (compose, secrets, configs, runbook) for an answers file"),
+    "render": (
+        "wizard.commands.render_cmd",
+        "write every artifact (compose, secrets, configs, runbook) for an answers file",
+    ),
     "plan": ("wizard.commands.plan_cmd", "show the provisioning steps and what each would change"),
     "apply": ("wizard.commands.apply_cmd", "render and execute the steps; resumes an interrupted run"),
 }
@@ -36,7 +39,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="stackseal", description="Encrypt a Docker Compose stack's data at rest, with keys in a real KMS.")
+    parser = _Parser(
+        prog="stackseal", description="Encrypt a Docker Compose stack's data at rest, with keys in a real KMS."
+    )
     parser.add_argument("--version", action="version", version=f"stackseal {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, (module_name, help_text) in COMMANDS.items():

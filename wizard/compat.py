@@ -31,9 +31,9 @@ class Problem:
 #: not a key store stackseal can back up.
 SEAWEEDFS_NO_KMS = {
     "local": "sse-kms on seaweedfs needs a real KMS (vault, aws or gcp): its built-in local provider keeps keys "
-             "where stackseal cannot back them up; choose sse-s3 (key in a local file) or another kms.backend",
+    "where stackseal cannot back them up; choose sse-s3 (key in a local file) or another kms.backend",
     "azure": "sse-kms on seaweedfs cannot use azure: the published SeaweedFS binaries are built without the Azure "
-             "KMS provider; choose sse-s3 / sse-c, kind: minio (KES), or kms.backend vault, aws or gcp",
+    "KMS provider; choose sse-s3 / sse-c, kind: minio (KES), or kms.backend vault, aws or gcp",
 }
 
 
@@ -87,21 +87,37 @@ def check_plan(plan: Plan) -> list[Problem]:
         seen.setdefault(port, key)
 
     if plan.neo4j.edition == "enterprise" and not plan.neo4j.accept_license_agreement:
-        add(Problem("neo4j.accept_license_agreement",
-                    "Neo4j Enterprise needs its license accepted; set it to true (you need a license) or choose community"))
+        add(
+            Problem(
+                "neo4j.accept_license_agreement",
+                "Neo4j Enterprise needs its license accepted; set it to true (you need a license) or choose community",
+            )
+        )
     if store.sse == "sse-kms":
         if store.kind == "minio" and not store.kes:
-            add(Problem("object_store.sse",
-                        "sse-kms on MinIO needs KES (set object_store.kes: true) or choose sse-s3 / sse-c"))
+            add(
+                Problem(
+                    "object_store.sse",
+                    "sse-kms on MinIO needs KES (set object_store.kes: true) or choose sse-s3 / sse-c",
+                )
+            )
         if store.kind == "seaweedfs" and kms.backend in SEAWEEDFS_NO_KMS:
             add(Problem("object_store.sse", SEAWEEDFS_NO_KMS[kms.backend]))
     if store.sse == "sse-c" and store.kind == "minio" and not store.endpoint.startswith("https://"):
-        add(Problem("object_store.endpoint",
-                    "sse-c on MinIO needs TLS (the server rejects SSE-C over plain HTTP); use an https:// endpoint, "
-                    "stackseal renders the certificates"))
+        add(
+            Problem(
+                "object_store.endpoint",
+                "sse-c on MinIO needs TLS (the server rejects SSE-C over plain HTTP); use an https:// endpoint, "
+                "stackseal renders the certificates",
+            )
+        )
     if uses_kes(plan) and kms.backend == "gcp" and not kms.gcp.credentials_file:
-        add(Problem("kms.gcp.credentials_file",
-                    "KES's GCP Secret Manager keystore needs a service-account JSON file; set credentials_file"))
+        add(
+            Problem(
+                "kms.gcp.credentials_file",
+                "KES's GCP Secret Manager keystore needs a service-account JSON file; set credentials_file",
+            )
+        )
     if vol.backend == "luks-device" and not vol.device:
         add(Problem("volumes.device", "luks-device needs the block device to format, e.g. device: /dev/sdb"))
     if vol.backend != "luks-device" and vol.device:
@@ -109,39 +125,83 @@ def check_plan(plan: Plan) -> list[Problem]:
     if kms.backend == "vault":
         v = kms.vault
         if v.deploy and v.token_file:
-            add(Problem("kms.vault.token_file",
-                        "deploy: true runs a fresh OpenBao in the stack and generates its token; remove token_file or set deploy: false"))
+            add(
+                Problem(
+                    "kms.vault.token_file",
+                    "deploy: true runs a fresh OpenBao in the stack and generates its token; remove token_file or set deploy: false",
+                )
+            )
         if bool(v.approle_role_id_file) != bool(v.approle_secret_id_file):
-            add(Problem("kms.vault.approle_role_id_file", "AppRole needs both approle_role_id_file and approle_secret_id_file"))
+            add(
+                Problem(
+                    "kms.vault.approle_role_id_file",
+                    "AppRole needs both approle_role_id_file and approle_secret_id_file",
+                )
+            )
     if bool(store.access_key_file) != bool(store.secret_key_file):
-        add(Problem("object_store.secret_key_file",
-                    "existing S3 credentials need both access_key_file and secret_key_file (or neither, to generate them)"))
+        add(
+            Problem(
+                "object_store.secret_key_file",
+                "existing S3 credentials need both access_key_file and secret_key_file (or neither, to generate them)",
+            )
+        )
     if kms.backend == "azure" and not kms.azure.vault_url:
-        add(Problem("kms.azure.vault_url", "the Azure backend needs the Key Vault URL, e.g. https://NAME.vault.azure.net"))
+        add(
+            Problem(
+                "kms.azure.vault_url", "the Azure backend needs the Key Vault URL, e.g. https://NAME.vault.azure.net"
+            )
+        )
     if kms.backend == "gcp" and not kms.gcp.project:
         add(Problem("kms.gcp.project", "the GCP backend needs the project id that holds the key ring"))
     if vol.backend == "none":
-        add(Problem("volumes.backend",
-                    "none leaves Neo4j's data, transaction logs and the object store's files unencrypted on disk; "
-                    "use it only where the host disk is encrypted by other means (then choose host-fde)", "warning"))
+        add(
+            Problem(
+                "volumes.backend",
+                "none leaves Neo4j's data, transaction logs and the object store's files unencrypted on disk; "
+                "use it only where the host disk is encrypted by other means (then choose host-fde)",
+                "warning",
+            )
+        )
     if kms.backend == "local":
-        add(Problem("kms.backend",
-                    "local keeps keys in files next to the stack: for development only, not a KMS", "warning"))
+        add(
+            Problem(
+                "kms.backend", "local keeps keys in files next to the stack: for development only, not a KMS", "warning"
+            )
+        )
     if store.sse == "sse-c" and store.kind == "seaweedfs" and not uses_object_store_tls(plan):
-        add(Problem("object_store.endpoint",
-                    "sse-c over http:// sends the customer key in clear text (only on 127.0.0.1 here); "
-                    "use an https:// endpoint so stackseal renders TLS certificates", "warning"))
+        add(
+            Problem(
+                "object_store.endpoint",
+                "sse-c over http:// sends the customer key in clear text (only on 127.0.0.1 here); "
+                "use an https:// endpoint so stackseal renders TLS certificates",
+                "warning",
+            )
+        )
     if uses_kes(plan):
-        add(Problem("object_store.kes",
-                    "KES is deprecated upstream (last release 2025-03); it still works with the pinned images", "warning"))
+        add(
+            Problem(
+                "object_store.kes",
+                "KES is deprecated upstream (last release 2025-03); it still works with the pinned images",
+                "warning",
+            )
+        )
     if store.kind == "minio" and not uses_kes(plan) and store.sse != "sse-c":
-        add(Problem("object_store.sse",
-                    "MinIO's static key (MINIO_KMS_SECRET_KEY_FILE) cannot be rotated; use a real KMS with KES to rotate keys",
-                    "warning"))
+        add(
+            Problem(
+                "object_store.sse",
+                "MinIO's static key (MINIO_KMS_SECRET_KEY_FILE) cannot be rotated; use a real KMS with KES to rotate keys",
+                "warning",
+            )
+        )
     if store.kind == "minio":
-        add(Problem("object_store.kind",
-                    "MinIO community edition is unmaintained (since 2026-02) and its images left Docker Hub; "
-                    "the pinned image is the last published one. Consider seaweedfs", "warning"))
+        add(
+            Problem(
+                "object_store.kind",
+                "MinIO community edition is unmaintained (since 2026-02) and its images left Docker Hub; "
+                "the pinned image is the last published one. Consider seaweedfs",
+                "warning",
+            )
+        )
     problems.sort(key=lambda p: p.level != "error")
     return problems
 

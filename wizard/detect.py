@@ -121,6 +121,7 @@ def _short(err: BaseException | str, limit: int = 90) -> str:
 # host facts (local files and PATH: instant)
 # ---------------------------------------------------------------------------------------------
 
+
 def probe_os(plan: Plan, timeout: float) -> Fact:
     system = platform.system()
     release = platform.release()
@@ -157,7 +158,9 @@ def probe_fuse(plan: Plan, timeout: float) -> Fact:
     fusermount = shutil.which("fusermount3") or shutil.which("fusermount")
     allow_other = False
     try:
-        allow_other = any(line.strip() == "user_allow_other" for line in Path("/etc/fuse.conf").read_text().splitlines())
+        allow_other = any(
+            line.strip() == "user_allow_other" for line in Path("/etc/fuse.conf").read_text().splitlines()
+        )
     except OSError:
         pass
     data = {"dev": dev, "fusermount": fusermount, "user_allow_other": allow_other}
@@ -185,7 +188,9 @@ def probe_device_mapper(plan: Plan, timeout: float) -> Fact:
         present = Path("/sys/class/misc/device-mapper").exists()
     if present:
         return Fact("device_mapper", "Device-mapper", True, "available (LUKS volumes can be opened)")
-    return Fact("device_mapper", "Device-mapper", False, "this kernel has no device-mapper (LUKS volumes cannot be opened)")
+    return Fact(
+        "device_mapper", "Device-mapper", False, "this kernel has no device-mapper (LUKS volumes cannot be opened)"
+    )
 
 
 def probe_fscrypt_kernel(plan: Plan, timeout: float) -> Fact:
@@ -197,6 +202,7 @@ def probe_fscrypt_kernel(plan: Plan, timeout: float) -> Fact:
 # ---------------------------------------------------------------------------------------------
 # Docker and Compose (Docker API over its UNIX socket: no SDK import, hard timeout)
 # ---------------------------------------------------------------------------------------------
+
 
 class _UnixHTTPConnection(http.client.HTTPConnection):
     def __init__(self, path: str, timeout: float) -> None:
@@ -214,7 +220,7 @@ def docker_socket() -> str | None:
     """The Docker daemon's UNIX socket path (``DOCKER_HOST=unix://...`` or the default)."""
     host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
     if host.startswith("unix://"):
-        return host[len("unix://"):]
+        return host[len("unix://") :]
     return None
 
 
@@ -240,7 +246,7 @@ def probe_docker(plan: Plan, timeout: float) -> Fact:
         info = docker_get("/version", timeout)
     except FileNotFoundError:
         return Fact("docker", "Docker engine", False, f"no daemon socket at {docker_socket()} (is dockerd running?)")
-    except socket.timeout:
+    except TimeoutError:
         return Fact("docker", "Docker engine", None, f"no answer within {timeout:g}s")
     except (OSError, ValueError) as err:
         return Fact("docker", "Docker engine", False, f"not reachable: {_short(err)}")
@@ -251,7 +257,11 @@ def probe_docker(plan: Plan, timeout: float) -> Fact:
 
 def _compose_binaries() -> list[list[str]]:
     candidates = []
-    for plugin_dir in (Path.home() / ".docker/cli-plugins", Path("/usr/local/lib/docker/cli-plugins"), Path("/usr/lib/docker/cli-plugins")):
+    for plugin_dir in (
+        Path.home() / ".docker/cli-plugins",
+        Path("/usr/local/lib/docker/cli-plugins"),
+        Path("/usr/lib/docker/cli-plugins"),
+    ):
         plugin = plugin_dir / "docker-compose"
         if plugin.exists():
             candidates.append([str(plugin)])
@@ -264,7 +274,9 @@ def _compose_binaries() -> list[list[str]]:
 def probe_compose(plan: Plan, timeout: float) -> Fact:
     for cmd in _compose_binaries():
         try:
-            out = subprocess.run([*cmd, "version", "--short"], capture_output=True, text=True, timeout=timeout, check=False)
+            out = subprocess.run(
+                [*cmd, "version", "--short"], capture_output=True, text=True, timeout=timeout, check=False
+            )
         except subprocess.TimeoutExpired:
             return Fact("compose", "Docker Compose", None, f"{cmd[0]} gave no answer within {timeout:g}s")
         except OSError:
@@ -273,8 +285,16 @@ def probe_compose(plan: Plan, timeout: float) -> Fact:
         if out.returncode == 0 and version:
             major = version.split(".", 1)[0]
             if major.isdigit() and int(major) >= 2:
-                return Fact("compose", "Docker Compose", True, f"Compose v{version} ({cmd[0]})", {"version": version, "path": cmd[0]})
-            return Fact("compose", "Docker Compose", False, f"Compose v{version} is too old: v2 is needed", {"version": version})
+                return Fact(
+                    "compose",
+                    "Docker Compose",
+                    True,
+                    f"Compose v{version} ({cmd[0]})",
+                    {"version": version, "path": cmd[0]},
+                )
+            return Fact(
+                "compose", "Docker Compose", False, f"Compose v{version} is too old: v2 is needed", {"version": version}
+            )
     return Fact("compose", "Docker Compose", False, "Compose v2 not found (install the docker-compose plugin)")
 
 
@@ -282,7 +302,7 @@ def probe_running_stack(plan: Plan, timeout: float) -> Fact:
     label = "com.docker.compose.project"
     try:
         containers = docker_get("/containers/json", timeout)
-    except socket.timeout:
+    except TimeoutError:
         return Fact("stack", "Running stack", None, f"Docker gave no answer within {timeout:g}s")
     except (OSError, ValueError):
         return Fact("stack", "Running stack", None, "unknown (Docker not reachable)")
@@ -302,6 +322,7 @@ def probe_running_stack(plan: Plan, timeout: float) -> Fact:
 # services the answers point to (Neo4j, object store, Vault/OpenBao)
 # ---------------------------------------------------------------------------------------------
 
+
 def _host_port(url: str, default_port: int) -> tuple[str, int]:
     parsed = urllib.parse.urlsplit(url)
     return parsed.hostname or "127.0.0.1", parsed.port or default_port
@@ -312,7 +333,7 @@ def tcp_open(host: str, port: int, timeout: float) -> bool | None:
     try:
         with socket.create_connection((host, port), timeout=timeout):
             return True
-    except socket.timeout:
+    except TimeoutError:
         return None
     except OSError:
         return False
@@ -322,8 +343,12 @@ def neo4j_edition(bolt_url: str, user: str, password: str, timeout: float) -> tu
     """(edition, version) of the Neo4j at ``bolt_url`` via ``CALL dbms.components()``."""
     from neo4j import GraphDatabase  # heavy: imported only when credentials are at hand
 
-    with GraphDatabase.driver(bolt_url, auth=(user, password), connection_timeout=timeout, max_transaction_retry_time=0) as driver:
-        records, _, _ = driver.execute_query("CALL dbms.components() YIELD name, versions, edition RETURN versions, edition")
+    with GraphDatabase.driver(
+        bolt_url, auth=(user, password), connection_timeout=timeout, max_transaction_retry_time=0
+    ) as driver:
+        records, _, _ = driver.execute_query(
+            "CALL dbms.components() YIELD name, versions, edition RETURN versions, edition"
+        )
         record = records[0]
         return str(record["edition"]), str(record["versions"][0])
 
@@ -338,23 +363,41 @@ def probe_neo4j(plan: Plan, timeout: float) -> Fact:
         return Fact("neo4j", "Neo4j", False, f"nothing listens on {host}:{port} (a new stack will be created)")
     auth_file = plan.neo4j.auth_file
     if not auth_file:
-        return Fact("neo4j", "Neo4j", True, f"Bolt answers on {host}:{port}; edition unknown (set neo4j.auth_file to detect it)", {"bolt": True})
+        return Fact(
+            "neo4j",
+            "Neo4j",
+            True,
+            f"Bolt answers on {host}:{port}; edition unknown (set neo4j.auth_file to detect it)",
+            {"bolt": True},
+        )
     try:
         user, _, password = plan.resolve(auth_file).read_text(encoding="utf-8").strip().partition("/")
     except OSError as err:
-        return Fact("neo4j", "Neo4j", True, f"Bolt answers; cannot read auth file: {_short(err.strerror or err)}", {"bolt": True})
+        return Fact(
+            "neo4j",
+            "Neo4j",
+            True,
+            f"Bolt answers; cannot read auth file: {_short(err.strerror or err)}",
+            {"bolt": True},
+        )
     try:
         edition, version = neo4j_edition(url, user, password, timeout)
     except Exception as err:  # driver errors: auth failure, protocol, timeout
         return Fact("neo4j", "Neo4j", True, f"Bolt answers; edition query failed: {type(err).__name__}", {"bolt": True})
-    return Fact("neo4j", "Neo4j", True, f"Neo4j {version} {edition} at {host}:{port}", {"bolt": True, "edition": edition, "version": version})
+    return Fact(
+        "neo4j",
+        "Neo4j",
+        True,
+        f"Neo4j {version} {edition} at {host}:{port}",
+        {"bolt": True, "edition": edition, "version": version},
+    )
 
 
 def _http_get(url: str, timeout: float, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
     """GET ``url``; HTTP error statuses are returned, not raised (they carry information)."""
     request = urllib.request.Request(url, headers=headers or {})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (http(s) only, from the plan)
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, dict(response.headers), response.read(65536)
     except urllib.error.HTTPError as err:
         return err.code, dict(err.headers or {}), err.read(65536) if err.fp else b""
@@ -380,8 +423,13 @@ def probe_object_store(plan: Plan, timeout: float) -> Fact:
     server = headers.get("Server", "")
     kind = "minio" if "minio" in server.lower() else "seaweedfs" if "seaweed" in server.lower() else None
     name = {"minio": "MinIO", "seaweedfs": "SeaweedFS"}.get(kind or "", server or "an HTTP server")
-    return Fact("object_store", "Object store", True, f"{name} answers at {plan.object_store.endpoint} (HTTP {status})",
-                {"kind": kind, "server": server, "status": status})
+    return Fact(
+        "object_store",
+        "Object store",
+        True,
+        f"{name} answers at {plan.object_store.endpoint} (HTTP {status})",
+        {"kind": kind, "server": server, "status": status},
+    )
 
 
 def vault_health(address: str, timeout: float) -> dict[str, Any]:
@@ -447,8 +495,12 @@ PROBES: list[Probe] = [
 ]
 
 
-def detect_all(plan: Plan, on_fact: Callable[[Fact], None] | None = None, timeout: float = DEFAULT_TIMEOUT,
-               probes: list[Probe] | None = None) -> Facts:
+def detect_all(
+    plan: Plan,
+    on_fact: Callable[[Fact], None] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    probes: list[Probe] | None = None,
+) -> Facts:
     """Run every probe concurrently; ``on_fact`` sees each fact as it arrives (plain mode, tests).
 
     The wall time is bounded by the slowest probe's own timeout, not by their sum.
@@ -469,8 +521,10 @@ def detect_all(plan: Plan, on_fact: Callable[[Fact], None] | None = None, timeou
 # what the facts mean for the questions
 # ---------------------------------------------------------------------------------------------
 
+
 def volume_backend_unavailable(backend: str, facts: Facts) -> str | None:
     """Why ``backend`` cannot run on this host, or None if it can (or is not known yet)."""
+
     def missing(key: str) -> bool:
         return facts.ok(key) is False
 
@@ -531,21 +585,31 @@ def _read_secret(plan: Plan, path: str) -> str:
     if not value:
         raise _BadCredential(f"{path}: empty; it must hold the credential")
     if any(ch.isspace() or not ch.isprintable() for ch in value):
-        raise _BadCredential(f"{path}: must hold one credential on one line (found spaces, line breaks or control characters)")
+        raise _BadCredential(
+            f"{path}: must hold one credential on one line (found spaces, line breaks or control characters)"
+        )
     return value
 
 
-def _vault_request(address: str, path: str, timeout: float, token: str | None = None, body: dict | None = None,
-                   namespace: str | None = None) -> tuple[int, Any]:
+def _vault_request(
+    address: str,
+    path: str,
+    timeout: float,
+    token: str | None = None,
+    body: dict | None = None,
+    namespace: str | None = None,
+) -> tuple[int, Any]:
     headers = {"Content-Type": "application/json"}
     if token:
         headers["X-Vault-Token"] = token
     if namespace:
         headers["X-Vault-Namespace"] = namespace
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(address.rstrip("/") + path, data=data, headers=headers, method="POST" if data else "GET")
+    request = urllib.request.Request(
+        address.rstrip("/") + path, data=data, headers=headers, method="POST" if data else "GET"
+    )
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as err:
         try:
@@ -570,8 +634,16 @@ def _vault_test(plan: Plan, timeout: float) -> Fact:
             token = _read_secret(plan, v.token_file)
             how = "token"
         elif v.approle_role_id_file and v.approle_secret_id_file:
-            status, answer = _vault_request(v.address, "/v1/auth/approle/login", timeout, namespace=v.namespace, body={
-                "role_id": _read_secret(plan, v.approle_role_id_file), "secret_id": _read_secret(plan, v.approle_secret_id_file)})
+            status, answer = _vault_request(
+                v.address,
+                "/v1/auth/approle/login",
+                timeout,
+                namespace=v.namespace,
+                body={
+                    "role_id": _read_secret(plan, v.approle_role_id_file),
+                    "secret_id": _read_secret(plan, v.approle_secret_id_file),
+                },
+            )
             if status != 200:
                 return Fact("kms_test", "KMS", False, f"AppRole login refused (HTTP {status})")
             token = answer["auth"]["client_token"]
@@ -579,7 +651,9 @@ def _vault_test(plan: Plan, timeout: float) -> Fact:
         elif os.environ.get("VAULT_TOKEN"):
             token, how = os.environ["VAULT_TOKEN"], "VAULT_TOKEN"
         else:
-            return Fact("kms_test", "KMS", None, f"{v.address} is up and unsealed; no token given, so access was not tested")
+            return Fact(
+                "kms_test", "KMS", None, f"{v.address} is up and unsealed; no token given, so access was not tested"
+            )
     except _BadCredential as err:
         return Fact("kms_test", "KMS", False, str(err))
     except OSError as err:
@@ -595,7 +669,9 @@ def _vault_test(plan: Plan, timeout: float) -> Fact:
 
 def _vault_token_test(v: Any, token: str, how: str, timeout: float) -> Fact:
     """What a token may do: lookup-self, then whether the transit mount exists."""
-    status, answer = _vault_request(v.address, "/v1/auth/token/lookup-self", timeout, token=token, namespace=v.namespace)
+    status, answer = _vault_request(
+        v.address, "/v1/auth/token/lookup-self", timeout, token=token, namespace=v.namespace
+    )
     if status != 200:
         return Fact("kms_test", "KMS", False, f"{how} refused by {v.address} (HTTP {status})")
     policies = ", ".join(answer.get("data", {}).get("policies", []) or [])
@@ -618,16 +694,24 @@ def _aws_test(plan: Plan, timeout: float) -> Fact:
         return Fact("kms_test", "KMS", None, "boto3 is not installed (pip install boto3); connection not tested")
     try:
         session = boto3.session.Session(profile_name=aws.profile, region_name=aws.region)
-        client = session.client("kms", endpoint_url=aws.endpoint_url,
-                                config=Config(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 1}))
+        client = session.client(
+            "kms",
+            endpoint_url=aws.endpoint_url,
+            config=Config(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 1}),
+        )
         key = aws.key_id or f"alias/{plan.kms.key_name}"  # stackseal never creates AWS keys: it must exist
         meta = client.describe_key(KeyId=key)["KeyMetadata"]
         ok = meta["KeyState"] == "Enabled"
         return Fact("kms_test", "KMS", ok, f"key {key} ({meta['KeyId']}) is {meta['KeyState']} in {aws.region}")
     except Exception as err:  # botocore raises many types; the class name and first line say enough
         if type(err).__name__ == "NotFoundException":
-            return Fact("kms_test", "KMS", False, f"credentials accepted, but key {aws.key_id or 'alias/' + plan.kms.key_name} "
-                                                  f"does not exist in {aws.region}: create it or set its key id")
+            return Fact(
+                "kms_test",
+                "KMS",
+                False,
+                f"credentials accepted, but key {aws.key_id or 'alias/' + plan.kms.key_name} "
+                f"does not exist in {aws.region}: create it or set its key id",
+            )
         return Fact("kms_test", "KMS", False, f"AWS KMS: {type(err).__name__}: {_short(err)}")
 
 
@@ -642,5 +726,9 @@ def _endpoint_test(backend: str, url: str | None, cred_file: str | None, plan: P
     reachable = tcp_open(host, port, timeout)
     if reachable:
         return Fact("kms_test", "KMS", None, f"{name} endpoint {host} reachable; credentials are checked at apply")
-    return Fact("kms_test", "KMS", None if reachable is None else False,
-                f"{name} endpoint {host} not reachable from here; you can continue offline and apply elsewhere")
+    return Fact(
+        "kms_test",
+        "KMS",
+        None if reachable is None else False,
+        f"{name} endpoint {host} not reachable from here; you can continue offline and apply elsewhere",
+    )

@@ -57,5 +57,7 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
         except OSError:
             pass
         if err.errno == 28:  # ENOSPC
-            raise OperationFailed(f"{path}: disk full while writing; free space and run again (nothing was changed)") from None
+            raise OperationFailed(
+                f"{path}: disk full while writing; free space and run again (nothing was changed)"
+            ) from None
         raise OperationFailed(f"{path}: cannot write ({err.strerror})") from None

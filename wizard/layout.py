@@ -24,12 +24,12 @@ from wizard.plan import Plan
 class VolumeSpec:
     """One persistent volume: which service mounts it where, and where it lives on the host."""
 
-    name: str            # compose volume name, e.g. "neo4j-data"
-    service: str         # compose service that mounts it
+    name: str  # compose volume name, e.g. "neo4j-data"
+    service: str  # compose service that mounts it
     container_path: str  # where the service sees it, e.g. "/data"
-    purpose: str         # one line for the runbook and the review screen
-    mount_point: Path    # host directory bound into the container (plaintext view)
-    backing: Path        # what is encrypted on the host (cipher dir, LUKS image, or the dir itself)
+    purpose: str  # one line for the runbook and the review screen
+    mount_point: Path  # host directory bound into the container (plaintext view)
+    backing: Path  # what is encrypted on the host (cipher dir, LUKS image, or the dir itself)
 
 
 def project_root(plan: Plan) -> Path:
@@ -56,7 +56,9 @@ def _declared(plan: Plan) -> list[tuple[str, str, str, str]]:
     if uses_kes(plan) and plan.kms.backend == "local":
         volumes.append(("kes-keys", "kes", "/kes/keys", "KES fs keystore: object master keys (plaintext files)"))
     if plan.kms.backend == "vault" and plan.kms.vault.deploy:
-        volumes.append(("openbao-data", "openbao", "/openbao/file", "OpenBao raft storage (encrypted by its barrier too)"))
+        volumes.append(
+            ("openbao-data", "openbao", "/openbao/file", "OpenBao raft storage (encrypted by its barrier too)")
+        )
     return volumes
 
 

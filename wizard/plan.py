@@ -201,7 +201,9 @@ class VolumeAnswers(_Section):
 
     def __post_init__(self) -> None:
         if not self.root.startswith("/"):
-            raise ValueError(f"root: '{self.root}' is relative; volume root must be an absolute host path such as /srv/stackseal")
+            raise ValueError(
+                f"root: '{self.root}' is relative; volume root must be an absolute host path such as /srv/stackseal"
+            )
         if self.size_mb < 64:
             raise ValueError(f"size_mb: {self.size_mb} MB is too small; use at least 64")
         if self.device is not None and not self.device.startswith("/dev/"):
@@ -246,14 +248,20 @@ class Plan(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, dict=True):
 
     def __post_init__(self) -> None:
         if not _PROJECT_RE.match(self.project):
-            raise ValueError(f"project: '{self.project}' must be lowercase letters, digits, '-' or '_', starting with a letter or digit")
+            raise ValueError(
+                f"project: '{self.project}' must be lowercase letters, digits, '-' or '_', starting with a letter or digit"
+            )
         for key in self.images:
             if key not in IMAGE_KEYS:
-                raise ValueError(f"images.{key}: unknown service '{key}'{_hint(key, IMAGE_KEYS)}; allowed: {', '.join(IMAGE_KEYS)}")
+                raise ValueError(
+                    f"images.{key}: unknown service '{key}'{_hint(key, IMAGE_KEYS)}; allowed: {', '.join(IMAGE_KEYS)}"
+                )
             ref = self.images[key]
             if not ref or ref != ref.strip() or any(c.isspace() for c in ref):
-                raise ValueError(f"images.{key}: {ref!r} is not an image reference (e.g. registry.example.com/neo4j:5.26); "
-                                 "remove the key to use the default image")
+                raise ValueError(
+                    f"images.{key}: {ref!r} is not an image reference (e.g. registry.example.com/neo4j:5.26); "
+                    "remove the key to use the default image"
+                )
 
     # -- paths ---------------------------------------------------------------------------
     @property
@@ -277,6 +285,7 @@ class Plan(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, dict=True):
 # ---------------------------------------------------------------------------------------
 # loading, validation, saving
 # ---------------------------------------------------------------------------------------
+
 
 def _migrate_0_to_1(data: dict[str, Any]) -> dict[str, Any]:
     """Version 0 (pre-release drafts) called the volume backend ``volume_encryption``."""
@@ -304,7 +313,9 @@ def migrate(data: dict[str, Any]) -> dict[str, Any]:
         )
     while version < CURRENT_VERSION:
         if version not in MIGRATIONS:
-            raise UsageError(f"version: {version} is too old to migrate; recreate the answers file with 'stackseal wizard'")
+            raise UsageError(
+                f"version: {version} is too old to migrate; recreate the answers file with 'stackseal wizard'"
+            )
         data = MIGRATIONS[version](data)
         version = data["version"]
     return data
@@ -359,8 +370,15 @@ def _check_keys(data: Any, struct: type[msgspec.Struct], path: str) -> None:
 
 
 def _type_name(value: Any) -> str:
-    return {dict: "a mapping", list: "a list", str: "a string", int: "a number", float: "a number",
-            bool: "true/false", type(None): "nothing"}.get(type(value), type(value).__name__)
+    return {
+        dict: "a mapping",
+        list: "a list",
+        str: "a string",
+        int: "a number",
+        float: "a number",
+        bool: "true/false",
+        type(None): "nothing",
+    }.get(type(value), type(value).__name__)
 
 
 _MSGSPEC_PATH = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
@@ -374,7 +392,7 @@ def _msgspec_error(err: msgspec.ValidationError) -> UsageError:
     path = re.sub(r"\[(\d+)\]", r"[\1]", path)
     message = message.replace("`", "")
     if message.startswith("Expected"):
-        message = "expected" + message[len("Expected"):]
+        message = "expected" + message[len("Expected") :]
     field = re.match(r"^([a-z_]+(?:\.[\w-]+)?): (.*)$", message, re.S)
     if field:  # a __post_init__ check names its own field
         path = f"{path}.{field.group(1)}" if path else field.group(1)
@@ -412,7 +430,9 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         for key_node, _value in node.value:
             key = self.construct_object(key_node, deep=deep)
             if key in seen:
-                raise _DuplicateKey(problem=f"duplicate key '{key}' (remove one of them)", problem_mark=key_node.start_mark)
+                raise _DuplicateKey(
+                    problem=f"duplicate key '{key}' (remove one of them)", problem_mark=key_node.start_mark
+                )
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
@@ -423,7 +443,9 @@ def load_plan(path: str | Path) -> Plan:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise UsageError(f"{path}: no such answers file; create one with 'stackseal wizard' or copy one from examples/") from None
+        raise UsageError(
+            f"{path}: no such answers file; create one with 'stackseal wizard' or copy one from examples/"
+        ) from None
     except IsADirectoryError:
         raise UsageError(f"{path}: is a directory; pass the answers file (e.g. {path}/stackseal.yaml)") from None
     except PermissionError:
@@ -509,8 +531,10 @@ def _refuse_url_credentials(url: str, field: str, instead: str) -> None:
     """
     authority = url.split("://", 1)[-1].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
     if "@" in authority:
-        raise ValueError(f"{field}: credentials in the URL (user:password@) are not allowed, they would be "
-                         f"copied into the runbook, logs and messages; remove them and use {instead}")
+        raise ValueError(
+            f"{field}: credentials in the URL (user:password@) are not allowed, they would be "
+            f"copied into the runbook, logs and messages; remove them and use {instead}"
+        )
 
 
 def _port_of(url: str, default: int, field: str = "url") -> int:

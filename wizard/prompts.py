@@ -30,9 +30,17 @@ def _unsafe_ask(prompt: Any, key: str) -> Any:
     return prompt.unsafe_ask()
 
 
-def run_plain(plan: Plan, out: Path, keep: set[str], facts: Facts | None = None, *,
-              echo: Callable[[str], None] = print, ask: Ask = _unsafe_ask,
-              prompt_kwargs: dict[str, Any] | None = None, review_parts: bool = True) -> Plan | None:
+def run_plain(
+    plan: Plan,
+    out: Path,
+    keep: set[str],
+    facts: Facts | None = None,
+    *,
+    echo: Callable[[str], None] = print,
+    ask: Ask = _unsafe_ask,
+    prompt_kwargs: dict[str, Any] | None = None,
+    review_parts: bool = True,
+) -> Plan | None:
     """Ask every visible question, show the review, save on confirmation.
 
     Returns the saved plan, or None when the user declined or pressed Ctrl-C (then nothing was
@@ -78,8 +86,9 @@ def _fact_line(fact: Fact) -> str:
     return f"  [{mark}] {fact.title}: {fact.summary}"
 
 
-def _ask_page(plan: Plan, page: Q.Page, facts: Facts, echo: Callable[[str], None], ask: Ask,
-              kwargs: dict[str, Any]) -> Plan:
+def _ask_page(
+    plan: Plan, page: Q.Page, facts: Facts, echo: Callable[[str], None], ask: Ask, kwargs: dict[str, Any]
+) -> Plan:
     """Ask one page's visible questions (visibility re-read after every answer) until it is valid."""
     while True:
         echo(f"\n== {page.title} ==\n{_wrap(page.intro)}")

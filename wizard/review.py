@@ -23,8 +23,8 @@ class FileRow:
     """One file the wizard or render would write, and how it differs from what is there."""
 
     path: str
-    action: str            # create | update | unchanged | conflict
-    diff: str | None       # unified diff (never for secret files)
+    action: str  # create | update | unchanged | conflict
+    diff: str | None  # unified diff (never for secret files)
     secret: bool = False
 
 
@@ -53,7 +53,11 @@ def answers_change(plan: Plan, out: Path) -> FileRow:
         return FileRow(str(out), "conflict", f"cannot read the existing file: {err}")
     if old == new:
         return FileRow(str(out), "unchanged", None)
-    diff = "".join(difflib.unified_diff(old.splitlines(True), new.splitlines(True), f"{out.name} (now)", f"{out.name} (after saving)"))
+    diff = "".join(
+        difflib.unified_diff(
+            old.splitlines(True), new.splitlines(True), f"{out.name} (now)", f"{out.name} (after saving)"
+        )
+    )
     return FileRow(str(out), "update", diff)
 
 
@@ -127,7 +131,9 @@ ACTION_MARK = {"create": "+", "update": "~", "unchanged": "=", "conflict": "!"}
 
 def format_review(review: Review) -> str:
     """The review as plain text (what ``--plain`` prints before asking to save)."""
-    lines = [f"Answers file: {ACTION_MARK.get(review.answers.action, '?')} {review.answers.path} ({review.answers.action})"]
+    lines = [
+        f"Answers file: {ACTION_MARK.get(review.answers.action, '?')} {review.answers.path} ({review.answers.action})"
+    ]
     if review.answers.diff:
         lines.append(review.answers.diff.rstrip())
     lines.append("")

@@ -27,7 +27,7 @@ class ChoiceButton(RadioButton):
     """A radio button whose state shows without colour (monochrome terminals, screen captures)."""
 
     @property  # type: ignore[override]
-    def BUTTON_INNER(self) -> str:  # noqa: N802 (Textual's name)
+    def BUTTON_INNER(self) -> str:
         return "●" if self.value else " "
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
@@ -41,7 +41,7 @@ class YesBox(Checkbox):
     """A checkbox whose state shows without colour."""
 
     @property  # type: ignore[override]
-    def BUTTON_INNER(self) -> str:  # noqa: N802
+    def BUTTON_INNER(self) -> str:
         return "X" if self.value else " "
 
 
@@ -117,14 +117,20 @@ class QuestionField(Vertical):
             buttons = []
             for choice in q.choices:
                 reason = q.disabled_reason(choice, plan, facts)
-                buttons.append(ChoiceButton(q.choice_title(choice, reason), value=choice.value == current,
-                                           disabled=bool(reason)))
+                buttons.append(
+                    ChoiceButton(q.choice_title(choice, reason), value=choice.value == current, disabled=bool(reason))
+                )
             yield ChoiceSet(*buttons, id=self._control_id, compact=True)
         elif q.kind == "bool":
             yield YesBox("Yes", value=bool(current), id=self._control_id, compact=True)
         else:
-            yield Input(value=q.format(current), placeholder=q.placeholder,
-                        type="integer" if q.kind == "int" else "text", id=self._control_id, compact=True)
+            yield Input(
+                value=q.format(current),
+                placeholder=q.placeholder,
+                type="integer" if q.kind == "int" else "text",
+                id=self._control_id,
+                compact=True,
+            )
         yield Static("", classes="q-error")
 
     @property
@@ -195,7 +201,7 @@ class QuestionField(Vertical):
         current = q.value(plan)
         if q.kind == "choice":
             radio = self.query_one(ChoiceSet)
-            for button, choice in zip(radio.query(RadioButton), q.choices):
+            for button, choice in zip(radio.query(RadioButton), q.choices, strict=True):
                 reason = q.disabled_reason(choice, plan, facts)
                 button.label = q.choice_title(choice, reason)
                 button.disabled = bool(reason)

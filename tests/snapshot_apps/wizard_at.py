@@ -45,4 +45,6 @@ def make_app(base: Path, screen: str = "WelcomeScreen", out: Path | None = None)
     """The wizard at ``screen``; answers go to ``out`` (default ``base/stackseal.yaml``)."""
     plan = default_plan()
     plan.set_base_dir(base)
-    return StacksealApp(plan, out or base / "stackseal.yaml", facts=fixed_facts(), detect=False, start_at=screen_index(screen))
+    return StacksealApp(
+        plan, out or base / "stackseal.yaml", facts=fixed_facts(), detect=False, start_at=screen_index(screen)
+    )

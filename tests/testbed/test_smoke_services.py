@@ -16,10 +16,10 @@ import subprocess
 import pytest
 
 from testbed.services import (
-    S3Server,
     Neo4jServer,
     OpenBaoDev,
     OpenBaoSealed,
+    S3Server,
     files_containing,
     free_ports,
     neo4j_launcher_argv,
@@ -33,6 +33,7 @@ def marker(kind: str) -> bytes:
 
 # --------------------------------------------------------------------------- OpenBao
 
+
 def test_openbao_transit_round_trip(openbao: OpenBaoDev) -> None:
     client = openbao.client()
     assert client.is_authenticated()
@@ -41,7 +42,9 @@ def test_openbao_transit_round_trip(openbao: OpenBaoDev) -> None:
     plaintext = marker("transit")
     encoded = base64.b64encode(plaintext).decode()
 
-    ciphertext = client.secrets.transit.encrypt_data("smoke", encoded, mount_point="transit-smoke")["data"]["ciphertext"]
+    ciphertext = client.secrets.transit.encrypt_data("smoke", encoded, mount_point="transit-smoke")["data"][
+        "ciphertext"
+    ]
     assert ciphertext.startswith("vault:v1:")
     assert encoded not in ciphertext and plaintext.decode() not in ciphertext
 
@@ -68,7 +71,9 @@ def test_openbao_sealed_server_unseals_with_threshold_keys(openbao_sealed: OpenB
 
     assert openbao_sealed.sealed()
     with pytest.raises((hvac.exceptions.VaultDown, hvac.exceptions.InternalServerError)):
-        openbao_sealed.client().secrets.kv.v2.read_secret_version("x", mount_point="secret", raise_on_deleted_version=True)
+        openbao_sealed.client().secrets.kv.v2.read_secret_version(
+            "x", mount_point="secret", raise_on_deleted_version=True
+        )
 
     # One share is not enough; the threshold is.
     status = openbao_sealed.client().sys.submit_unseal_key(openbao_sealed.unseal_keys[0])
@@ -89,6 +94,7 @@ def test_openbao_sealed_fixture_reseals_between_tests(openbao_sealed: OpenBaoSea
 
 
 # --------------------------------------------------------------------------- S3
+
 
 def test_s3_sse_s3_object_is_not_in_raw_files_but_plaintext_is(s3: S3Server) -> None:
     from minio.sse import SseS3
@@ -116,19 +122,22 @@ def test_s3_wrong_secret_is_refused(s3: S3Server) -> None:
     from minio import Minio
     from minio.error import S3Error
 
-    intruder = Minio(s3.address, access_key=s3.access_key, secret_key="wrong-" + s3.secret_key,
-                     secure=False, region=s3.region)
+    intruder = Minio(
+        s3.address, access_key=s3.access_key, secret_key="wrong-" + s3.secret_key, secure=False, region=s3.region
+    )
     with pytest.raises(S3Error):
         intruder.list_buckets()
 
 
 # --------------------------------------------------------------------------- Neo4j
 
+
 def test_neo4j_is_community_5_26_and_property_is_in_raw_store(neo4j: Neo4jServer) -> None:
     value = marker("neo4j")
     with neo4j.driver() as driver:
-        records, _, _ = driver.execute_query("CALL dbms.components() YIELD name, versions, edition "
-                                             "RETURN edition, versions[0] AS version")
+        records, _, _ = driver.execute_query(
+            "CALL dbms.components() YIELD name, versions, edition RETURN edition, versions[0] AS version"
+        )
         assert records[0]["edition"] == "community"
         assert records[0]["version"].startswith("5.26.")
         driver.execute_query("CREATE (:SmokeCanary {value: $v})", v=value.decode())
@@ -142,15 +151,14 @@ def test_neo4j_is_community_5_26_and_property_is_in_raw_store(neo4j: Neo4jServer
     store = neo4j.data_dir / "databases" / "neo4j"
     assert any(p.name.startswith("neostore.propertystore.db") for p in files_containing(store, value))
     with neo4j.driver() as driver:  # and the data survived the restart
-        records, _, _ = driver.execute_query("MATCH (n:SmokeCanary {value: $v}) RETURN count(n) AS c",
-                                             v=value.decode())
+        records, _, _ = driver.execute_query("MATCH (n:SmokeCanary {value: $v}) RETURN count(n) AS c", v=value.decode())
         assert records[0]["c"] == 1
 
 
 def test_neo4j_wrong_password_is_refused(neo4j: Neo4jServer) -> None:
+    from neo4j import GraphDatabase
     from neo4j.exceptions import AuthError
 
-    from neo4j import GraphDatabase
     with GraphDatabase.driver(neo4j.bolt_url, auth=("neo4j", "wrong-" + neo4j.password)) as driver:
         with pytest.raises(AuthError):
             driver.verify_connectivity()
@@ -160,8 +168,12 @@ def test_neo4j_launcher_rejects_bad_auth_with_one_line(tmp_path) -> None:
     (port,) = free_ports(1)
     auth = tmp_path / "auth"
     auth.write_text("admin:secret-value-123")  # a colon instead of the slash
-    proc = subprocess.run(neo4j_launcher_argv(tmp_path / "d", tmp_path / "l", f"127.0.0.1:{port}", auth),
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        neo4j_launcher_argv(tmp_path / "d", tmp_path / "l", f"127.0.0.1:{port}", auth),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0, proc.stderr
     assert "neo4j/PASSWORD" in proc.stderr
@@ -169,6 +181,7 @@ def test_neo4j_launcher_rejects_bad_auth_with_one_line(tmp_path) -> None:
 
 
 # --------------------------------------------------------------------------- the fixtures' own promises
+
 
 def test_failed_test_report_carries_the_server_log(tmp_path) -> None:
     """A failing test that used a server gets that server's log tail in its report."""
@@ -179,11 +192,17 @@ def test_failed_test_report_carries_the_server_log(tmp_path) -> None:
     tests_dir = Path(__file__).resolve().parents[1]
     (tmp_path / "conftest.py").write_text('pytest_plugins = ["testbed.services"]\n')
     (tmp_path / "test_fails.py").write_text(
-        "def test_fails(openbao):\n    assert openbao.client().is_authenticated()\n    assert False, 'on purpose'\n")
+        "def test_fails(openbao):\n    assert openbao.client().is_authenticated()\n    assert False, 'on purpose'\n"
+    )
     env = {**os.environ, "PYTHONPATH": str(tests_dir), "CI": ""}
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           "-p", "no:randomly", str(tmp_path)], capture_output=True, text=True,
-                          timeout=300, cwd=tmp_path, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env=env,
+    )
     assert proc.returncode == 1, proc.stdout[-3000:]
     assert "openbao (dev) log" in proc.stdout
     assert "core: successfully mounted" in proc.stdout  # a real line of OpenBao's own log
@@ -199,16 +218,21 @@ def _run_inner_pytest(tmp_path, test_source: str, **env_overrides: str) -> subpr
     (tmp_path / "conftest.py").write_text('pytest_plugins = ["testbed.services"]\n')
     (tmp_path / "test_inner.py").write_text(test_source)
     env = {**os.environ, "PYTHONPATH": str(tests_dir), **env_overrides}
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
-                           str(tmp_path)], capture_output=True, text=True, timeout=300,
-                          cwd=tmp_path, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env=env,
+    )
 
 
 @pytest.mark.parametrize("ci, outcome, status", [("true", "1 error", 1), ("", "1 skipped", 0)])
-def test_missing_neo4j_fails_under_ci_and_skips_elsewhere(tmp_path, ci: str, outcome: str,
-                                                          status: int) -> None:
-    proc = _run_inner_pytest(tmp_path, "def test_needs_neo4j(neo4j):\n    pass\n",
-                             CI=ci, STACKSEAL_NEO4J_LIB=str(tmp_path / "no-jars-here"))
+def test_missing_neo4j_fails_under_ci_and_skips_elsewhere(tmp_path, ci: str, outcome: str, status: int) -> None:
+    proc = _run_inner_pytest(
+        tmp_path, "def test_needs_neo4j(neo4j):\n    pass\n", CI=ci, STACKSEAL_NEO4J_LIB=str(tmp_path / "no-jars-here")
+    )
     assert proc.returncode == status and outcome in proc.stdout, proc.stdout[-3000:]
     assert "install it with: bash tests/testbed/install.sh" in proc.stdout
 
@@ -226,8 +250,12 @@ def test_neo4j_launcher_env_auth_like_the_official_image(tmp_path) -> None:
     url = f"bolt://127.0.0.1:{port}"
 
     def start(auth: str) -> ServerProcess:
-        proc = ServerProcess("neo4j-env", neo4j_launcher_argv(data, logs, f"127.0.0.1:{port}"),
-                             log=tmp_path / "launcher.log", env={"NEO4J_AUTH": auth, "NEO4J_AUTH_FILE": ""})
+        proc = ServerProcess(
+            "neo4j-env",
+            neo4j_launcher_argv(data, logs, f"127.0.0.1:{port}"),
+            log=tmp_path / "launcher.log",
+            env={"NEO4J_AUTH": auth, "NEO4J_AUTH_FILE": ""},
+        )
         proc.start()
         proc.wait_until(lambda: proc.log.read_text().count("READY") == start.count + 1, 180, "READY")
         start.count += 1

@@ -68,6 +68,7 @@ def write_secret_file(path: Path, data: bytes) -> Path:
 
 # -- gocryptfs --------------------------------------------------------------------------------
 
+
 @dataclass
 class GocryptfsVolume:
     """A gocryptfs volume: ``cipher`` (backing, on disk) and ``plain`` (the mounted view)."""
@@ -123,8 +124,9 @@ class GocryptfsVolume:
         return b"\n".join(chunks)
 
 
-def gocryptfs_create(cipher: Path, plain: Path, passfile: Path | None = None,
-                     log: Path | None = None, mount: bool = True) -> GocryptfsVolume:
+def gocryptfs_create(
+    cipher: Path, plain: Path, passfile: Path | None = None, log: Path | None = None, mount: bool = True
+) -> GocryptfsVolume:
     """Initialise a gocryptfs volume in the empty directory ``cipher`` and mount it at ``plain``.
 
     The password (32 random bytes, base64) goes to ``passfile`` (0600) unless it exists.
@@ -147,6 +149,7 @@ def gocryptfs_create(cipher: Path, plain: Path, passfile: Path | None = None,
 
 
 # -- fscrypt ----------------------------------------------------------------------------------
+
 
 def find_in_file(path: Path, needles: list[bytes], chunk: int = 16 << 20) -> set[bytes]:
     """Which of ``needles`` occur in the file, read in overlapping chunks (images can be GBs)."""
@@ -212,8 +215,7 @@ def fscrypt_filesystem(image: Path, mnt: Path, size_mb: int = 64) -> FscryptFile
 def fscrypt_encrypt(directory: Path, keyfile: Path, name: str) -> None:
     """Encrypt the EMPTY ``directory`` with a raw 32-byte key protector called ``name``."""
     directory.mkdir(parents=True, exist_ok=True)
-    _run(["fscrypt", "encrypt", str(directory), "--source=raw_key", f"--key={keyfile}",
-          f"--name={name}", "--quiet"])
+    _run(["fscrypt", "encrypt", str(directory), "--source=raw_key", f"--key={keyfile}", f"--name={name}", "--quiet"])
 
 
 def fscrypt_lock(directory: Path) -> None:
@@ -284,8 +286,11 @@ def ensure_fscrypt_global_config() -> None:
 def fscrypt_create(workdir: Path, size_mb: int = 64, name: str | None = None) -> FscryptVolume:
     """Make the filesystem and encrypt ``encrypted/`` with a fresh raw key."""
     fs = fscrypt_filesystem(workdir / "fscrypt.img", workdir / "mnt", size_mb)
-    volume = FscryptVolume(fs, write_secret_file(workdir / "fscrypt.key", secrets.token_bytes(32)),
-                           name or f"stackseal-test-{secrets.token_hex(4)}")
+    volume = FscryptVolume(
+        fs,
+        write_secret_file(workdir / "fscrypt.key", secrets.token_bytes(32)),
+        name or f"stackseal-test-{secrets.token_hex(4)}",
+    )
     try:
         fscrypt_encrypt(volume.encrypted, volume.keyfile, volume.name)
         volume.unencrypted.mkdir()
@@ -296,6 +301,7 @@ def fscrypt_create(workdir: Path, size_mb: int = 64, name: str | None = None) ->
 
 
 # -- pytest fixtures --------------------------------------------------------------------------
+
 
 @pytest.fixture
 def gocryptfs_volume(tmp_path: Path) -> Iterator[GocryptfsVolume]:

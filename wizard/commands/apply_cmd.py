@@ -17,10 +17,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-c", "--config", required=True, metavar="FILE", help="answers file (stackseal.yaml)")
     parser.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     parser.add_argument("--dry-run", action="store_true", help="show what would change and stop (changes nothing)")
-    parser.add_argument("--allow-destroy", "--force", dest="allow_destroy", action="store_true",
-                        help="allow the steps the plan marks DESTROYS (hand-edited files, old unencrypted volumes)")
-    parser.add_argument("--wait-timeout", type=int, default=300, metavar="SECONDS",
-                        help="how long services may take to become healthy (default 300)")
+    parser.add_argument(
+        "--allow-destroy",
+        "--force",
+        dest="allow_destroy",
+        action="store_true",
+        help="allow the steps the plan marks DESTROYS (hand-edited files, old unencrypted volumes)",
+    )
+    parser.add_argument(
+        "--wait-timeout",
+        type=int,
+        default=300,
+        metavar="SECONDS",
+        help="how long services may take to become healthy (default 300)",
+    )
 
 
 def load_checked(path: str):  # -> Plan
@@ -79,8 +89,10 @@ def run(args: argparse.Namespace) -> int:
                 result = runner.run(ctx, render)
         else:
             result = runner.run(ctx, PlainRenderer())
-        print(f"\nApply complete: {result.changed} steps changed something, "
-              f"{len(result.outcomes) - result.changed} had nothing to do.")
+        print(
+            f"\nApply complete: {result.changed} steps changed something, "
+            f"{len(result.outcomes) - result.changed} had nothing to do."
+        )
         return 0
     finally:
         ctx.close()

@@ -14,7 +14,9 @@ DRIFT_EXIT = 3
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-c", "--config", required=True, metavar="FILE", help="answers file (stackseal.yaml)")
     parser.add_argument("--json", action="store_true", help="print the plan as JSON (stable keys for scripts)")
-    parser.add_argument("--check", action="store_true", help="exit 3 if anything would change, 0 if not (drift detection)")
+    parser.add_argument(
+        "--check", action="store_true", help="exit 3 if anything would change, 0 if not (drift detection)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -14,7 +14,9 @@ import sys
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-c", "--config", required=True, metavar="FILE", help="answers file (stackseal.yaml)")
     parser.add_argument("-o", "--out", metavar="DIR", help="output directory (default: output_dir of the answers file)")
-    parser.add_argument("--force", action="store_true", help="overwrite files changed by hand or not written by stackseal")
+    parser.add_argument(
+        "--force", action="store_true", help="overwrite files changed by hand or not written by stackseal"
+    )
     parser.add_argument("--dry-run", action="store_true", help="show what would change, write nothing")
 
 
@@ -52,7 +54,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"stackseal: warning: {problem}", file=sys.stderr)
     counts = {a: sum(1 for c in changes if c.action == a) for a in _SYMBOL}
     verb = "would write" if args.dry_run else "wrote"
-    print(f"{verb} {counts['create'] + counts['update']} file(s) to {out}: {counts['create']} created, "
-          f"{counts['update']} updated, {counts['unchanged']} unchanged"
-          + (f", {counts['conflict']} conflict(s)" if counts["conflict"] else ""))
+    print(
+        f"{verb} {counts['create'] + counts['update']} file(s) to {out}: {counts['create']} created, "
+        f"{counts['update']} updated, {counts['unchanged']} unchanged"
+        + (f", {counts['conflict']} conflict(s)" if counts["conflict"] else "")
+    )
     return 0

@@ -12,12 +12,15 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--plain", action="store_true",
-                        help="line-by-line prompts instead of the full-screen wizard")
-    parser.add_argument("--answers", metavar="FILE",
-                        help="pre-fill every question from this answers file (review and replay a saved run)")
-    parser.add_argument("--out", metavar="FILE", default="stackseal.yaml",
-                        help="where to save the answers (default: ./stackseal.yaml)")
+    parser.add_argument("--plain", action="store_true", help="line-by-line prompts instead of the full-screen wizard")
+    parser.add_argument(
+        "--answers",
+        metavar="FILE",
+        help="pre-fill every question from this answers file (review and replay a saved run)",
+    )
+    parser.add_argument(
+        "--out", metavar="FILE", default="stackseal.yaml", help="where to save the answers (default: ./stackseal.yaml)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,8 +38,10 @@ def run(args: argparse.Namespace) -> int:
         plan, keep = default_plan(), set()
     plan.set_base_dir(out.resolve().parent)
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        raise UsageError("the wizard needs an interactive terminal; "
-                         "in scripts use 'stackseal apply -c stackseal.yaml --yes' with a saved answers file")
+        raise UsageError(
+            "the wizard needs an interactive terminal; "
+            "in scripts use 'stackseal apply -c stackseal.yaml --yes' with a saved answers file"
+        )
 
     if args.plain:
         from wizard.prompts import run_plain

@@ -54,7 +54,9 @@ class LocalSecretStore:
         except (FileNotFoundError, NotADirectoryError):
             return None
         except PermissionError:
-            raise UsageError(f"{path}: permission denied reading a secret; run stackseal as the user that rendered the stack") from None
+            raise UsageError(
+                f"{path}: permission denied reading a secret; run stackseal as the user that rendered the stack"
+            ) from None
         except IsADirectoryError:
             raise UsageError(f"{path}: is a directory, expected a secret file; move it away and run again") from None
 
@@ -70,13 +72,17 @@ class LocalSecretStore:
         try:
             data = file.read_bytes()
         except FileNotFoundError:
-            raise UsageError(f"{path}: secret file not found; create it or set the key to null to generate one") from None
+            raise UsageError(
+                f"{path}: secret file not found; create it or set the key to null to generate one"
+            ) from None
         except PermissionError:
             raise UsageError(f"{path}: permission denied reading a secret file; fix its owner or mode") from None
         except IsADirectoryError:
             raise UsageError(f"{path}: is a directory, expected a secret file") from None
         if not data.strip():
-            raise UsageError(f"{path}: secret file is empty; put the secret in it or set the key to null to generate one")
+            raise UsageError(
+                f"{path}: secret file is empty; put the secret in it or set the key to null to generate one"
+            )
         return data.strip()
 
     def pending(self) -> dict[str, bytes]:
@@ -102,7 +108,9 @@ class LocalSecretStore:
             self.directory.mkdir(parents=True, exist_ok=True, mode=SECRET_DIR_MODE)
             os.chmod(self.directory, SECRET_DIR_MODE)
         except PermissionError:
-            raise UsageError(f"{self.directory}: not writable; choose another output directory or fix its permissions") from None
+            raise UsageError(
+                f"{self.directory}: not writable; choose another output directory or fix its permissions"
+            ) from None
         except OSError as err:
             raise OperationFailed(f"{self.directory}: cannot create the secrets directory ({err.strerror})") from None
 

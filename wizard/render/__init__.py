@@ -54,25 +54,47 @@ def refuse_impossible(plan: Plan) -> None:
 
 def render_files(plan: Plan, secrets: SecretStore) -> dict[str, RenderedFile]:
     """Every artifact of ``plan`` as ``{relative path: RenderedFile}`` (no I/O but reading secrets)."""
-    from wizard.render import compose, kes, materials as materials_mod, runbook, seaweedfs, vault_policies
+    from wizard.render import compose, kes, runbook, seaweedfs, vault_policies
+    from wizard.render import materials as materials_mod
     from wizard.render.templates import render_template
 
     refuse_impossible(plan)
     mats = materials_mod.collect(plan, secrets)
     # derived secret configs: rendered from the plan and the secrets, kept with them
     if plan.object_store.kind == "seaweedfs":
-        mats.add(materials_mod.Material("seaweedfs_s3.json", seaweedfs.s3_config(plan, mats), True,
-                                        "SeaweedFS S3 identities" + (" and KMS provider" if plan.object_store.sse == "sse-kms" else ""),
-                                        ("seaweedfs",), "re-rendered from the secrets it contains"))
+        mats.add(
+            materials_mod.Material(
+                "seaweedfs_s3.json",
+                seaweedfs.s3_config(plan, mats),
+                True,
+                "SeaweedFS S3 identities" + (" and KMS provider" if plan.object_store.sse == "sse-kms" else ""),
+                ("seaweedfs",),
+                "re-rendered from the secrets it contains",
+            )
+        )
         if "seaweedfs_kek" in mats:
-            mats.add(materials_mod.Material("seaweedfs_security.toml", seaweedfs.security_toml(plan, mats), True,
-                                            "SeaweedFS security.toml holding the SSE-S3 KEK", ("seaweedfs",),
-                                            "re-rendered from seaweedfs_kek"))
+            mats.add(
+                materials_mod.Material(
+                    "seaweedfs_security.toml",
+                    seaweedfs.security_toml(plan, mats),
+                    True,
+                    "SeaweedFS security.toml holding the SSE-S3 KEK",
+                    ("seaweedfs",),
+                    "re-rendered from seaweedfs_kek",
+                )
+            )
     if compat.uses_kes(plan):
         config = yaml.safe_dump(kes.kes_config(plan, mats), sort_keys=False, default_flow_style=False, width=120)
-        mats.add(materials_mod.Material("kes_config.yml", ("# Rendered by stackseal (holds credentials).\n" + config).encode(),
-                                        True, "KES server configuration (keystore credentials)", ("kes",),
-                                        "re-rendered from the plan and the secrets it contains"))
+        mats.add(
+            materials_mod.Material(
+                "kes_config.yml",
+                ("# Rendered by stackseal (holds credentials).\n" + config).encode(),
+                True,
+                "KES server configuration (keystore credentials)",
+                ("kes",),
+                "re-rendered from the plan and the secrets it contains",
+            )
+        )
 
     files: dict[str, RenderedFile] = {}
     files["compose.yaml"] = RenderedFile(compose.render_compose(plan, mats), PUBLIC_MODE, False)
@@ -85,7 +107,8 @@ def render_files(plan: Plan, secrets: SecretStore) -> dict[str, RenderedFile]:
     if plan.kms.backend == "vault" and plan.kms.vault.deploy:
         volume = next(v for v in layout.volume_specs(plan) if v.service == "openbao")
         files["openbao/openbao.hcl"] = RenderedFile(
-            render_template("openbao.hcl.j2", plan=plan, volume=volume), PUBLIC_MODE, False)
+            render_template("openbao.hcl.j2", plan=plan, volume=volume), PUBLIC_MODE, False
+        )
     listed = sorted([*files, "RUNBOOK.md"])
     files["RUNBOOK.md"] = RenderedFile(runbook.render_runbook(plan, mats, secrets, listed), PUBLIC_MODE, False)
     return dict(sorted(files.items()))

@@ -76,8 +76,13 @@ def _neo4j(plan: Plan, materials: Materials) -> dict[str, Any]:
         "secrets": [_secret_ref("neo4j_auth", materials)],
         "volumes": _volumes_of(plan, "neo4j"),
         "ports": ports,
-        "healthcheck": {"test": ["CMD", "bash", "-c", "</dev/tcp/127.0.0.1/7687"],
-                        "interval": "10s", "timeout": "5s", "retries": 30, "start_period": "30s"},
+        "healthcheck": {
+            "test": ["CMD", "bash", "-c", "</dev/tcp/127.0.0.1/7687"],
+            "interval": "10s",
+            "timeout": "5s",
+            "retries": 30,
+            "start_period": "30s",
+        },
     }
 
 
@@ -88,20 +93,24 @@ def _store_port(plan: Plan) -> int:
 
 def _minio(plan: Plan, materials: Materials) -> dict[str, Any]:
     env: dict[str, str] = {
-        "MINIO_ROOT_USER_FILE": "s3_access_key",       # relative: looked up in /run/secrets
+        "MINIO_ROOT_USER_FILE": "s3_access_key",  # relative: looked up in /run/secrets
         "MINIO_ROOT_PASSWORD_FILE": "s3_secret_key",
     }
-    secrets: list[Any] = [_secret_ref("s3_access_key", materials, "s3_access_key"),
-                          _secret_ref("s3_secret_key", materials, "s3_secret_key")]
+    secrets: list[Any] = [
+        _secret_ref("s3_access_key", materials, "s3_access_key"),
+        _secret_ref("s3_secret_key", materials, "s3_secret_key"),
+    ]
     service: dict[str, Any] = {"image": image_for(plan, "minio"), "restart": "unless-stopped"}
     if compat.uses_kes(plan):
-        env.update({
-            "MINIO_KMS_KES_ENDPOINT": f"https://kes:{kes_mod.KES_PORT}",
-            "MINIO_KMS_KES_KEY_NAME": plan.object_store.key_name,
-            "MINIO_KMS_KES_CERT_FILE": "/run/secrets/kes_client_crt",
-            "MINIO_KMS_KES_KEY_FILE": "/run/secrets/kes_client_key",
-            "MINIO_KMS_KES_CAPATH": "/run/secrets/kes_ca_crt",
-        })
+        env.update(
+            {
+                "MINIO_KMS_KES_ENDPOINT": f"https://kes:{kes_mod.KES_PORT}",
+                "MINIO_KMS_KES_KEY_NAME": plan.object_store.key_name,
+                "MINIO_KMS_KES_CERT_FILE": "/run/secrets/kes_client_crt",
+                "MINIO_KMS_KES_KEY_FILE": "/run/secrets/kes_client_key",
+                "MINIO_KMS_KES_CAPATH": "/run/secrets/kes_ca_crt",
+            }
+        )
         secrets += [_secret_ref(n, materials) for n in ("kes_client.crt", "kes_client.key", "kes_ca.crt")]
         service["depends_on"] = {"kes": {"condition": "service_healthy"}}
     elif "minio_kms_key" in materials:
@@ -113,24 +122,35 @@ def _minio(plan: Plan, materials: Materials) -> dict[str, Any]:
         command += ["--certs-dir", "/certs"]
         env["MC_HOST_local"] = "https://localhost:9000"  # mc's default 'local' alias is plain http
         health.append("--insecure")
-        secrets += [_secret_ref("store_tls.crt", materials, "/certs/public.crt"),
-                    _secret_ref("store_tls.key", materials, "/certs/private.key"),
-                    _secret_ref("store_ca.crt", materials, "/certs/CAs/ca.crt")]
-    service.update({
-        "command": command,
-        "environment": env,
-        "secrets": secrets,
-        "volumes": _volumes_of(plan, "minio"),
-        "ports": [f"127.0.0.1:{_store_port(plan)}:9000"],
-        "healthcheck": {"test": health, "interval": "10s", "timeout": "5s", "retries": 30},
-    })
+        secrets += [
+            _secret_ref("store_tls.crt", materials, "/certs/public.crt"),
+            _secret_ref("store_tls.key", materials, "/certs/private.key"),
+            _secret_ref("store_ca.crt", materials, "/certs/CAs/ca.crt"),
+        ]
+    service.update(
+        {
+            "command": command,
+            "environment": env,
+            "secrets": secrets,
+            "volumes": _volumes_of(plan, "minio"),
+            "ports": [f"127.0.0.1:{_store_port(plan)}:9000"],
+            "healthcheck": {"test": health, "interval": "10s", "timeout": "5s", "retries": 30},
+        }
+    )
     return service
 
 
 def _seaweedfs(plan: Plan, materials: Materials) -> dict[str, Any]:
-    command = ["mini", "-dir=/data", "-ip=127.0.0.1", "-ip.bind=0.0.0.0",
-               f"-s3.port={swfs.S3_PORT}", f"-master.port={swfs.MASTER_PORT}", "-admin.ui=false",
-               "-s3.config=/run/secrets/seaweedfs_s3_json"]
+    command = [
+        "mini",
+        "-dir=/data",
+        "-ip=127.0.0.1",
+        "-ip.bind=0.0.0.0",
+        f"-s3.port={swfs.S3_PORT}",
+        f"-master.port={swfs.MASTER_PORT}",
+        "-admin.ui=false",
+        "-s3.config=/run/secrets/seaweedfs_s3_json",
+    ]
     secrets: list[Any] = [_secret_ref("seaweedfs_s3.json", materials)]
     if "seaweedfs_security.toml" in materials:
         secrets.append(_secret_ref("seaweedfs_security.toml", materials, "/etc/seaweedfs/security.toml"))
@@ -147,9 +167,19 @@ def _seaweedfs(plan: Plan, materials: Materials) -> dict[str, Any]:
         "secrets": secrets,
         "volumes": _volumes_of(plan, "seaweedfs"),
         "ports": [f"127.0.0.1:{_store_port(plan)}:{swfs.S3_PORT}"],
-        "healthcheck": {"test": ["CMD", "/bin/wget", "-q", "-O", "/dev/null",
-                                 f"http://127.0.0.1:{swfs.MASTER_PORT}/cluster/healthz"],
-                        "interval": "10s", "timeout": "5s", "retries": 30},
+        "healthcheck": {
+            "test": [
+                "CMD",
+                "/bin/wget",
+                "-q",
+                "-O",
+                "/dev/null",
+                f"http://127.0.0.1:{swfs.MASTER_PORT}/cluster/healthz",
+            ],
+            "interval": "10s",
+            "timeout": "5s",
+            "retries": 30,
+        },
     }
     if plan.kms.backend == "vault" and plan.kms.vault.deploy and plan.object_store.sse == "sse-kms":
         service["depends_on"] = {"openbao": {"condition": "service_healthy"}}
@@ -159,21 +189,29 @@ def _seaweedfs(plan: Plan, materials: Materials) -> dict[str, Any]:
 def _kes(plan: Plan, materials: Materials) -> dict[str, Any]:
     # the client pair lets the healthcheck call /v1/status as MinIO's identity (the KES image is
     # FROM scratch: /kes is the only binary, no shell); KES can decrypt every key anyway
-    secrets = [_secret_ref(n, materials) for n in ("kes_config.yml", "kes_server.key", "kes_server.crt",
-                                                    "kes_client.crt", "kes_client.key")]
+    secrets = [
+        _secret_ref(n, materials)
+        for n in ("kes_config.yml", "kes_server.key", "kes_server.crt", "kes_client.crt", "kes_client.key")
+    ]
     if "gcp_credentials.json" in materials:
         secrets.append(_secret_ref("gcp_credentials.json", materials))
     service: dict[str, Any] = {
         "image": image_for(plan, "kes"),
         "restart": "unless-stopped",
         "command": ["server", "--config=/run/secrets/kes_config_yml"],
-        "environment": {"KES_SERVER": f"https://127.0.0.1:{kes_mod.KES_PORT}",
-                        "KES_CLIENT_CERT": "/run/secrets/kes_client_crt",
-                        "KES_CLIENT_KEY": "/run/secrets/kes_client_key"},
+        "environment": {
+            "KES_SERVER": f"https://127.0.0.1:{kes_mod.KES_PORT}",
+            "KES_CLIENT_CERT": "/run/secrets/kes_client_crt",
+            "KES_CLIENT_KEY": "/run/secrets/kes_client_key",
+        },
         "secrets": secrets,
         "volumes": _volumes_of(plan, "kes"),
-        "healthcheck": {"test": ["CMD", "/kes", "status", "-k", "-s"],
-                        "interval": "10s", "timeout": "5s", "retries": 30},
+        "healthcheck": {
+            "test": ["CMD", "/kes", "status", "-k", "-s"],
+            "interval": "10s",
+            "timeout": "5s",
+            "retries": 30,
+        },
     }
     if plan.kms.backend == "vault" and plan.kms.vault.deploy:
         service["depends_on"] = {"openbao": {"condition": "service_healthy"}}
@@ -191,11 +229,23 @@ def _openbao(plan: Plan) -> dict[str, Any]:
         "configs": [{"source": "openbao_config", "target": "/openbao/config/openbao.hcl"}],
         "volumes": _volumes_of(plan, "openbao"),
         # the port stackseal itself connects to (an address without a port means 80/443, as for any URL)
-        "ports": [f"127.0.0.1:{url_port(plan.kms.vault.address, 443 if plan.kms.vault.address.startswith('https') else 80)}:8200"],
+        "ports": [
+            f"127.0.0.1:{url_port(plan.kms.vault.address, 443 if plan.kms.vault.address.startswith('https') else 80)}:8200"
+        ],
         # sealed or uninitialised still means "the server answers": apply initialises/unseals it
-        "healthcheck": {"test": ["CMD", "/bin/wget", "-q", "-O", "/dev/null",
-                                 "http://127.0.0.1:8200/v1/sys/health?standbyok=true&sealedcode=200&uninitcode=200"],
-                        "interval": "5s", "timeout": "3s", "retries": 30},
+        "healthcheck": {
+            "test": [
+                "CMD",
+                "/bin/wget",
+                "-q",
+                "-O",
+                "/dev/null",
+                "http://127.0.0.1:8200/v1/sys/health?standbyok=true&sealedcode=200&uninitcode=200",
+            ],
+            "interval": "5s",
+            "timeout": "3s",
+            "retries": 30,
+        },
     }
 
 
@@ -209,12 +259,12 @@ def compose_dict(plan: Plan, materials: Materials) -> dict[str, Any]:
     deploy_bao = plan.kms.backend == "vault" and plan.kms.vault.deploy
     if deploy_bao:
         services["openbao"] = _openbao(plan)
-    if (plan.kms.backend == "vault" and not deploy_bao and store == "seaweedfs"
-            and plan.object_store.sse == "sse-kms"):
+    if plan.kms.backend == "vault" and not deploy_bao and store == "seaweedfs" and plan.object_store.sse == "sse-kms":
         services[store]["extra_hosts"] = ["host.docker.internal:host-gateway"]
 
-    used = sorted({(s if isinstance(s, str) else s["source"])
-                   for svc in services.values() for s in svc.get("secrets", [])})
+    used = sorted(
+        {(s if isinstance(s, str) else s["source"]) for svc in services.values() for s in svc.get("secrets", [])}
+    )
     by_compose_name = {m.compose_name: m for m in materials.items.values()}
     doc: dict[str, Any] = {
         "name": plan.project,
@@ -231,7 +281,9 @@ def compose_dict(plan: Plan, materials: Materials) -> dict[str, Any]:
 
 
 def render_compose(plan: Plan, materials: Materials) -> bytes:
-    header = (f"# Rendered by stackseal for project '{plan.project}'. Do not edit: change the answers file and\n"
-              "# run 'stackseal render' again (edits are detected and refused without --force).\n")
+    header = (
+        f"# Rendered by stackseal for project '{plan.project}'. Do not edit: change the answers file and\n"
+        "# run 'stackseal render' again (edits are detected and refused without --force).\n"
+    )
     body = yaml.safe_dump(compose_dict(plan, materials), sort_keys=False, default_flow_style=False, width=120)
     return (header + body).encode()

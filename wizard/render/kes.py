@@ -18,8 +18,8 @@ import json
 from typing import Any
 
 from wizard.plan import Plan
-from wizard.render.materials import Materials, vault_address_for_containers
 from wizard.render import tls
+from wizard.render.materials import Materials, vault_address_for_containers
 
 KES_PORT = 7373
 KEYS_DIR = "/kes/keys"
@@ -48,8 +48,12 @@ def keystore(plan: Plan, materials: Materials) -> dict[str, Any]:
             "engine": v.kv_mount,
             "version": f"v{v.kv_version}",
             "prefix": f"{plan.project}/kes",
-            "approle": {"engine": "approle", "id": materials.value("kes_role_id"),
-                        "secret": materials.value("kes_secret_id"), "retry": "15s"},
+            "approle": {
+                "engine": "approle",
+                "id": materials.value("kes_role_id"),
+                "secret": materials.value("kes_secret_id"),
+                "retry": "15s",
+            },
             # transit wraps the KV entries with the stackseal master key (defence in depth)
             "transit": {"engine": v.transit_mount, "key": kms.key_name},
             "status": {"ping": "10s"},
@@ -69,18 +73,29 @@ def keystore(plan: Plan, materials: Materials) -> dict[str, Any]:
     if backend == "gcp":
         g = kms.gcp
         creds = json.loads(materials["gcp_credentials.json"].value)
-        return {"gcp": {"secretmanager": {
-            "project_id": g.project,
-            "endpoint": "secretmanager.googleapis.com:443",
-            "credentials": {"client_email": creds.get("client_email", ""), "client_id": creds.get("client_id", ""),
-                            "private_key_id": creds.get("private_key_id", ""), "private_key": creds.get("private_key", "")},
-        }}}
+        return {
+            "gcp": {
+                "secretmanager": {
+                    "project_id": g.project,
+                    "endpoint": "secretmanager.googleapis.com:443",
+                    "credentials": {
+                        "client_email": creds.get("client_email", ""),
+                        "client_id": creds.get("client_id", ""),
+                        "private_key_id": creds.get("private_key_id", ""),
+                        "private_key": creds.get("private_key", ""),
+                    },
+                }
+            }
+        }
     if backend == "azure":
         z = kms.azure
         keyvault: dict[str, Any] = {"endpoint": z.vault_url}
         if "azure_client_secret" in materials:
-            keyvault["credentials"] = {"tenant_id": z.tenant_id or "", "client_id": z.client_id or "",
-                                       "client_secret": materials.value("azure_client_secret")}
+            keyvault["credentials"] = {
+                "tenant_id": z.tenant_id or "",
+                "client_id": z.client_id or "",
+                "client_secret": materials.value("azure_client_secret"),
+            }
         else:
             keyvault["managed_identity"] = {"client_id": z.client_id or ""}
         return {"azure": {"keyvault": keyvault}}

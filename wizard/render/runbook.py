@@ -45,21 +45,28 @@ def _master_key_location(plan: Plan) -> str:
     if kms.backend == "azure":
         return f"key `{kms.key_name}` in Azure Key Vault {kms.azure.vault_url}"
     g = kms.gcp
-    return f"Cloud KMS key `projects/{g.project}/locations/{g.location}/keyRings/{g.key_ring}/cryptoKeys/{kms.key_name}`"
+    return (
+        f"Cloud KMS key `projects/{g.project}/locations/{g.location}/keyRings/{g.key_ring}/cryptoKeys/{kms.key_name}`"
+    )
 
 
 def _object_key(plan: Plan) -> dict[str, str]:
     """How objects are encrypted and where that key lives."""
     obj, kms = plan.object_store, plan.kms
     if obj.sse == "sse-c":
-        return {"mode": "SSE-C", "where": "secrets/sse_c_key; every object read and write must send it (the server never stores it)"}
+        return {
+            "mode": "SSE-C",
+            "where": "secrets/sse_c_key; every object read and write must send it (the server never stores it)",
+        }
     if obj.kind == "minio":
         if compat.uses_kes(plan):
-            ks = {"local": "KES fs keystore on the encrypted volume kes-keys",
-                  "vault": f"Vault KV `{kms.vault.kv_mount}/{plan.project}/kes/` wrapped by transit key `{kms.key_name}`",
-                  "aws": "AWS Secrets Manager, protected by AWS KMS",
-                  "gcp": f"GCP Secret Manager of project {kms.gcp.project}",
-                  "azure": f"Azure Key Vault {kms.azure.vault_url}"}[kms.backend]
+            ks = {
+                "local": "KES fs keystore on the encrypted volume kes-keys",
+                "vault": f"Vault KV `{kms.vault.kv_mount}/{plan.project}/kes/` wrapped by transit key `{kms.key_name}`",
+                "aws": "AWS Secrets Manager, protected by AWS KMS",
+                "gcp": f"GCP Secret Manager of project {kms.gcp.project}",
+                "azure": f"Azure Key Vault {kms.azure.vault_url}",
+            }[kms.backend]
             return {"mode": obj.sse.upper(), "where": f"KES key `{obj.key_name}` in {ks}"}
         return {"mode": "SSE-S3", "where": "MinIO static key in secrets/minio_kms_key (cannot be rotated)"}
     if obj.sse == "sse-kms":
@@ -78,11 +85,20 @@ def _kms_keys(plan: Plan) -> list[dict[str, str]]:
         return keys
     if compat.uses_kes(plan):
         if kms.backend == "vault":
-            keys.append({"id": kms.key_name, "use": f"KES keeps the object keys in KV `{kms.vault.kv_mount}/"
-                                                    f"{plan.project}/kes/`, each entry encrypted with it"})
+            keys.append(
+                {
+                    "id": kms.key_name,
+                    "use": f"KES keeps the object keys in KV `{kms.vault.kv_mount}/"
+                    f"{plan.project}/kes/`, each entry encrypted with it",
+                }
+            )
         elif kms.backend == "aws":
-            keys.append({"id": kms.aws.key_id or f"alias/{kms.key_name}",
-                         "use": "KES keeps the object keys in AWS Secrets Manager, encrypted with it"})
+            keys.append(
+                {
+                    "id": kms.aws.key_id or f"alias/{kms.key_name}",
+                    "use": "KES keeps the object keys in AWS Secrets Manager, encrypted with it",
+                }
+            )
     if obj.kind == "seaweedfs" and obj.sse == "sse-kms":
         keys.append({"id": swfs.kms_key_id(plan), "use": "SeaweedFS wraps each object's data key with it (SSE-KMS)"})
     return keys
@@ -95,13 +111,25 @@ def _volume_facts(plan: Plan) -> dict[str, Any]:
     try:
         backend = get_backend(plan)
     except UsageError as err:
-        return {"provisionable": False, "refusal": str(err), "uses_key": False, "raw_key": False,
-                "mapper": {}, "protector": {}}
+        return {
+            "provisionable": False,
+            "refusal": str(err),
+            "uses_key": False,
+            "raw_key": False,
+            "mapper": {},
+            "protector": {},
+        }
     specs = layout.volume_specs(plan)
     mapper = {s.name: backend.mapper_name(s) for s in specs} if hasattr(backend, "mapper_name") else {}
     protector = {s.name: backend.protector_name(s) for s in specs} if hasattr(backend, "protector_name") else {}
-    return {"provisionable": True, "refusal": "", "uses_key": bool(backend.uses_key),
-            "raw_key": bool(getattr(backend, "raw_key", False)), "mapper": mapper, "protector": protector}
+    return {
+        "provisionable": True,
+        "refusal": "",
+        "uses_key": bool(backend.uses_key),
+        "raw_key": bool(getattr(backend, "raw_key", False)),
+        "mapper": mapper,
+        "protector": protector,
+    }
 
 
 def volume_key_files(plan: Plan) -> dict[str, str]:
@@ -127,14 +155,16 @@ def _s3_access(plan: Plan, materials: Materials) -> dict[str, str]:
 def render_runbook(plan: Plan, materials: Materials, store: SecretStore, files: list[str]) -> bytes:
     secrets_rows: list[dict[str, Any]] = []
     for item in materials.items.values():
-        secrets_rows.append({
-            "name": item.name,
-            "where": f"your file {item.external}" if item.external else store.location(item.name),
-            "purpose": item.purpose,
-            "consumers": ", ".join(item.consumers),
-            "rotation": item.rotation,
-            "secret": item.secret,
-        })
+        secrets_rows.append(
+            {
+                "name": item.name,
+                "where": f"your file {item.external}" if item.external else store.location(item.name),
+                "purpose": item.purpose,
+                "consumers": ", ".join(item.consumers),
+                "rotation": item.rotation,
+                "secret": item.secret,
+            }
+        )
     services = ["neo4j", plan.object_store.kind]
     if compat.uses_kes(plan):
         services.append("kes")

@@ -62,12 +62,15 @@ def kms_block(plan: Plan, materials: Materials) -> dict[str, Any]:
 def s3_config(plan: Plan, materials: Materials) -> bytes:
     """The ``-s3.config`` JSON: one admin identity (stackseal) and, for SSE-KMS, the KMS block."""
     doc: dict[str, Any] = {
-        "identities": [{
-            "name": "stackseal",
-            "credentials": [{"accessKey": materials.value("s3_access_key"),
-                             "secretKey": materials.value("s3_secret_key")}],
-            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-        }],
+        "identities": [
+            {
+                "name": "stackseal",
+                "credentials": [
+                    {"accessKey": materials.value("s3_access_key"), "secretKey": materials.value("s3_secret_key")}
+                ],
+                "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+            }
+        ],
     }
     if plan.object_store.sse == "sse-kms":
         doc["kms"] = kms_block(plan, materials)
@@ -77,6 +80,8 @@ def s3_config(plan: Plan, materials: Materials) -> bytes:
 def security_toml(plan: Plan, materials: Materials) -> bytes:
     """``/etc/seaweedfs/security.toml`` with the SSE-S3 KEK (only rendered for sse-s3)."""
     kek = materials.value("seaweedfs_kek")
-    return ("# Rendered by stackseal. Holds the SSE-S3 key-encryption key: keep it secret, back it up.\n"
-            "[s3.sse]\n"
-            f'kek = "{kek}"\n').encode()
+    return (
+        "# Rendered by stackseal. Holds the SSE-S3 key-encryption key: keep it secret, back it up.\n"
+        "[s3.sse]\n"
+        f'kek = "{kek}"\n'
+    ).encode()

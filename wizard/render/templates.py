@@ -24,7 +24,7 @@ def environment() -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
         undefined=jinja2.StrictUndefined,
-        autoescape=False,            # Markdown / HCL, not HTML
+        autoescape=False,  # Markdown / HCL, not HTML
         keep_trailing_newline=True,
         trim_blocks=False,
         lstrip_blocks=False,

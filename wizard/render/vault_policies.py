@@ -33,16 +33,28 @@ def policies(plan: Plan) -> dict[str, bytes]:
     keys = [master] + ([objects] if "seaweedfs" in consumers(plan) else [])
     out = {
         f"vault/policies/{project}-admin.hcl": render_template(
-            "vault/stackseal-admin.hcl.j2", project=project, transit=v.transit_mount, keys=keys,
-            consumers=consumers(plan)),
+            "vault/stackseal-admin.hcl.j2",
+            project=project,
+            transit=v.transit_mount,
+            keys=keys,
+            consumers=consumers(plan),
+        ),
         f"vault/policies/{project}-unlock.hcl": render_template(
-            "vault/stackseal-unlock.hcl.j2", project=project, transit=v.transit_mount, key=master),
+            "vault/stackseal-unlock.hcl.j2", project=project, transit=v.transit_mount, key=master
+        ),
     }
     if "kes" in consumers(plan):
         out[f"vault/policies/{project}-kes.hcl"] = render_template(
-            "vault/kes.hcl.j2", project=project, transit=v.transit_mount, key=master, kv=v.kv_mount,
-            kv_version=v.kv_version, prefix=f"{project}/kes")
+            "vault/kes.hcl.j2",
+            project=project,
+            transit=v.transit_mount,
+            key=master,
+            kv=v.kv_mount,
+            kv_version=v.kv_version,
+            prefix=f"{project}/kes",
+        )
     if "seaweedfs" in consumers(plan):
         out[f"vault/policies/{project}-seaweedfs.hcl"] = render_template(
-            "vault/seaweedfs.hcl.j2", project=project, transit=v.transit_mount, key=objects)
+            "vault/seaweedfs.hcl.j2", project=project, transit=v.transit_mount, key=objects
+        )
     return out

@@ -61,10 +61,14 @@ def read_manifest(out_dir: Path) -> dict[str, str]:
     except (FileNotFoundError, NotADirectoryError):  # nothing written yet (or out_dir is a file: precheck says so)
         return {}
     except (json.JSONDecodeError, UnicodeDecodeError):
-        raise UsageError(f"{path}: damaged manifest; move it away and run 'stackseal render --force' to rebuild it") from None
+        raise UsageError(
+            f"{path}: damaged manifest; move it away and run 'stackseal render --force' to rebuild it"
+        ) from None
     except OSError as err:  # a directory in its place, unreadable: one line, not a traceback
-        raise UsageError(f"{path}: cannot read the manifest ({err.strerror}); move it away and run "
-                         "'stackseal render --force' to rebuild it") from None
+        raise UsageError(
+            f"{path}: cannot read the manifest ({err.strerror}); move it away and run "
+            "'stackseal render --force' to rebuild it"
+        ) from None
     files = data.get("files", {}) if isinstance(data, dict) else {}
     return {k: v["sha256"] for k, v in files.items() if isinstance(v, dict) and "sha256" in v}
 
@@ -88,8 +92,9 @@ def stale_files(files: dict[str, RenderedFile], out_dir: Path) -> list[str]:
 
 
 def _manifest_bytes(files: dict[str, RenderedFile], stale: dict[str, str] | None = None) -> bytes:
-    entries = {path: {"sha256": sha256_bytes(f.content), "mode": oct(f.mode), "secret": f.secret}
-               for path, f in files.items()}
+    entries = {
+        path: {"sha256": sha256_bytes(f.content), "mode": oct(f.mode), "secret": f.secret} for path, f in files.items()
+    }
     for path, digest in (stale or {}).items():
         entries[path] = {"sha256": digest, "stale": True}
     doc = {"version": MANIFEST_VERSION, "written_by": "stackseal", "files": dict(sorted(entries.items()))}
@@ -101,8 +106,14 @@ def _diff(path: str, old: bytes, new: bytes) -> str:
         old_text, new_text = old.decode(), new.decode()
     except UnicodeDecodeError:
         return f"(binary file {path} differs)\n"
-    return "".join(difflib.unified_diff(old_text.splitlines(keepends=True), new_text.splitlines(keepends=True),
-                                        fromfile=f"{path} (on disk)", tofile=f"{path} (rendered)"))
+    return "".join(
+        difflib.unified_diff(
+            old_text.splitlines(keepends=True),
+            new_text.splitlines(keepends=True),
+            fromfile=f"{path} (on disk)",
+            tofile=f"{path} (rendered)",
+        )
+    )
 
 
 _HINT = "choose another output directory (-o DIR) or fix its permissions"
@@ -157,7 +168,9 @@ def classify(files: dict[str, RenderedFile], out_dir: Path) -> list[FileChange]:
         except PermissionError:
             raise UsageError(f"{path}: permission denied reading it; run as the user that rendered the stack") from None
         except IsADirectoryError:
-            raise UsageError(f"{path}: is a directory where stackseal writes a file; move it away and run again") from None
+            raise UsageError(
+                f"{path}: is a directory where stackseal writes a file; move it away and run again"
+            ) from None
         if current == rendered.content:
             changes.append(FileChange(rel, "unchanged", None, rendered.secret))
         elif manifest.get(rel) == sha256_bytes(current):
@@ -177,13 +190,14 @@ def preview(plan: Plan, out_dir: Path | str | None = None, store: SecretStore | 
     return classify(files, out)
 
 
-def write(plan: Plan, out_dir: Path | str | None = None, force: bool = False,
-          store: SecretStore | None = None) -> list[FileChange]:
+def write(
+    plan: Plan, out_dir: Path | str | None = None, force: bool = False, store: SecretStore | None = None
+) -> list[FileChange]:
     """Render and write every artifact into ``out_dir``; refuses on conflicts unless ``force``."""
     out = Path(out_dir) if out_dir is not None else plan.output_path
     _precheck_out_dir(out)
     store = store or secret_store_for(out)
-    files = render_files(plan, store)       # pure: refusals happen before anything is created
+    files = render_files(plan, store)  # pure: refusals happen before anything is created
     changes = classify(files, out)
     conflicts = [c for c in changes if c.action == "conflict"]
     if conflicts and not force:
@@ -218,11 +232,15 @@ class ConflictError(Refused):
     def __init__(self, conflicts: list[FileChange]) -> None:
         self.conflicts = conflicts
         names = ", ".join(c.path for c in conflicts)
-        super().__init__(f"{len(conflicts)} file(s) were changed by someone else or not written by stackseal: {names}; "
-                         "review the diff above, then run again with --force to overwrite")
+        super().__init__(
+            f"{len(conflicts)} file(s) were changed by someone else or not written by stackseal: {names}; "
+            "review the diff above, then run again with --force to overwrite"
+        )
 
     def diffs(self) -> str:
         parts = []
         for c in self.conflicts:
-            parts.append(c.diff if c.diff is not None else f"(secret file {c.path} differs: no diff is shown for secrets)\n")
+            parts.append(
+                c.diff if c.diff is not None else f"(secret file {c.path} differs: no diff is shown for secrets)\n"
+            )
         return "".join(parts)

@@ -36,9 +36,9 @@ class Move:
     """One volume whose data lives outside its encrypted mount point."""
 
     spec: VolumeSpec
-    source: Path               # where the data is now (host path)
+    source: Path  # where the data is now (host path)
     containers: tuple[str, ...]  # containers (ids) using it, to stop and remove (compose recreates them)
-    old_volume: str | None     # a same-named plain docker volume that must go (needs --allow-destroy)
+    old_volume: str | None  # a same-named plain docker volume that must go (needs --allow-destroy)
 
     def line(self) -> str:
         where = f"docker volume {self.old_volume}" if self.old_volume else str(self.source)
@@ -177,11 +177,18 @@ class AdoptStep(Step):
         moves = find_moves(ctx)
         if not moves:
             return StepCheck("=", "no data outside the encrypted volumes")
-        destroys = tuple(f"docker volume {m.old_volume} (old unencrypted copy, removed after its data is copied and checked)"
-                         for m in moves if m.old_volume)
+        destroys = tuple(
+            f"docker volume {m.old_volume} (old unencrypted copy, removed after its data is copied and checked)"
+            for m in moves
+            if m.old_volume
+        )
         services = sorted({m.spec.service for m in moves})
-        return StepCheck("~", f"move {len(moves)} volumes of {', '.join(services)} into encrypted storage",
-                         tuple(m.line() for m in moves), destroys=destroys)
+        return StepCheck(
+            "~",
+            f"move {len(moves)} volumes of {', '.join(services)} into encrypted storage",
+            tuple(m.line() for m in moves),
+            destroys=destroys,
+        )
 
     def apply(self, ctx: Context, emit: Emit) -> str:
         client = ctx.docker()
@@ -204,15 +211,26 @@ class AdoptStep(Step):
             src_files, _src_size = _tree_summary(move.source)
             mismatched = copy_mismatches(move.source, move.spec.mount_point)
             if mismatched:
-                raise OperationFailed(f"volume {move.spec.name}: copy check failed for {len(mismatched)} file(s), e.g. "
-                                      f"{mismatched[0]}; the original at {move.source} is untouched")
-            emit(StepLog(self.id, f"copied {move.spec.name}: {files} files, {nbytes} bytes "
-                                  f"(checked: all {src_files} files identical byte for byte)"))
+                raise OperationFailed(
+                    f"volume {move.spec.name}: copy check failed for {len(mismatched)} file(s), e.g. "
+                    f"{mismatched[0]}; the original at {move.source} is untouched"
+                )
+            emit(
+                StepLog(
+                    self.id,
+                    f"copied {move.spec.name}: {files} files, {nbytes} bytes "
+                    f"(checked: all {src_files} files identical byte for byte)",
+                )
+            )
         # Containers are not data: remove the stopped ones so compose-up recreates them on the new volumes.
         for cid in stopped:
             client.containers.get(cid).remove()
         for move in moves:
             if move.old_volume:
                 client.volumes.get(move.old_volume).remove()
-                emit(StepLog(self.id, f"removed old docker volume {move.old_volume} (its data is in {move.spec.mount_point})"))
+                emit(
+                    StepLog(
+                        self.id, f"removed old docker volume {move.old_volume} (its data is in {move.spec.mount_point})"
+                    )
+                )
         return f"moved {len(moves)} volumes ({total_bytes} bytes); compose-up starts the services again"

@@ -26,7 +26,9 @@ def _credential(ctx: Context, user_file: str | None, name: str) -> str | None:
     except FileNotFoundError:
         return None
     except PermissionError:
-        raise OperationFailed(f"{path}: permission denied reading the object store credentials; run as the user that owns it") from None
+        raise OperationFailed(
+            f"{path}: permission denied reading the object store credentials; run as the user that owns it"
+        ) from None
 
 
 def s3_client(ctx: Context) -> Any | None:
@@ -44,13 +46,21 @@ def s3_client(ctx: Context) -> Any | None:
     if url.scheme == "https" and ca.exists():
         import urllib3
 
-        http_client = urllib3.PoolManager(cert_reqs="CERT_REQUIRED", ca_certs=str(ca), timeout=urllib3.Timeout(10, 30),
-                                          retries=urllib3.Retry(total=2, backoff_factor=0.5))
+        http_client = urllib3.PoolManager(
+            cert_reqs="CERT_REQUIRED",
+            ca_certs=str(ca),
+            timeout=urllib3.Timeout(10, 30),
+            retries=urllib3.Retry(total=2, backoff_factor=0.5),
+        )
     elif url.scheme == "http":
         import urllib3
 
-        http_client = urllib3.PoolManager(timeout=urllib3.Timeout(10, 30), retries=urllib3.Retry(total=2, backoff_factor=0.5))
-    return Minio(url.netloc, access_key=access, secret_key=secret, secure=url.scheme == "https", http_client=http_client)
+        http_client = urllib3.PoolManager(
+            timeout=urllib3.Timeout(10, 30), retries=urllib3.Retry(total=2, backoff_factor=0.5)
+        )
+    return Minio(
+        url.netloc, access_key=access, secret_key=secret, secure=url.scheme == "https", http_client=http_client
+    )
 
 
 def wanted_rule(ctx: Context) -> Any | None:
@@ -69,7 +79,9 @@ def _rule_matches(config: Any, rule: Any) -> bool:
     if config is None or rule is None:
         return config is None and rule is None
     have = config.rule
-    return have.sse_algorithm == rule.sse_algorithm and (have.kms_master_key_id or None) == (rule.kms_master_key_id or None)
+    return have.sse_algorithm == rule.sse_algorithm and (have.kms_master_key_id or None) == (
+        rule.kms_master_key_id or None
+    )
 
 
 def bucket_states(ctx: Context, client: Any) -> list[tuple[str, str]]:
@@ -95,12 +107,16 @@ def _reach(ctx: Context, func: Any, *args: Any) -> Any:
         return func(*args)
     except S3Error as err:
         if err.code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied"):
-            raise OperationFailed(f"object store at {ctx.plan.object_store.endpoint} refuses the credentials ({err.code}); "
-                                  "check object_store.access_key_file / secret_key_file") from None
+            raise OperationFailed(
+                f"object store at {ctx.plan.object_store.endpoint} refuses the credentials ({err.code}); "
+                "check object_store.access_key_file / secret_key_file"
+            ) from None
         raise OperationFailed(f"object store at {ctx.plan.object_store.endpoint}: {err.code}: {err.message}") from None
     except (HTTPError, OSError) as err:
-        raise OperationFailed(f"object store at {ctx.plan.object_store.endpoint} is not reachable ({type(err).__name__}); "
-                              "is the stack running? ('docker compose ps')") from None
+        raise OperationFailed(
+            f"object store at {ctx.plan.object_store.endpoint} is not reachable ({type(err).__name__}); "
+            "is the stack running? ('docker compose ps')"
+        ) from None
 
 
 class BucketsStep(Step):
@@ -110,7 +126,9 @@ class BucketsStep(Step):
     def check(self, ctx: Context) -> StepCheck:
         store = ctx.plan.object_store
         client = s3_client(ctx)
-        note = "" if wanted_rule(ctx) is not None else " (SSE-C: no bucket default; the client sends the key per object)"
+        note = (
+            "" if wanted_rule(ctx) is not None else " (SSE-C: no bucket default; the client sends the key per object)"
+        )
         if client is None:
             return StepCheck("+", f"create {len(store.buckets)} buckets with {store.sse} once the store runs{note}")
         try:
@@ -120,18 +138,24 @@ class BucketsStep(Step):
         todo = [(b, what) for b, what in states if what]
         if not todo:
             return StepCheck("=", f"all {len(states)} buckets exist with {store.sse} default encryption{note}")
-        details = tuple(f"{'+' if what == 'create' else '~'} {b}: {'create and encrypt' if what == 'create' else 'set default encryption'}"
-                        for b, what in todo)
+        details = tuple(
+            f"{'+' if what == 'create' else '~'} {b}: {'create and encrypt' if what == 'create' else 'set default encryption'}"
+            for b, what in todo
+        )
         action = "+" if all(what == "create" for _, what in todo) else "~"
-        return StepCheck(action, f"{len(todo)} of {len(states)} buckets to create or encrypt ({store.sse}){note}", details)
+        return StepCheck(
+            action, f"{len(todo)} of {len(states)} buckets to create or encrypt ({store.sse}){note}", details
+        )
 
     def apply(self, ctx: Context, emit: Emit) -> str:
         from minio.sseconfig import SSEConfig
 
         client = s3_client(ctx)
         if client is None:
-            raise OperationFailed(f"object store credentials not found in {ctx.secrets_dir} (s3_access_key, s3_secret_key); "
-                                  "run the render step first ('stackseal render')")
+            raise OperationFailed(
+                f"object store credentials not found in {ctx.secrets_dir} (s3_access_key, s3_secret_key); "
+                "run the render step first ('stackseal render')"
+            )
         states = _reach(ctx, bucket_states, ctx, client)
         rule = wanted_rule(ctx)
         meter = ProgressMeter(self.id, emit, items_total=len(states))

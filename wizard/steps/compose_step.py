@@ -30,13 +30,12 @@ class ServiceState:
     service: str
     want_hash: str
     have_hash: str | None
-    status: str | None      # running | exited | created | None (no container)
-    health: str | None      # healthy | unhealthy | starting | None (no healthcheck)
+    status: str | None  # running | exited | created | None (no container)
+    health: str | None  # healthy | unhealthy | starting | None (no healthcheck)
 
     @property
     def ok(self) -> bool:
-        return (self.have_hash == self.want_hash and self.status == "running"
-                and self.health in (None, "healthy"))
+        return self.have_hash == self.want_hash and self.status == "running" and self.health in (None, "healthy")
 
     def reason(self) -> str:
         if self.status is None:
@@ -50,8 +49,9 @@ class ServiceState:
 
 def wanted_hashes(ctx: Context) -> dict[str, str]:
     """service -> config hash of the current compose file (``docker compose config --hash``)."""
-    proc = subprocess.run(ctx.compose_cmd() + ["config", "--hash", "*"], capture_output=True, text=True, timeout=120,
-                          cwd=ctx.out_dir)
+    proc = subprocess.run(
+        ctx.compose_cmd() + ["config", "--hash", "*"], capture_output=True, text=True, timeout=120, cwd=ctx.out_dir
+    )
     if proc.returncode != 0:
         raise OperationFailed(f"{ctx.compose_file()}: docker compose rejects it: {_last_line(proc.stderr)}")
     hashes: dict[str, str] = {}
@@ -91,7 +91,7 @@ def _ready_service(line: str, project: str) -> str | None:
     name = match.group(1)
     for sep in ("-", "_"):
         if name.startswith(project + sep):
-            name = name[len(project) + 1:]
+            name = name[len(project) + 1 :]
             break
     return re.sub(r"[-_]\d+$", "", name)
 
@@ -137,8 +137,14 @@ class ComposeUpStep(Step):
         emit(StepLog(self.id, "running: " + " ".join(argv[-7:])))
         meter = ProgressMeter(self.id, emit, items_total=len(states))
         meter.advance(0, what="waiting for healthchecks")  # show 0/N at once, not an unknown total
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ctx.out_dir,
-                                preexec_fn=_die_with_parent)
+        proc = subprocess.Popen(
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=ctx.out_dir,
+            preexec_fn=_die_with_parent,
+        )
         output: list[str] = []
         healthy: set[str] = set()
 
@@ -174,11 +180,17 @@ class ComposeUpStep(Step):
         busy = _PORT_BUSY.search(text)
         if busy:
             port = busy.group(1) or busy.group(2)
-            return (f"port 127.0.0.1:{port} is already in use by another program; stop it or choose another port "
-                    "in the answers file (neo4j.bolt_url, neo4j.http_port, object_store.endpoint, kms.vault.address)")
-        unhealthy = [s.service for s in service_states(ctx) if s.status == "running" and s.health not in (None, "healthy")]
+            return (
+                f"port 127.0.0.1:{port} is already in use by another program; stop it or choose another port "
+                "in the answers file (neo4j.bolt_url, neo4j.http_port, object_store.endpoint, kms.vault.address)"
+            )
+        unhealthy = [
+            s.service for s in service_states(ctx) if s.status == "running" and s.health not in (None, "healthy")
+        ]
         if unhealthy or "timeout" in text.lower():
             names = ", ".join(unhealthy) or "some services"
-            return (f"{names} did not become healthy within {ctx.wait_timeout}s; "
-                    f"see: docker compose -p {ctx.plan.project} logs {' '.join(unhealthy)}".rstrip())
+            return (
+                f"{names} did not become healthy within {ctx.wait_timeout}s; "
+                f"see: docker compose -p {ctx.plan.project} logs {' '.join(unhealthy)}".rstrip()
+            )
         return f"docker compose up failed: {_last_line(text)}"

@@ -24,7 +24,7 @@ def human_bytes(n: float) -> str:
 
 
 def progress_text(event: StepProgress) -> str:
-    """"3/5 items, 12.0 MB of 40.0 MB, 4.1 MB/s, ETA 7s" (only the parts that are known)."""
+    """ "3/5 items, 12.0 MB of 40.0 MB, 4.1 MB/s, ETA 7s" (only the parts that are known)."""
     parts = [f"{event.items}/{event.items_total} items" if event.items_total is not None else f"{event.items} items"]
     if event.bytes or event.bytes_total:
         total = f" of {human_bytes(event.bytes_total)}" if event.bytes_total else ""
@@ -75,10 +75,24 @@ class RichRenderer:
     """Live progress bars (rich) for an interactive terminal. Use as a context manager."""
 
     def __init__(self, console: Any = None) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeRemainingColumn,
+        )
 
-        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("{task.fields[extra]}"), TimeRemainingColumn(), console=console)
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[extra]}"),
+            TimeRemainingColumn(),
+            console=console,
+        )
         self.tasks: dict[str, Any] = {}
 
     def __enter__(self) -> RichRenderer:
@@ -91,7 +105,9 @@ class RichRenderer:
     def __call__(self, event: Event) -> None:
         p = self.progress
         if isinstance(event, StepStarted):
-            self.tasks[event.step_id] = p.add_task(f"[{event.index}/{event.total}] {event.step_id}", total=None, extra="")
+            self.tasks[event.step_id] = p.add_task(
+                f"[{event.index}/{event.total}] {event.step_id}", total=None, extra=""
+            )
         task = self.tasks.get(getattr(event, "step_id", ""))
         if isinstance(event, StepProgress) and task is not None:
             if event.bytes_total:

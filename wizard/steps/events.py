@@ -105,7 +105,15 @@ class ProgressMeter:
             rate = self.items / elapsed
             remaining = (self.items_total - self.items) if self.items_total is not None else None
         eta = (remaining / rate) if (remaining is not None and rate > 0) else None
-        event = StepProgress(self.step_id, self.items, self.items_total, self.bytes, self.bytes_total,
-                             rate, max(eta, 0.0) if eta is not None else None, what)
+        event = StepProgress(
+            self.step_id,
+            self.items,
+            self.items_total,
+            self.bytes,
+            self.bytes_total,
+            rate,
+            max(eta, 0.0) if eta is not None else None,
+            what,
+        )
         self.emit(event)
         return event

@@ -24,7 +24,9 @@ class HostToolsStep(Step):
         backend = get_backend(ctx.plan)
         missing = backend.missing_tools()
         if backend.name == "gocryptfs" and not Path("/dev/fuse").exists():
-            missing.append("/dev/fuse (FUSE kernel support: 'modprobe fuse'; in a container run it with --device /dev/fuse)")
+            missing.append(
+                "/dev/fuse (FUSE kernel support: 'modprobe fuse'; in a container run it with --device /dev/fuse)"
+            )
         if missing:
             raise OperationFailed(f"volumes.backend {backend.name} needs: {'; '.join(missing)}")
         tools = ", ".join(tool for tool, _ in backend.tools) or "nothing extra"

@@ -62,17 +62,27 @@ class Journal:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             steps = {k: StepRecord(**v) for k, v in data.get("steps", {}).items()}
-            return cls(path=path, run_id=data["run_id"], plan_hash=data["plan_hash"],
-                       started_at=data["started_at"], status=data["status"],
-                       finished_at=data.get("finished_at"), steps=steps,
-                       resumed_from=data.get("resumed_from"))
+            return cls(
+                path=path,
+                run_id=data["run_id"],
+                plan_hash=data["plan_hash"],
+                started_at=data["started_at"],
+                status=data["status"],
+                finished_at=data.get("finished_at"),
+                steps=steps,
+                resumed_from=data.get("resumed_from"),
+            )
         except FileNotFoundError:
             return None
         except OSError as err:  # a directory in its place, unreadable, I/O error: one line, not a traceback
-            raise OperationFailed(f"{path}: cannot read the journal ({err.strerror}); move it aside and run apply again "
-                                  "(steps re-check the facts)") from None
+            raise OperationFailed(
+                f"{path}: cannot read the journal ({err.strerror}); move it aside and run apply again "
+                "(steps re-check the facts)"
+            ) from None
         except (ValueError, KeyError, TypeError) as err:
-            raise OperationFailed(f"{path}: damaged journal ({err}); move it aside and run apply again (steps re-check the facts)") from None
+            raise OperationFailed(
+                f"{path}: damaged journal ({err}); move it aside and run apply again (steps re-check the facts)"
+            ) from None
 
     def to_dict(self) -> dict[str, Any]:
         return {

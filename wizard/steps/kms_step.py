@@ -54,12 +54,18 @@ def _call(ctx: Context, func: Any, *args: Any, **kwargs: Any) -> Any:
     try:
         return func(*args, **kwargs)
     except hx.Forbidden:
-        raise OperationFailed(f"Vault at {address} refuses the token (permission denied); check kms.vault.token_file "
-                              "or VAULT_TOKEN, and that its policy allows the transit mount") from None
+        raise OperationFailed(
+            f"Vault at {address} refuses the token (permission denied); check kms.vault.token_file "
+            "or VAULT_TOKEN, and that its policy allows the transit mount"
+        ) from None
     except hx.Unauthorized:
-        raise OperationFailed(f"Vault at {address} rejects the token (invalid or expired); check kms.vault.token_file or VAULT_TOKEN") from None
+        raise OperationFailed(
+            f"Vault at {address} rejects the token (invalid or expired); check kms.vault.token_file or VAULT_TOKEN"
+        ) from None
     except hx.VaultDown:
-        raise OperationFailed(f"Vault at {address} is sealed; unseal it ('bao operator unseal') and run again") from None
+        raise OperationFailed(
+            f"Vault at {address} is sealed; unseal it ('bao operator unseal') and run again"
+        ) from None
     except requests.exceptions.RequestException as err:
         raise OperationFailed(f"Vault at {address} is not reachable ({type(err).__name__}); is it running?") from None
 
@@ -86,8 +92,10 @@ def wait_active(ctx: Context, timeout: float = 60.0) -> None:
         except requests.exceptions.RequestException as err:
             last = type(err).__name__
         time.sleep(0.5)
-    raise OperationFailed(f"Vault at {ctx.plan.kms.vault.address} did not become active within {timeout:.0f}s ({last}); "
-                          "check its logs and run apply again")
+    raise OperationFailed(
+        f"Vault at {ctx.plan.kms.vault.address} did not become active within {timeout:.0f}s ({last}); "
+        "check its logs and run apply again"
+    )
 
 
 def state(ctx: Context) -> dict[str, Any]:
@@ -133,8 +141,12 @@ class VaultKeyStep(Step):
             todo.append("initialise and unseal OpenBao (dev-grade: 1 key share kept in secrets/)")
         elif facts.get("sealed"):
             if not vault.deploy:
-                raise OperationFailed(f"Vault at {vault.address} is sealed; unseal it ('bao operator unseal') and run again")
-            return StepCheck("~", f"unseal OpenBao (with the key in secrets/{INIT_FILE}), then make sure transit key {key} exists")
+                raise OperationFailed(
+                    f"Vault at {vault.address} is sealed; unseal it ('bao operator unseal') and run again"
+                )
+            return StepCheck(
+                "~", f"unseal OpenBao (with the key in secrets/{INIT_FILE}), then make sure transit key {key} exists"
+            )
         if not facts.get("transit"):
             todo.append(f"enable transit at {vault.transit_mount}/")
         if not facts.get("key"):
@@ -149,19 +161,30 @@ class VaultKeyStep(Step):
         done = []
         if not _call(ctx, c.sys.is_initialized):
             if not vault.deploy:
-                raise OperationFailed(f"Vault at {vault.address} is not initialised; initialise it first (bao operator init)")
+                raise OperationFailed(
+                    f"Vault at {vault.address} is not initialised; initialise it first (bao operator init)"
+                )
             init = _call(ctx, c.sys.initialize, secret_shares=1, secret_threshold=1)
             ctx.secrets_dir.mkdir(parents=True, exist_ok=True)
             os.chmod(ctx.secrets_dir, 0o700)
-            atomic_write(ctx.secrets_dir / INIT_FILE,
-                         json.dumps({"unseal_keys": init["keys"], "root_token": init["root_token"]}).encode(), mode=0o400)
-            emit(StepLog(self.id, f"initialised OpenBao; unseal key and root token kept in {ctx.secrets_dir / INIT_FILE}"))
+            atomic_write(
+                ctx.secrets_dir / INIT_FILE,
+                json.dumps({"unseal_keys": init["keys"], "root_token": init["root_token"]}).encode(),
+                mode=0o400,
+            )
+            emit(
+                StepLog(
+                    self.id, f"initialised OpenBao; unseal key and root token kept in {ctx.secrets_dir / INIT_FILE}"
+                )
+            )
             done.append("initialised")
             c = client(ctx)
         if _call(ctx, c.sys.is_sealed):
             init_path = ctx.secrets_dir / INIT_FILE
             if not (vault.deploy and init_path.exists()):
-                raise OperationFailed(f"Vault at {vault.address} is sealed; unseal it ('bao operator unseal') and run again")
+                raise OperationFailed(
+                    f"Vault at {vault.address} is sealed; unseal it ('bao operator unseal') and run again"
+                )
             for share in json.loads(init_path.read_text(encoding="utf-8"))["unseal_keys"]:
                 _call(ctx, c.sys.submit_unseal_key, share)
             done.append("unsealed")

@@ -53,7 +53,9 @@ class PortsStep(Step):
         seen: dict[int, str] = {}
         for port, key in ports:
             if port in seen:
-                raise OperationFailed(f"{key}: port {port} is also used by {seen[port]}; give each service its own port")
+                raise OperationFailed(
+                    f"{key}: port {port} is also used by {seen[port]}; give each service its own port"
+                )
             seen[port] = key
         busy = [(p, k) for p, k in ports if port_in_use(p)]
         if busy:
@@ -61,8 +63,10 @@ class PortsStep(Step):
             foreign = [(p, k) for p, k in busy if p not in ours]
             if foreign:
                 port, key = foreign[0]
-                raise OperationFailed(f"port 127.0.0.1:{port} ({key}) is already in use by another program; "
-                                      f"stop that program or choose another port in {key}")
+                raise OperationFailed(
+                    f"port 127.0.0.1:{port} ({key}) is already in use by another program; "
+                    f"stop that program or choose another port in {key}"
+                )
         listed = ", ".join(str(p) for p, _ in ports)
         return StepCheck("=", f"ports {listed} free or held by this stack")
 

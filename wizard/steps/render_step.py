@@ -25,8 +25,11 @@ class RenderStep(Step):
         updates = [c for c in changes if c.action == "update"]
         conflicts = [c for c in changes if c.action == "conflict"]
         unchanged = [c for c in changes if c.action == "unchanged"]
-        details = tuple([f"+ {c.path}" for c in creates] + [f"~ {c.path}" for c in updates]
-                        + [f"! {c.path} (edited by hand)" for c in conflicts])
+        details = tuple(
+            [f"+ {c.path}" for c in creates]
+            + [f"~ {c.path}" for c in updates]
+            + [f"! {c.path} (edited by hand)" for c in conflicts]
+        )
         destroys = tuple(f"your hand edits to {c.path}" for c in conflicts)
         if not (creates or updates or conflicts):
             return StepCheck("=", f"all {len(unchanged)} files up to date")

@@ -46,7 +46,7 @@ def counts(checks: list[tuple[Step, StepCheck]]) -> dict[str, int]:
 
 
 def summary_line(checks: list[tuple[Step, StepCheck]]) -> str:
-    """"3 to create, 1 to change, 6 already done" (or "No changes." when nothing differs)."""
+    """ "3 to create, 1 to change, 6 already done" (or "No changes." when nothing differs)."""
     c = counts(checks)
     if c["create"] == 0 and c["change"] == 0:
         return f"No changes. {c['unchanged']} steps already done."
@@ -78,9 +78,16 @@ def plan_json(checks: list[tuple[Step, StepCheck]]) -> dict[str, Any]:
         "changes": c["create"] + c["change"] > 0,
         "summary": c,
         "steps": [
-            {"id": step.id, "title": step.title, "action": chk.action, "verb": _VERB[chk.action],
-             "summary": chk.summary, "details": list(chk.details), "idempotent": chk.idempotent,
-             "destroys": list(chk.destroys)}
+            {
+                "id": step.id,
+                "title": step.title,
+                "action": chk.action,
+                "verb": _VERB[chk.action],
+                "summary": chk.summary,
+                "details": list(chk.details),
+                "idempotent": chk.idempotent,
+                "destroys": list(chk.destroys),
+            }
             for step, chk in checks
         ],
     }
@@ -121,8 +128,13 @@ def run(ctx: Context, emit: Emit = discard, dry_run: bool = False, steps: list[S
     result = RunResult(dry_run=False, resumed_from=journal.resumed_from)
     done_before = journal.finished_steps() if journal.resuming else set()
     if journal.resuming:
-        emit(StepLog("run", f"resuming interrupted run {journal.resumed_from}: "
-                            f"{len(done_before)} of {len(steps)} steps finished before"))
+        emit(
+            StepLog(
+                "run",
+                f"resuming interrupted run {journal.resumed_from}: "
+                f"{len(done_before)} of {len(steps)} steps finished before",
+            )
+        )
     total = len(steps)
     for index, step in enumerate(steps, start=1):
         emit(StepStarted(step.id, step.title, index, total))
@@ -135,12 +147,21 @@ def run(ctx: Context, emit: Emit = discard, dry_run: bool = False, steps: list[S
                 _finish(journal, emit, result, step.id, False, chk.summary, start)
                 continue
             if not chk.idempotent and step.id in done_before:
-                _finish(journal, emit, result, step.id, False,
-                        "done earlier in this run (not repeated: this step cannot detect its own result)", start)
+                _finish(
+                    journal,
+                    emit,
+                    result,
+                    step.id,
+                    False,
+                    "done earlier in this run (not repeated: this step cannot detect its own result)",
+                    start,
+                )
                 continue
             if chk.destroys and not ctx.allow_destroy:
-                raise Refused(f"step {step.id} would destroy: {'; '.join(chk.destroys)}; "
-                              "re-run with --allow-destroy if that is really intended")
+                raise Refused(
+                    f"step {step.id} would destroy: {'; '.join(chk.destroys)}; "
+                    "re-run with --allow-destroy if that is really intended"
+                )
             summary = step.apply(ctx, emit)
             _finish(journal, emit, result, step.id, True, summary, start)
         except StacksealError as err:
@@ -179,8 +200,9 @@ def _record_failure(journal: Journal, step_id: str, message: str) -> None:
         pass
 
 
-def _finish(journal: Journal, emit: Emit, result: RunResult, step_id: str, changed: bool,
-            summary: str, start: float) -> None:
+def _finish(
+    journal: Journal, emit: Emit, result: RunResult, step_id: str, changed: bool, summary: str, start: float
+) -> None:
     journal.step_done(step_id, changed, summary)
     result.outcomes.append((step_id, changed, summary))
     emit(StepDone(step_id, changed, summary, time.monotonic() - start))

@@ -29,14 +29,18 @@ class VolumesStep(Step):
             state = backend.status(spec)
             if state.state == "absent":
                 absent += 1
-                details.append(f"+ {spec.name}: create {backend.name} storage at {spec.backing}, open at {spec.mount_point}")
+                details.append(
+                    f"+ {spec.name}: create {backend.name} storage at {spec.backing}, open at {spec.mount_point}"
+                )
             elif state.state == "locked":
                 locked += 1
                 details.append(f"~ {spec.name}: unlock ({state.detail})")
         if not absent and not locked:
             return StepCheck("=", f"all {len(specs)} volumes open ({backend.name})")
         parts = ([f"create {absent}"] if absent else []) + ([f"unlock {locked}"] if locked else [])
-        return StepCheck("+" if absent else "~", f"{' and '.join(parts)} of {len(specs)} {backend.name} volumes", tuple(details))
+        return StepCheck(
+            "+" if absent else "~", f"{' and '.join(parts)} of {len(specs)} {backend.name} volumes", tuple(details)
+        )
 
     def apply(self, ctx: Context, emit: Emit) -> str:
         backend = get_backend(ctx.plan)
@@ -46,7 +50,11 @@ class VolumesStep(Step):
         for spec in specs:
             state = backend.status(spec).state  # re-read: an earlier volume may share nothing, but a rerun may
             if state == "absent":
-                key = ensure_key(ctx.secrets_dir, spec.name, raw=backend.raw_key) if backend.uses_key else ctx.secrets_dir / "unused"
+                key = (
+                    ensure_key(ctx.secrets_dir, spec.name, raw=backend.raw_key)
+                    if backend.uses_key
+                    else ctx.secrets_dir / "unused"
+                )
                 backend.create(spec, key)
                 backend.unlock(spec, key)
                 created += 1

@@ -30,8 +30,10 @@ def get_backend(plan: Plan) -> VolumeBackend:
         from wizard.volumes.plain import PlainBackend
 
         return PlainBackend(name)
-    raise UsageError(f"volumes.backend: '{name}' cannot be provisioned by apply yet; "
-                     "choose gocryptfs, luks-file, fscrypt, host-fde or none (see docs/provisioning.md)")
+    raise UsageError(
+        f"volumes.backend: '{name}' cannot be provisioned by apply yet; "
+        "choose gocryptfs, luks-file, fscrypt, host-fde or none (see docs/provisioning.md)"
+    )
 
 
 __all__ = ["VolumeBackend", "VolumeState", "get_backend"]

@@ -75,6 +75,7 @@ class VolumeBackend(ABC):
 
 # ---- helpers shared by backends -----------------------------------------------------------
 
+
 def mount_entry(path: Path) -> tuple[str, str] | None:
     """(fstype, source) of the mount at exactly ``path``, from /proc/self/mountinfo; None if none."""
     target = os.path.realpath(path)
@@ -107,7 +108,8 @@ def ensure_empty_mount_point(spec: VolumeSpec) -> None:
     if entries:
         raise OperationFailed(
             f"volume {spec.name}: {mount_point} already holds {len(entries)} unencrypted entries that the encrypted "
-            f"volume would hide; move them out (or use 'stackseal migrate volume {spec.name}') and run again (nothing was changed)")
+            f"volume would hide; move them out (or use 'stackseal migrate volume {spec.name}') and run again (nothing was changed)"
+        )
 
 
 def guard_mount_point(path: Path) -> bool:
@@ -134,7 +136,9 @@ def unguard_mount_point(path: Path) -> None:
         subprocess.run(["chattr", "-i", str(path)], capture_output=True)
 
 
-def run_tool(argv: list[str], what: str, input_text: str | None = None, timeout: int = 120) -> subprocess.CompletedProcess[str]:
+def run_tool(
+    argv: list[str], what: str, input_text: str | None = None, timeout: int = 120
+) -> subprocess.CompletedProcess[str]:
     """Run a backend tool; on failure one line with its last stderr line (tools never echo keys)."""
     try:
         proc = subprocess.run(argv, capture_output=True, text=True, input=input_text, timeout=timeout)
@@ -143,7 +147,11 @@ def run_tool(argv: list[str], what: str, input_text: str | None = None, timeout:
     except subprocess.TimeoutExpired:
         raise OperationFailed(f"{what}: '{argv[0]}' did not finish within {timeout}s") from None
     if proc.returncode != 0:
-        lines = [ln.strip() for ln in (proc.stderr or proc.stdout or "").splitlines() if ln.strip() and "syslog" not in ln.lower()]
+        lines = [
+            ln.strip()
+            for ln in (proc.stderr or proc.stdout or "").splitlines()
+            if ln.strip() and "syslog" not in ln.lower()
+        ]
         reason = lines[-1] if lines else f"exit code {proc.returncode}"
         raise OperationFailed(f"{what}: {argv[0]} failed: {reason}")
     return proc

@@ -50,7 +50,8 @@ class FscryptBackend(VolumeBackend):
                 if any(directory.iterdir()):
                     raise OperationFailed(
                         f"volume {spec.name}: {directory} holds unencrypted files; fscrypt can only encrypt an empty "
-                        f"directory: move them out (or use 'stackseal migrate volume {spec.name}') and run again")
+                        f"directory: move them out (or use 'stackseal migrate volume {spec.name}') and run again"
+                    )
                 return VolumeState("absent", f"{directory} exists, not encrypted yet (empty)")
             raise OperationFailed(f"volume {spec.name}: fscrypt status {directory} failed: {_last(out)}")
         unlocked = re.search(r"^Unlocked:\s+(\w+)", out, re.M)
@@ -65,27 +66,45 @@ class FscryptBackend(VolumeBackend):
         if not Path("/etc/fscrypt.conf").exists():
             raise OperationFailed("fscrypt is not set up on this host; run once as root: fscrypt setup")
         try:
-            run_tool(["fscrypt", "encrypt", str(spec.mount_point), "--source=raw_key", f"--key={key_file}",
-                      f"--name={self.protector_name(spec)}", "--quiet"], f"volume {spec.name}")
+            run_tool(
+                [
+                    "fscrypt",
+                    "encrypt",
+                    str(spec.mount_point),
+                    "--source=raw_key",
+                    f"--key={key_file}",
+                    f"--name={self.protector_name(spec)}",
+                    "--quiet",
+                ],
+                f"volume {spec.name}",
+            )
         except OperationFailed as err:
             text = str(err)
             if "not setup" in text or "not set up" in text or "fscrypt setup" in text:
-                raise OperationFailed(f"volume {spec.name}: the filesystem under {spec.mount_point} is not set up for fscrypt; "
-                                      "run once as root: fscrypt setup MOUNTPOINT_OF_THAT_FILESYSTEM") from None
+                raise OperationFailed(
+                    f"volume {spec.name}: the filesystem under {spec.mount_point} is not set up for fscrypt; "
+                    "run once as root: fscrypt setup MOUNTPOINT_OF_THAT_FILESYSTEM"
+                ) from None
             if "encryption not enabled" in text.lower() or "not supported" in text.lower():
-                raise OperationFailed(f"volume {spec.name}: the filesystem under {spec.mount_point} has no encryption "
-                                      "support; enable it (tune2fs -O encrypt DEVICE) or choose volumes.backend gocryptfs") from None
+                raise OperationFailed(
+                    f"volume {spec.name}: the filesystem under {spec.mount_point} has no encryption "
+                    "support; enable it (tune2fs -O encrypt DEVICE) or choose volumes.backend gocryptfs"
+                ) from None
             raise
 
     def unlock(self, spec: VolumeSpec, key_file: Path) -> None:
         if self.status(spec).state == "unlocked":
             return
         try:
-            run_tool(["fscrypt", "unlock", str(spec.mount_point), f"--key={key_file}", "--quiet"], f"volume {spec.name}")
+            run_tool(
+                ["fscrypt", "unlock", str(spec.mount_point), f"--key={key_file}", "--quiet"], f"volume {spec.name}"
+            )
         except OperationFailed as err:
             if "incorrect" in str(err).lower() or "wrong" in str(err).lower():
-                raise OperationFailed(f"volume {spec.name}: the key {key_file} does not unlock {spec.mount_point}; "
-                                      "restore the right key file from your backup") from None
+                raise OperationFailed(
+                    f"volume {spec.name}: the key {key_file} does not unlock {spec.mount_point}; "
+                    "restore the right key file from your backup"
+                ) from None
             raise
 
     def lock(self, spec: VolumeSpec) -> None:
@@ -96,7 +115,8 @@ class FscryptBackend(VolumeBackend):
     def rotate(self, spec: VolumeSpec, old_key_file: Path, new_key_file: Path) -> None:
         raise OperationFailed(
             f"volume {spec.name}: fscrypt key rotation is not automated yet (fscrypt asks for both raw keys interactively "
-            "and never re-encrypts data); re-encrypt by moving the data into a new volume (stackseal migrate volume)")
+            "and never re-encrypts data); re-encrypt by moving the data into a new volume (stackseal migrate volume)"
+        )
 
 
 def _last(text: str) -> str:

@@ -17,8 +17,14 @@ from pathlib import Path
 
 from wizard.errors import OperationFailed
 from wizard.layout import VolumeSpec
-from wizard.volumes.base import (VolumeBackend, VolumeState, ensure_empty_mount_point, guard_mount_point, mount_entry,
-                                 run_tool)
+from wizard.volumes.base import (
+    VolumeBackend,
+    VolumeState,
+    ensure_empty_mount_point,
+    guard_mount_point,
+    mount_entry,
+    run_tool,
+)
 
 INSTALL = "apt-get install gocryptfs fuse3"
 
@@ -36,7 +42,8 @@ class GocryptfsBackend(VolumeBackend):
                 return VolumeState("unlocked", f"mounted at {spec.mount_point}")
             raise OperationFailed(
                 f"volume {spec.name}: {spec.mount_point} is already a {fstype} mount of {source}, not this volume's "
-                f"gocryptfs directory {spec.backing}; unmount it or change volumes.root")
+                f"gocryptfs directory {spec.backing}; unmount it or change volumes.root"
+            )
         if configured:
             return VolumeState("locked", f"encrypted directory {spec.backing} exists, not mounted")
         return VolumeState("absent", f"no encrypted directory at {spec.backing}")
@@ -46,7 +53,8 @@ class GocryptfsBackend(VolumeBackend):
         if backing.exists() and any(backing.iterdir()) and not (backing / "gocryptfs.conf").exists():
             raise OperationFailed(
                 f"volume {spec.name}: {backing} holds files but is not a gocryptfs directory; move them away "
-                "or change volumes.root (nothing was changed)")
+                "or change volumes.root (nothing was changed)"
+            )
         if (backing / "gocryptfs.conf").exists():
             return
         if spec.mount_point.exists() and any(spec.mount_point.iterdir()):
@@ -67,15 +75,29 @@ class GocryptfsBackend(VolumeBackend):
         ensure_empty_mount_point(spec)
         guard_mount_point(spec.mount_point)
         try:
-            run_tool(["gocryptfs", "-q", "-allow_other", "-passfile", str(key_file), str(spec.backing), str(spec.mount_point)],
-                     f"volume {spec.name}")
+            run_tool(
+                [
+                    "gocryptfs",
+                    "-q",
+                    "-allow_other",
+                    "-passfile",
+                    str(key_file),
+                    str(spec.backing),
+                    str(spec.mount_point),
+                ],
+                f"volume {spec.name}",
+            )
         except OperationFailed as err:
             if "Password incorrect" in str(err):
-                raise OperationFailed(f"volume {spec.name}: the key {key_file} does not open {spec.backing}; "
-                                      "restore the right key file from your backup") from None
+                raise OperationFailed(
+                    f"volume {spec.name}: the key {key_file} does not open {spec.backing}; "
+                    "restore the right key file from your backup"
+                ) from None
             if "fuse" in str(err).lower():
-                raise OperationFailed(f"volume {spec.name}: FUSE mount failed ({err}); check that /dev/fuse exists "
-                                      f"and fuse3 is installed ({INSTALL})") from None
+                raise OperationFailed(
+                    f"volume {spec.name}: FUSE mount failed ({err}); check that /dev/fuse exists "
+                    f"and fuse3 is installed ({INSTALL})"
+                ) from None
             raise
 
     def lock(self, spec: VolumeSpec) -> None:
@@ -85,8 +107,10 @@ class GocryptfsBackend(VolumeBackend):
             run_tool(["fusermount", "-u", str(spec.mount_point)], f"volume {spec.name}")
         except OperationFailed as err:
             if "busy" in str(err).lower():
-                raise OperationFailed(f"volume {spec.name}: {spec.mount_point} is in use; stop the services that use it "
-                                      "('docker compose stop') and lock again") from None
+                raise OperationFailed(
+                    f"volume {spec.name}: {spec.mount_point} is in use; stop the services that use it "
+                    "('docker compose stop') and lock again"
+                ) from None
             raise
 
     def rotate(self, spec: VolumeSpec, old_key_file: Path, new_key_file: Path) -> None:

@@ -42,5 +42,6 @@ def existing_key(secrets_dir: Path, volume: str) -> Path:
     if not path.exists():
         raise OperationFailed(
             f"volume {volume}: its key {path} is missing, so the existing encrypted volume cannot be opened; "
-            "restore the key file from your backup (a new key would not open the old data)")
+            "restore the key file from your backup (a new key would not open the old data)"
+        )
     return path

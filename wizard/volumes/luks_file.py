@@ -15,8 +15,14 @@ from pathlib import Path
 
 from wizard.errors import OperationFailed
 from wizard.layout import VolumeSpec
-from wizard.volumes.base import (VolumeBackend, VolumeState, ensure_empty_mount_point, guard_mount_point, mount_entry,
-                                 run_tool)
+from wizard.volumes.base import (
+    VolumeBackend,
+    VolumeState,
+    ensure_empty_mount_point,
+    guard_mount_point,
+    mount_entry,
+    run_tool,
+)
 
 INSTALL = "apt-get install cryptsetup-bin e2fsprogs"
 DM_CONTROL = Path("/dev/mapper/control")
@@ -45,15 +51,18 @@ def needs_filesystem(device: Path, what: str) -> bool:
     """
     if not device.exists():
         raise OperationFailed(f"volume {what}: {device} does not exist; nothing was formatted")
-    probe = subprocess.run(["blkid", "-p", "-o", "value", "-s", "TYPE", str(device)], capture_output=True, text=True,
-                           timeout=60)
+    probe = subprocess.run(
+        ["blkid", "-p", "-o", "value", "-s", "TYPE", str(device)], capture_output=True, text=True, timeout=60
+    )
     if probe.returncode == 0 and probe.stdout.strip():
         return False
     if probe.returncode == 2 and not probe.stdout.strip():
         return True
     reason = (probe.stderr or probe.stdout).strip().splitlines()[-1:] or [f"exit code {probe.returncode}"]
-    raise OperationFailed(f"volume {what}: cannot tell whether {device} already holds a filesystem (blkid: {reason[0]}); "
-                          "nothing was formatted: check it with 'blkid -p' and run again")
+    raise OperationFailed(
+        f"volume {what}: cannot tell whether {device} already holds a filesystem (blkid: {reason[0]}); "
+        "nothing was formatted: check it with 'blkid -p' and run again"
+    )
 
 
 class LuksFileBackend(VolumeBackend):
@@ -75,8 +84,10 @@ class LuksFileBackend(VolumeBackend):
             return VolumeState("unlocked", f"{mapper} mounted at {spec.mount_point}")
         if spec.backing.exists():
             if not is_luks(spec.backing):
-                raise OperationFailed(f"volume {spec.name}: {spec.backing} exists but is not a LUKS container; "
-                                      "move it away or change volumes.root")
+                raise OperationFailed(
+                    f"volume {spec.name}: {spec.backing} exists but is not a LUKS container; "
+                    "move it away or change volumes.root"
+                )
             return VolumeState("locked", f"LUKS2 container {spec.backing} exists, not open")
         return VolumeState("absent", f"no LUKS container at {spec.backing}")
 
@@ -91,10 +102,15 @@ class LuksFileBackend(VolumeBackend):
                 os.posix_fallocate(handle.fileno(), 0, self.size_mb * 1024 * 1024)
         except OSError as err:
             staging.unlink(missing_ok=True)
-            raise OperationFailed(f"volume {spec.name}: cannot allocate {self.size_mb} MB at {staging} ({err.strerror})") from None
+            raise OperationFailed(
+                f"volume {spec.name}: cannot allocate {self.size_mb} MB at {staging} ({err.strerror})"
+            ) from None
         os.chmod(staging, 0o600)
-        run_tool(["cryptsetup", "luksFormat", "--type", "luks2", "--batch-mode", "--key-file", str(key_file), str(staging)],
-                 f"volume {spec.name}", timeout=300)
+        run_tool(
+            ["cryptsetup", "luksFormat", "--type", "luks2", "--batch-mode", "--key-file", str(key_file), str(staging)],
+            f"volume {spec.name}",
+            timeout=300,
+        )
         os.replace(staging, spec.backing)
 
     def unlock(self, spec: VolumeSpec, key_file: Path) -> None:
@@ -103,13 +119,16 @@ class LuksFileBackend(VolumeBackend):
         if not device_mapper_available():
             raise OperationFailed(
                 f"volume {spec.name}: this kernel has no device-mapper ({DM_CONTROL} is missing; try 'modprobe dm_crypt'), "
-                "so LUKS containers cannot be opened here; choose volumes.backend: gocryptfs")
+                "so LUKS containers cannot be opened here; choose volumes.backend: gocryptfs"
+            )
         ensure_empty_mount_point(spec)
         name = self.mapper_name(spec)
         mapper = Path("/dev/mapper") / name
         if not mapper.exists():
-            run_tool(["cryptsetup", "open", "--type", "luks2", "--key-file", str(key_file), str(spec.backing), name],
-                     f"volume {spec.name}")
+            run_tool(
+                ["cryptsetup", "open", "--type", "luks2", "--key-file", str(key_file), str(spec.backing), name],
+                f"volume {spec.name}",
+            )
         guard_mount_point(spec.mount_point)
         if needs_filesystem(mapper, spec.name):  # freshly formatted container: no filesystem yet
             run_tool([f"mkfs.{self.filesystem}", "-q", str(mapper)], f"volume {spec.name}", timeout=600)
@@ -125,11 +144,28 @@ class LuksFileBackend(VolumeBackend):
 
     def rotate(self, spec: VolumeSpec, old_key_file: Path, new_key_file: Path) -> None:
         """Add the new key to a free slot, then remove the old one (never zero usable slots)."""
-        run_tool(["cryptsetup", "luksAddKey", "--batch-mode", "--key-file", str(old_key_file), str(spec.backing), str(new_key_file)],
-                 f"volume {spec.name}", timeout=300)
-        run_tool(["cryptsetup", "luksRemoveKey", "--batch-mode", "--key-file", str(old_key_file), str(spec.backing)],
-                 f"volume {spec.name}", timeout=300)
+        run_tool(
+            [
+                "cryptsetup",
+                "luksAddKey",
+                "--batch-mode",
+                "--key-file",
+                str(old_key_file),
+                str(spec.backing),
+                str(new_key_file),
+            ],
+            f"volume {spec.name}",
+            timeout=300,
+        )
+        run_tool(
+            ["cryptsetup", "luksRemoveKey", "--batch-mode", "--key-file", str(old_key_file), str(spec.backing)],
+            f"volume {spec.name}",
+            timeout=300,
+        )
 
     def header_backup(self, spec: VolumeSpec, dest: Path) -> None:
         """Save the LUKS header (key slots): without it a damaged header loses the whole volume."""
-        run_tool(["cryptsetup", "luksHeaderBackup", str(spec.backing), "--header-backup-file", str(dest)], f"volume {spec.name}")
+        run_tool(
+            ["cryptsetup", "luksHeaderBackup", str(spec.backing), "--header-backup-file", str(dest)],
+            f"volume {spec.name}",
+        )

@@ -41,5 +41,7 @@ class PlainBackend(VolumeBackend):
         """Nothing to lock: the host's disk encryption (if any) locks at shutdown."""
 
     def rotate(self, spec: VolumeSpec, old_key_file: Path, new_key_file: Path) -> None:
-        raise OperationFailed(f"volume {spec.name}: backend {self.name} has no stackseal key to rotate; "
-                              "rotate the host disk's key with its own tool (cryptsetup luksChangeKey, fdesetup, manage-bde)")
+        raise OperationFailed(
+            f"volume {spec.name}: backend {self.name} has no stackseal key to rotate; "
+            "rotate the host disk's key with its own tool (cryptsetup luksChangeKey, fdesetup, manage-bde)"
+        )
