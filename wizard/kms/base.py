@@ -18,8 +18,14 @@ Contract for implementations:
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Callable
-from typing import Protocol, runtime_checkable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol, runtime_checkable
+
+from wizard.errors import OperationFailed
 
 
 @runtime_checkable
@@ -43,3 +49,81 @@ class SecretStore(Protocol):
 
     def location(self, name: str) -> str:
         """Human description of where ``name`` is kept (for the runbook; never the value)."""
+
+
+# --------------------------------------------------------------------------- envelope encryption
+#
+# Why a second interface: a SecretStore answers "what is the value of N"; a KeyWrapper answers
+# "encrypt these bytes with the KMS key that never leaves the KMS". Every key stackseal keeps on
+# disk is a WrappedBlob (ciphertext + which key/version wrapped it), so a copied disk holds no
+# usable key. Backends (wizard/kms/<backend>.py: local, vault, aws, azure, gcp) implement
+# KeyWrapper; the backup data keys, rotation and escrow code only ever see this protocol.
+
+
+@dataclass(frozen=True)
+class WrappedBlob:
+    """A key or secret as stored at rest: the KMS's ciphertext and what is needed to unwrap it.
+
+    ``ciphertext`` is the backend's own opaque output (``vault:v3:...`` for transit, a KMS
+    CiphertextBlob for AWS, ...); never the plaintext. ``key_version`` is the version that
+    wrapped it (``None`` where the KMS does not expose versions). Times are ISO 8601 UTC.
+    """
+
+    backend: str
+    key_id: str
+    key_version: str | None
+    ciphertext: bytes
+    created: str
+    rotated: str | None = None
+
+    def __repr__(self) -> str:  # ciphertext is not secret, but it is long and useless in logs
+        return f"WrappedBlob({self.backend}:{self.key_id}@{self.key_version}, {len(self.ciphertext)} bytes)"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "backend": self.backend,
+            "key_id": self.key_id,
+            "key_version": self.key_version,
+            "ciphertext": base64.b64encode(self.ciphertext).decode("ascii"),
+            "created": self.created,
+            "rotated": self.rotated,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> WrappedBlob:
+        """Parse a stored blob; a malformed one is an OperationFailed naming no value."""
+        try:
+            return cls(
+                backend=str(data["backend"]),
+                key_id=str(data["key_id"]),
+                key_version=None if data.get("key_version") is None else str(data["key_version"]),
+                ciphertext=base64.b64decode(data["ciphertext"], validate=True),
+                created=str(data["created"]),
+                rotated=None if data.get("rotated") is None else str(data["rotated"]),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError, binascii.Error):
+            raise OperationFailed("a wrapped key blob is malformed (tampered or truncated)") from None
+
+
+def utc_now() -> str:
+    """The timestamp format of WrappedBlob.created / rotated."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@runtime_checkable
+class KeyWrapper(Protocol):
+    """Envelope encryption with a key that stays in the KMS.
+
+    Contract: ``unwrap(wrap(x)) == x``; batch calls take and return dicts keyed by the caller's
+    names (so a backend may batch: Vault transit ``batch_input``); a wrong credential, a sealed or
+    unreachable KMS, a revoked key version or a tampered blob raises
+    :class:`wizard.errors.OperationFailed` with one line that never contains a value.
+    """
+
+    backend: str
+
+    def wrap_many(self, plaintexts: dict[str, bytes]) -> dict[str, WrappedBlob]:
+        """Wrap each value with the current version of the plan's key."""
+
+    def unwrap_many(self, blobs: dict[str, WrappedBlob]) -> dict[str, bytes]:
+        """Unwrap each blob (any version the KMS still allows)."""
