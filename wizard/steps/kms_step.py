@@ -14,7 +14,7 @@ import os
 from typing import Any
 
 from wizard.errors import OperationFailed
-from wizard.fsutil import atomic_write
+from wizard.fsutil import atomic_write, read_secret_file
 from wizard.steps.base import Step, StepCheck
 from wizard.steps.context import Context
 from wizard.steps.events import Emit, StepLog
@@ -26,10 +26,7 @@ def _token(ctx: Context) -> str | None:
     vault = ctx.plan.kms.vault
     if vault.token_file:
         path = ctx.plan.resolve(vault.token_file)
-        try:
-            return path.read_text(encoding="utf-8").strip()
-        except OSError as err:
-            raise OperationFailed(f"kms.vault.token_file: cannot read {path} ({err.strerror})") from None
+        return read_secret_file(path, "vault_token", "kms.vault.token_file").decode()  # bounded, no FIFO/device
     if vault.deploy:
         init = ctx.secrets_dir / INIT_FILE
         if init.exists():
