@@ -116,6 +116,12 @@ def read_manifest(out_dir: Path) -> Manifest:
     path = Path(out_dir) / MANIFEST
     try:
         with OutputDir(Path(out_dir)) as out:
+            info = out.lstat(MANIFEST)
+            if info is not None and stat.S_ISDIR(info.st_mode):
+                raise UsageError(
+                    f"{path}: cannot read the manifest (Is a directory); move it away and run "
+                    "'stackseal render --force' to rebuild it"
+                )
             raw = out.read(MANIFEST, what="manifest")
             key = out.read(MANIFEST_KEY, 4096, what="manifest key") if raw is not None else None
     except NotADirectoryError:
