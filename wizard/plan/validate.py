@@ -41,7 +41,7 @@ AWS_KEY_ID = re.compile(
     r"(?:alias/[A-Za-z0-9/_-]{1,250}|arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(?:key|alias)/[A-Za-z0-9/_-]{1,250}|[A-Za-z0-9-]{1,64})"
 )
 AZURE_ID = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252}[A-Za-z0-9])?")
-GCP_PROJECT = re.compile(r"(?:[a-z0-9][a-z0-9.-]{0,62}:)?[a-z][a-z0-9-]{0,61}[a-z0-9]")
+GCP_PROJECT = re.compile(r"(?:[a-z0-9][a-z0-9.-]{0,62}:)?[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?")
 GCP_LOCATION = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 GCP_KEY_RING = re.compile(r"[A-Za-z0-9_-]{1,63}")
 #: A container image reference: [registry[:port]/]path[:tag][@sha256:digest] (Docker's grammar).
