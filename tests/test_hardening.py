@@ -158,7 +158,9 @@ def test_a_render_killed_while_changing_a_plan_causes_no_false_conflict(tmp_path
 
 def test_disk_full_is_reported_for_the_whole_render(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "out"
-    real = fsutil._write_fd
+    from wizard.fsutil import outdir
+
+    real = outdir._write_fd
     calls = {"n": 0}
 
     def full(fd: int, data: bytes) -> None:
@@ -167,7 +169,7 @@ def test_disk_full_is_reported_for_the_whole_render(tmp_path: Path, monkeypatch:
             raise OSError(errno.ENOSPC, "No space left on device")
         real(fd, data)
 
-    monkeypatch.setattr(fsutil, "_write_fd", full)
+    monkeypatch.setattr(outdir, "_write_fd", full)
     with pytest.raises(OperationFailed) as err:
         writer.write(_plan(tmp_path), out)
     message = str(err.value)
@@ -175,7 +177,7 @@ def test_disk_full_is_reported_for_the_whole_render(tmp_path: Path, monkeypatch:
     assert "not written: " in message and "compose.yaml" in message.split("not written: ")[1]
     assert "\n" not in message
     assert not _temp_files(out)
-    monkeypatch.setattr(fsutil, "_write_fd", real)
+    monkeypatch.setattr(outdir, "_write_fd", real)
     changes = writer.write(_plan(tmp_path), out)  # space freed: the next render finishes, no conflict
     assert not [c for c in changes if c.action == "conflict"]
     _consistent(out)
