@@ -223,11 +223,15 @@ def test_secret_modes_are_enforced_on_every_run(tmp_path: Path) -> None:
     (out / "secrets" / "s3_secret_key").chmod(0o644)
     (out / "secrets").chmod(0o755)
     (out / writer.MANIFEST).chmod(0o644)
+    volume_key = out / "secrets" / "volume-neo4j-data.key"  # written by apply, not rendered
+    volume_key.write_text("k" * 43)
+    volume_key.chmod(0o644)
     changes = writer.write(_plan(tmp_path), out)
     assert {c.action for c in changes} == {"unchanged"}
     assert stat.S_IMODE((out / "secrets" / "s3_secret_key").stat().st_mode) == 0o400
     assert stat.S_IMODE((out / "secrets").stat().st_mode) == 0o700
     assert stat.S_IMODE((out / writer.MANIFEST).stat().st_mode) == 0o600
+    assert stat.S_IMODE(volume_key.stat().st_mode) == 0o400
 
 
 def test_the_manifest_holds_no_plain_hash_of_a_secret(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from wizard.fsutil.files import (
     MAX_STACK_FILE_BYTES,
     TEMP_SUFFIX,
     DiskFull,
+    _kind,
     _open_error,
     _read_fd,
     _write_fd,
@@ -149,12 +150,31 @@ class OutputDir:
         finally:
             os.close(fd)
         try:
-            if stat.S_IMODE(os.fstat(file_fd).st_mode) == mode:
+            info = os.fstat(file_fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise UsageError(f"{self._shown(rel)}: is {_kind(info.st_mode)}, expected a file; move it away")
+            if stat.S_IMODE(info.st_mode) == mode:
                 return False
             os.fchmod(file_fd, mode)
             return True
+        except OSError as err:  # a read-only mount, a file owned by someone else: say how to fix it
+            raise UsageError(
+                f"{self._shown(rel)}: its mode must be {oct(mode)[2:].zfill(4)} and cannot be set "
+                f"({err.strerror}); run: chmod {oct(mode)[2:].zfill(4)} {self._shown(rel)}"
+            ) from None
         finally:
             os.close(file_fd)
+
+    def listdir(self, rel: str) -> list[str]:
+        """Names in directory ``rel`` (empty when missing); a symlinked directory is refused."""
+        try:
+            fd, _ = self._parent(f"{rel}/x")
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        try:
+            return sorted(os.listdir(fd))
+        finally:
+            os.close(fd)
 
     def write(self, rel: str, data: bytes, mode: int, dir_mode: int = 0o755) -> None:
         """Atomically replace ``rel`` (temp file with its final mode, fsync, rename, fsync of the directory)."""

@@ -328,16 +328,27 @@ def write(
         if todo:  # the intent: old and new hashes, so a kill from here on leaves no false conflict
             _write_all(od, [(MANIFEST, _manifest_bytes(files, manifest, stale, previous), MANIFEST_MODE)], out)
         _write_all(od, [(c.path, files[c.path].content, files[c.path].mode) for c in todo], out)
-        for rel, rendered in files.items():  # modes are enforced on every run, not only on a write
-            if rel.startswith("secrets/"):
-                od.chmod(rel, rendered.mode)
-        od.chmod(MANIFEST_KEY, 0o400)
+        _enforce_secret_modes(od, files)
         store.persist()  # remote backends keep their authoritative copy; local files already exist
         final = _manifest_bytes(files, manifest, stale)
         if od.read(MANIFEST, what="manifest") != final:
             _write_all(od, [(MANIFEST, final, MANIFEST_MODE)], out)
         od.chmod(MANIFEST, MANIFEST_MODE)
     return changes
+
+
+def _enforce_secret_modes(od: OutputDir, files: dict[str, RenderedFile]) -> None:
+    """Modes are enforced on every run, not only on a write: rendered secrets get theirs, and any
+    other file in ``secrets/`` (volume keys, the manifest key) loses group and other access (0400)."""
+    for name in od.listdir("secrets"):
+        rel = f"secrets/{name}"
+        info = od.lstat(rel)
+        if info is None or not stat.S_ISREG(info.st_mode):
+            continue  # a symlink or a directory someone put there is never touched
+        if rel in files:
+            od.chmod(rel, files[rel].mode)
+        elif info.st_mode & 0o077:
+            od.chmod(rel, 0o400)
 
 
 def _write_all(od: OutputDir, items: list[tuple[str, bytes, int]], out: Path) -> None:
