@@ -134,9 +134,14 @@ class OutputDir:
 
     def ensure_dir(self, rel: str, mode: int) -> None:
         """Create directory ``rel`` (and parents) if missing; tighten its mode through its descriptor."""
-        fd, name = self._parent(rel + "/x", create_mode=mode)
+        try:
+            fd, name = self._parent(rel + "/x", create_mode=mode)
+        except OSError as err:
+            raise self._write_error(rel, err) from None
         try:
             os.fchmod(fd, mode)
+        except OSError as err:
+            raise self._write_error(rel, err) from None
         finally:
             os.close(fd)
 
@@ -227,7 +232,10 @@ class OutputDir:
                     info = os.stat(name, dir_fd=fd, follow_symlinks=False)
                     if stat.S_ISDIR(info.st_mode):
                         continue
-                    os.unlink(name, dir_fd=fd)
+                    try:
+                        os.unlink(name, dir_fd=fd)
+                    except OSError as err:
+                        raise self._write_error(f"{sub}/{name}" if sub else name, err) from None
                     removed.append(f"{sub}/{name}" if sub else name)
             finally:
                 os.close(fd)
