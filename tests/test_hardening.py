@@ -393,3 +393,29 @@ def test_plain_values_render_exactly_as_before(tmp_path: Path) -> None:
     runbook = files["RUNBOOK.md"].content.decode()
     assert "bao policy write p-admin vault/policies/p-admin.hcl" in runbook
     assert 'path "transit/keys/stackseal" {' in files["vault/policies/p-admin.hcl"].content.decode()
+
+
+def test_a_real_full_disk_names_what_was_and_was_not_written(tmp_path: Path) -> None:
+    """On a 24 KiB tmpfs the render runs out of space half-way; after growing it, the next render finishes."""
+    from testbed.require import missing
+
+    if os.geteuid() != 0:
+        missing("root (mounting a tiny tmpfs)", "run the tests as root (make test)")
+    full = tmp_path / "full"
+    full.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24k", "tmpfs", str(full)], check=True)
+    try:
+        out = full / "stack"
+        answers = _answers(tmp_path, out)
+        result = _cli("render", "-c", str(answers))
+        assert result.returncode == 1, result.stdout + result.stderr
+        [line] = result.stderr.strip().splitlines()
+        assert line.startswith(f"stackseal: error: {out}: disk full while rendering; written: "), line
+        assert "not written: " in line and "RUNBOOK.md" in line.split("not written: ")[1]
+        assert not _temp_files(out)
+        subprocess.run(["mount", "-o", "remount,size=4m", str(full)], check=True)
+        again = _cli("render", "-c", str(answers))
+        assert again.returncode == 0 and "conflict" not in again.stdout, again.stdout + again.stderr
+        _consistent(out)
+    finally:
+        subprocess.run(["umount", "-l", str(full)], check=False)

@@ -42,11 +42,11 @@ def excerpt(value: Any, limit: int = EXCERPT_CHARS) -> str:
     return f"{type_name(value)}"
 
 
-def one_line(message: str) -> str:
+def one_line(message: str, limit: int = MESSAGE_CHARS) -> str:
     """Escape control characters and bound the length: a message is one printable line."""
     text = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in message)
-    if len(text) > MESSAGE_CHARS:
-        text = text[: MESSAGE_CHARS - 15] + "... (truncated)"
+    if len(text) > limit:
+        text = text[: limit - 15] + "... (truncated)"
     return text
 
 

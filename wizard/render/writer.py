@@ -363,7 +363,8 @@ def _write_all(od: OutputDir, items: list[tuple[str, bytes, int]], out: Path) ->
                 one_line(
                     f"{out}: disk full while rendering; written: {', '.join(done) or 'nothing'}; "
                     f"not written: {', '.join(left)}; free space and run 'stackseal render' again "
-                    "(the manifest already knows the written files: no false conflict)"
+                    "(the manifest already knows the written files: no false conflict)",
+                    limit=4000,
                 )
             ) from None
         done.append(rel)
