@@ -66,7 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(module.run(args) or 0)
     except StacksealError as err:
-        print(f"stackseal: error: {err}", file=sys.stderr)
+        from wizard.plan.messages import one_line  # a path or value in a message never prints raw escapes
+
+        print(f"stackseal: error: {one_line(str(err), 4000)}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print("stackseal: interrupted", file=sys.stderr)
