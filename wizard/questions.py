@@ -778,8 +778,8 @@ def page_problems(plan: Plan, page_id: str, facts: Facts) -> list[str]:
     for q in visible_questions(plan, page_id):
         if q.kind == "choice":
             choice = q.choice_for(q.value(plan))
-            reason = choice and q.disabled_reason(choice, plan, facts)
-            if reason:
+            reason = q.disabled_reason(choice, plan, facts) if choice is not None else None
+            if choice is not None and reason:
                 problems.append(f"{q.title}: {choice.label} is unavailable: {reason}")
     for problem in compat.errors(plan):
         if problem.path in ids or problem.path.startswith(prefixes) or problem.path.split(".")[0] == page_id:

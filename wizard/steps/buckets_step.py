@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from wizard.errors import OperationFailed
-from wizard.steps.base import Step, StepCheck
+from wizard.steps.base import Action, Step, StepCheck
 from wizard.steps.context import Context
 from wizard.steps.events import Emit, ProgressMeter, StepLog
 
@@ -142,7 +142,7 @@ class BucketsStep(Step):
             f"{'+' if what == 'create' else '~'} {b}: {'create and encrypt' if what == 'create' else 'set default encryption'}"
             for b, what in todo
         )
-        action = "+" if all(what == "create" for _, what in todo) else "~"
+        action: Action = "+" if all(what == "create" for _, what in todo) else "~"
         return StepCheck(
             action, f"{len(todo)} of {len(states)} buckets to create or encrypt ({store.sse}){note}", details
         )

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 
 from wizard.errors import OperationFailed
-from wizard.steps.base import Step, StepCheck
+from wizard.steps.base import Action, Step, StepCheck
 from wizard.steps.context import Context
 from wizard.steps.events import Emit, ProgressMeter, StepLog
 
@@ -127,7 +127,7 @@ class ComposeUpStep(Step):
         if not todo:
             return StepCheck("=", f"all {len(states)} services running and healthy with the current configuration")
         details = tuple(f"{'+' if s.status is None else '~'} {s.service}: {s.reason()}" for s in todo)
-        action = "+" if all(s.status is None for s in states) else "~"
+        action: Action = "+" if all(s.status is None for s in states) else "~"
         return StepCheck(action, f"{len(todo)} of {len(states)} services to start or update", details)
 
     def apply(self, ctx: Context, emit: Emit) -> str:

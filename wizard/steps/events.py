@@ -98,6 +98,7 @@ class ProgressMeter:
         self.items += items
         self.bytes += nbytes
         elapsed = max(time.monotonic() - self._start, 1e-6)
+        remaining: int | None
         if self.bytes_total:
             rate = self.bytes / elapsed
             remaining = self.bytes_total - self.bytes

@@ -8,7 +8,7 @@ which ones.
 
 from __future__ import annotations
 
-from wizard.steps.base import Step, StepCheck
+from wizard.steps.base import Action, Step, StepCheck
 from wizard.steps.context import Context
 from wizard.steps.events import Emit, StepLog
 
@@ -38,7 +38,7 @@ class RenderStep(Step):
             parts.append(f"{len(creates)} to write")
         if updates or conflicts:
             parts.append(f"{len(updates) + len(conflicts)} to update")
-        action = "+" if not (updates or conflicts or unchanged) else "~"
+        action: Action = "+" if not (updates or conflicts or unchanged) else "~"
         return StepCheck(action, ", ".join(parts) + f" in {ctx.out_dir}", details, destroys=destroys)
 
     def apply(self, ctx: Context, emit: Emit) -> str:
