@@ -108,7 +108,7 @@ def ensure_empty_mount_point(spec: VolumeSpec) -> None:
     if entries:
         raise OperationFailed(
             f"volume {spec.name}: {mount_point} already holds {len(entries)} unencrypted entries that the encrypted "
-            f"volume would hide; move them out (or use 'stackseal migrate volume {spec.name}') and run again (nothing was changed)"
+            f"volume would hide; move them out, run again, then copy them into the unlocked volume (nothing was changed)"
         )
 
 

@@ -50,7 +50,7 @@ class FscryptBackend(VolumeBackend):
                 if any(directory.iterdir()):
                     raise OperationFailed(
                         f"volume {spec.name}: {directory} holds unencrypted files; fscrypt can only encrypt an empty "
-                        f"directory: move them out (or use 'stackseal migrate volume {spec.name}') and run again"
+                        f"directory: move them out, run again, then copy them into the unlocked volume"
                     )
                 return VolumeState("absent", f"{directory} exists, not encrypted yet (empty)")
             raise OperationFailed(f"volume {spec.name}: fscrypt status {directory} failed: {_last(out)}")
@@ -115,7 +115,7 @@ class FscryptBackend(VolumeBackend):
     def rotate(self, spec: VolumeSpec, old_key_file: Path, new_key_file: Path) -> None:
         raise OperationFailed(
             f"volume {spec.name}: fscrypt key rotation is not automated yet (fscrypt asks for both raw keys interactively "
-            "and never re-encrypts data); re-encrypt by moving the data into a new volume (stackseal migrate volume)"
+            "and never re-encrypts data); re-encrypt by copying the data into a new volume with a new key"
         )
 
 
