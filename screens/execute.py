@@ -77,13 +77,9 @@ class ExecuteScreen(WizardScreen):
 
     @work(thread=True, exclusive=True, group="execute", exit_on_error=False)
     def _run(self, plan: Plan) -> None:
-        try:
-            from wizard.steps import build_steps
-            from wizard.steps.context import Context
-            from wizard.steps.runner import run
-        except ImportError as err:
-            self.app.call_from_thread(self._done, f"the provisioning steps are not available in this build ({err})")
-            return
+        from wizard.steps import build_steps
+        from wizard.steps.context import Context
+        from wizard.steps.runner import run
 
         answers = self.wizard.out
 

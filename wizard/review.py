@@ -68,11 +68,9 @@ def preview_files(plan: Plan) -> tuple[list[FileRow], str | None]:
     two calls so that a file to be *created* can be shown in full too: its "diff against what
     exists" is its whole content. Secret files are never shown.
     """
-    try:
-        from wizard.render import render_files
-        from wizard.render.writer import classify, secret_store_for
-    except ImportError as err:
-        return [], f"the renderer is not available in this build ({err})"
+    from wizard.render import render_files
+    from wizard.render.writer import classify, secret_store_for
+
     out = plan.output_path
     try:
         files = render_files(plan, secret_store_for(out))
@@ -93,11 +91,9 @@ def preview_files(plan: Plan) -> tuple[list[FileRow], str | None]:
 
 def step_plan(plan: Plan) -> tuple[str | None, str | None]:
     """(what ``stackseal plan`` prints, None) or (None, why it could not be computed)."""
-    try:
-        from wizard.steps.context import Context
-        from wizard.steps.runner import check_all, format_plan
-    except ImportError as err:
-        return None, f"the provisioning steps are not available in this build ({err})"
+    from wizard.steps.context import Context
+    from wizard.steps.runner import check_all, format_plan
+
     ctx: Any = None
     try:
         ctx = Context.for_plan(plan)

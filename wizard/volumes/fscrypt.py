@@ -19,7 +19,7 @@ from pathlib import Path
 
 from wizard.errors import OperationFailed
 from wizard.layout import VolumeSpec
-from wizard.volumes.base import VolumeBackend, VolumeState, run_tool
+from wizard.volumes.base import Requirement, VolumeBackend, VolumeState, run_tool
 
 INSTALL = "apt-get install fscrypt e2fsprogs"
 
@@ -32,6 +32,11 @@ def _status(path: Path) -> tuple[int, str]:
 class FscryptBackend(VolumeBackend):
     name = "fscrypt"
     tools = (("fscrypt", INSTALL),)
+    requires = (
+        Requirement("tool.fscrypt", "fscrypt is not installed (apt-get install fscrypt)"),
+        Requirement("fscrypt_kernel", "this kernel does not offer ext4 encryption"),
+        Requirement("root", "fscrypt volumes are loop-mounted ext4 images: needs root"),
+    )
     raw_key = True
 
     def __init__(self, project: str) -> None:
