@@ -18,6 +18,11 @@ from typing import Any
 from wizard.detect.facts import Fact, short
 from wizard.plan import Plan
 
+#: The labels Compose puts on every container it makes (the one home of these names).
+PROJECT_LABEL = "com.docker.compose.project"
+SERVICE_LABEL = "com.docker.compose.service"
+HASH_LABEL = "com.docker.compose.config-hash"
+
 
 class _UnixHTTPConnection(http.client.HTTPConnection):
     def __init__(self, path: str, timeout: float) -> None:
@@ -156,7 +161,6 @@ def probe_compose(plan: Plan, timeout: float) -> Fact:
 
 
 def probe_running_stack(plan: Plan, timeout: float) -> Fact:
-    label = "com.docker.compose.project"
     try:
         containers = docker_get("/containers/json", timeout)
     except TimeoutError:
@@ -166,8 +170,8 @@ def probe_running_stack(plan: Plan, timeout: float) -> Fact:
     projects: dict[str, list[str]] = {}
     for container in containers:
         labels = container.get("Labels") or {}
-        if label in labels:
-            projects.setdefault(labels[label], []).append(labels.get("com.docker.compose.service", "?"))
+        if PROJECT_LABEL in labels:
+            projects.setdefault(labels[PROJECT_LABEL], []).append(labels.get(SERVICE_LABEL, "?"))
     data = {"projects": {name: sorted(services) for name, services in projects.items()}}
     if not projects:
         return Fact("stack", "Running stack", False, "no Compose project is running", data)

@@ -58,7 +58,13 @@ def probe_fuse(plan: Plan, timeout: float) -> Fact:
         pass
     data = {"dev": dev, "fusermount": fusermount, "user_allow_other": allow_other}
     if not dev:
-        return Fact("fuse", "FUSE", False, "/dev/fuse is missing (gocryptfs cannot mount)", data)
+        return Fact(
+            "fuse",
+            "FUSE",
+            False,
+            "/dev/fuse is missing (gocryptfs cannot mount): 'modprobe fuse', or run the container with --device /dev/fuse",
+            data,
+        )
     if not fusermount:
         return Fact("fuse", "FUSE", False, "fusermount is not installed (apt-get install fuse3)", data)
     note = "" if allow_other else "; user_allow_other is off in /etc/fuse.conf (fine as root)"
