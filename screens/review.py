@@ -18,8 +18,9 @@ from textual.widgets import Button, LoadingIndicator, Static, TabbedContent, Tab
 from textual.widgets.tree import TreeNode
 
 from screens.base import WizardScreen
+from wizard.marks import FILE_LEGEND, FILE_MARK
 from wizard.plan import Plan
-from wizard.review import ACTION_MARK, FileRow, Review, build_review
+from wizard.review import FileRow, Review, build_review
 
 ACTION_STYLE = {"create": "green", "update": "yellow", "unchanged": "dim", "conflict": "bold red"}
 
@@ -131,12 +132,12 @@ class ReviewScreen(WizardScreen):
                     dirs[key] = parent.add(parts[depth - 1] + "/", expand=True)
                 parent = dirs[key]
             parent.add_leaf(self._label(parts[-1], row), data=row)
-        tree.root.set_label(Text("Files (+ create, ~ update, = unchanged, ! conflict)"))
+        tree.root.set_label(Text(f"Files ({FILE_LEGEND})"))
         self._show_diff(answers)
 
     @staticmethod
     def _label(name: str, row: FileRow) -> Text:
-        text = Text(f"{ACTION_MARK.get(row.action, '?')} {name}", style=ACTION_STYLE.get(row.action, ""))
+        text = Text(f"{FILE_MARK.get(row.action, '?')} {name}", style=ACTION_STYLE.get(row.action, ""))
         if row.secret:
             text.append("  (secret)", style="dim")
         return text

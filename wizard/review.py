@@ -15,6 +15,7 @@ from typing import Any
 
 from wizard import compat
 from wizard.errors import StacksealError
+from wizard.marks import FILE_MARK
 from wizard.plan import Plan, dump_plan
 
 
@@ -122,13 +123,10 @@ def build_review(plan: Plan, answers_out: Path, with_files: bool = True, with_st
     return review
 
 
-ACTION_MARK = {"create": "+", "update": "~", "unchanged": "=", "conflict": "!"}
-
-
 def format_review(review: Review) -> str:
     """The review as plain text (what ``--plain`` prints before asking to save)."""
     lines = [
-        f"Answers file: {ACTION_MARK.get(review.answers.action, '?')} {review.answers.path} ({review.answers.action})"
+        f"Answers file: {FILE_MARK.get(review.answers.action, '?')} {review.answers.path} ({review.answers.action})"
     ]
     if review.answers.diff:
         lines.append(review.answers.diff.rstrip())
@@ -138,7 +136,7 @@ def format_review(review: Review) -> str:
         lines.append(f"  (not shown: {review.files_error})")
     for row in review.files:
         note = " (secret: content never shown)" if row.secret else ""
-        lines.append(f"  {ACTION_MARK.get(row.action, '?')} {row.path} ({row.action}){note}")
+        lines.append(f"  {FILE_MARK.get(row.action, '?')} {row.path} ({row.action}){note}")
     lines.append("")
     lines.append("Steps (what 'stackseal plan' prints):")
     lines.append(review.steps_text if review.steps_text is not None else f"  (not shown: {review.steps_error})")

@@ -15,12 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wizard.errors import OperationFailed, Refused, StacksealError
+from wizard.marks import STEP_COUNT, STEP_VERB
 from wizard.steps.base import Stage, Step, StepCheck
 from wizard.steps.context import Context
 from wizard.steps.events import Emit, StepDone, StepFailed, StepLog, StepStarted, discard
 from wizard.steps.journal import Journal
-
-_VERB = {"+": "create", "~": "change", "=": "no change"}
 
 
 def check_all(ctx: Context, steps: list[Stage] | None = None) -> list[tuple[Stage, StepCheck]]:
@@ -41,7 +40,7 @@ def check_all(ctx: Context, steps: list[Stage] | None = None) -> list[tuple[Stag
 def counts(checks: list[tuple[Stage, StepCheck]]) -> dict[str, int]:
     result = {"create": 0, "change": 0, "unchanged": 0}
     for _step, chk in checks:
-        result[{"+": "create", "~": "change", "=": "unchanged"}[chk.action]] += 1
+        result[STEP_COUNT[chk.action]] += 1
     return result
 
 
@@ -82,7 +81,7 @@ def plan_json(checks: list[tuple[Stage, StepCheck]]) -> dict[str, Any]:
                 "id": step.id,
                 "title": step.title,
                 "action": chk.action,
-                "verb": _VERB[chk.action],
+                "verb": STEP_VERB[chk.action],
                 "summary": chk.summary,
                 "details": list(chk.details),
                 "idempotent": chk.idempotent,
