@@ -8,7 +8,7 @@ stackseal does not change filesystem-wide settings itself and names the commands
 
 Limits: directory structure and file sizes stay visible; when unlocked, every process on the
 host (root included) reads plaintext; on this project's test kernel without AES-NI XTS it is
-slow (~66 MB/s, FACTS.md).
+slow (~66 MB/s measured there).
 """
 
 from __future__ import annotations
