@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import threading
@@ -268,3 +269,17 @@ def test_cloud_kms_test_never_claims_the_credentials_are_checked(backend, tmp_pa
     fact = detect.kms_test(plan, timeout=0.5)
     assert fact.ok is not True
     assert "checked at apply" not in fact.summary and "accepted" not in fact.summary
+
+
+def test_compose_lookup_never_offers_compose_gos_python_wrapper(tmp_path, monkeypatch):
+    """Detection and apply share one lookup: the wrapper exits 0 when Compose fails, so neither may use it."""
+    from wizard.detect.docker import compose_candidates, is_python_wrapper
+
+    wrapper = tmp_path / "docker-compose"
+    wrapper.write_text("#!/usr/bin/python3\nimport sys\nsys.exit(0)\n")
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    assert is_python_wrapper(wrapper)
+    assert [str(wrapper)] not in compose_candidates()
+    fact = detect.PROBES[[p.key for p in detect.PROBES].index("compose")].run(default_plan())
+    assert str(wrapper) not in fact.summary
