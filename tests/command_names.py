@@ -53,8 +53,10 @@ def registered() -> dict[str, frozenset[str] | None]:
     return result
 
 
-def named_commands(text: str) -> Iterator[tuple[str, str | None, str]]:
-    """(command, the word after it, the whole line) for every command ``text`` names."""
+def named_commands(text: str) -> Iterator[tuple[str, str | None, str, bool]]:
+    """(command, the word after it, the whole line, written as a command line) for every command
+    ``text`` names. Only a command line (code span, quote, code block) is held to naming a
+    subcommand too: prose may say "stackseal backup files are encrypted"."""
     known = set(registered()) | set(PLANNED_WORDS)
     in_fence = False
     for line in text.splitlines():
@@ -67,10 +69,10 @@ def named_commands(text: str) -> Iterator[tuple[str, str | None, str]]:
             at.append(command_line)
         for match in at:
             seen.add(match.start(1))
-            yield match.group(1), match.group(2), line
+            yield match.group(1), match.group(2), line, True
         for match in _COMMAND_ANY.finditer(line):
             if match.start(1) not in seen and match.group(1) in known:
-                yield match.group(1), match.group(2), line
+                yield match.group(1), match.group(2), line, False
 
 
 def unregistered_commands(text: str) -> list[str]:
@@ -78,14 +80,14 @@ def unregistered_commands(text: str) -> list[str]:
     line marks it "(planned)"."""
     commands = registered()
     bad = []
-    for name, after, line in named_commands(text):
+    for name, after, line, command_line in named_commands(text):
         if "(planned)" in line:
             continue
         if name not in commands:
             bad.append(line.strip())
             continue
         nested = commands[name]
-        if nested is not None and (after is None or after not in nested):
+        if command_line and nested is not None and (after is None or after not in nested):
             bad.append(line.strip())
     return bad
 

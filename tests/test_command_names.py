@@ -53,6 +53,7 @@ def test_the_check_catches_a_missing_subcommand(monkeypatch) -> None:
     assert not unregistered_commands("run 'stackseal migrate volume neo4j-data -c x.yaml'")
     assert unregistered_commands("run 'stackseal migrate volumes -c x.yaml'")
     assert unregistered_commands("run 'stackseal migrate -c x.yaml'")
+    assert not unregistered_commands("prose may say stackseal migrate moves data")
 
 
 def test_source_strings_keep_the_fixed_parts_of_f_strings(tmp_path: Path) -> None:
