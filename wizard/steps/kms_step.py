@@ -13,8 +13,9 @@ import json
 import os
 from typing import Any
 
+from wizard.credentials import BadCredential, read_credential
 from wizard.errors import OperationFailed
-from wizard.fsutil import atomic_write, read_secret_file
+from wizard.fsutil import atomic_write
 from wizard.steps.base import Step, StepCheck
 from wizard.steps.context import Context
 from wizard.steps.events import Emit, StepLog
@@ -26,7 +27,12 @@ def _token(ctx: Context) -> str | None:
     vault = ctx.plan.kms.vault
     if vault.token_file:
         path = ctx.plan.resolve(vault.token_file)
-        return read_secret_file(path, "vault_token", "kms.vault.token_file").decode()  # bounded, no FIFO/device
+        try:
+            return read_credential(ctx.plan, vault.token_file)  # the one validated reader
+        except BadCredential as err:
+            raise OperationFailed(f"kms.vault.token_file: {err}") from None
+        except OSError as err:
+            raise OperationFailed(f"kms.vault.token_file: cannot read {path} ({err.strerror})") from None
     if vault.deploy:
         init = ctx.secrets_dir / INIT_FILE
         if init.exists():
