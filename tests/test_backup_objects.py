@@ -40,7 +40,7 @@ def _fill(client, bucket: str, n: int) -> None:
     hostile = b"hostile key body"
     client.put_object(
         bucket,
-        "../../etc/passwd",
+        "-rf weird ü;$(x)`|.bin",
         io.BytesIO(hostile),
         len(hostile),
         content_type="text/x-evil",
@@ -84,7 +84,7 @@ def test_thousand_objects_and_keys_restore_byte_identical(tmp_path, s3, kms) -> 
     shutil.rmtree(plan.output_path / "secrets")
     restore.restore(plan, kms, manifest.id)
     assert bucket_digest(client, bucket) == before
-    stat = client.stat_object(bucket, "../../etc/passwd")
+    stat = client.stat_object(bucket, "-rf weird ü;$(x)`|.bin")
     assert stat.content_type == "text/x-evil" and stat.metadata.get("x-amz-meta-owner") == "me"
     keys_after = tree_digest(plan.output_path / "secrets")
     assert keys_after == {k: v for k, v in keys_before.items() if k != "evil-link"}
