@@ -407,7 +407,7 @@ def _runbook_texts(tmp_path: Path) -> dict[str, str]:
 
 def test_the_command_check_catches_a_planned_command_presented_as_available() -> None:
     assert unregistered_commands("Prove it: `stackseal verify -c <answers file>`")
-    assert unregistered_commands("copy each object (stackseal rotate object-keys), then retire it")
+    assert unregistered_commands("copy each object (`stackseal reencrypt-all`), then retire it")
     assert not unregistered_commands("stackseal will automate this with `stackseal rotate …` (planned).")
     assert not unregistered_commands("`stackseal apply -c <answers file> --yes`; stackseal does not create keys")
 

@@ -1,0 +1,164 @@
+"""Backup pieces that need no server: the stream format, manifests, ids, schedule rendering."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shlex
+from pathlib import Path
+
+import pytest
+import yaml
+
+from wizard.backup import engine, schedule, stream
+from wizard.backup.manifest import Manifest, Part, dumps, loads
+from wizard.backup.repo import Repo, new_id
+from wizard.errors import OperationFailed, UsageError
+from wizard.kms.base import WrappedBlob
+from wizard.plan import load_plan
+
+
+def test_stream_round_trip_hashes_both_sides() -> None:
+    key = stream.new_data_key()
+    assert key.startswith(b"AGE-SECRET-KEY-1")
+    data = os.urandom(300_000)
+    out = io.BytesIO()
+    sealed = stream.encrypt_to(io.BytesIO(data), out, key)
+    assert sealed.plaintext_sha256 == hashlib.sha256(data).hexdigest()
+    assert sealed.ciphertext_sha256 == hashlib.sha256(out.getvalue()).hexdigest()
+    assert out.getvalue().startswith(b"age-encryption.org/v1\n")
+    back = io.BytesIO()
+    assert stream.decrypt_to(io.BytesIO(out.getvalue()), back, key) == (len(data), sealed.plaintext_sha256)
+    assert back.getvalue() == data
+
+
+def test_stream_refuses_wrong_key_tampering_truncation_and_overlong_plaintext() -> None:
+    key, other = stream.new_data_key(), stream.new_data_key()
+    out = io.BytesIO()
+    stream.encrypt_to(io.BytesIO(os.urandom(200_000)), out, key)
+    ct = out.getvalue()
+    with pytest.raises(OperationFailed, match="does not open"):
+        stream.decrypt_to(io.BytesIO(ct), None, other)
+    flipped = bytearray(ct)
+    flipped[len(ct) // 2] ^= 1
+    with pytest.raises(OperationFailed, match="tampered"):
+        stream.decrypt_to(io.BytesIO(bytes(flipped)), None, key)
+    with pytest.raises(OperationFailed, match="truncated"):
+        stream.decrypt_to(io.BytesIO(ct[:-10]), None, key)
+    with pytest.raises(OperationFailed, match="more bytes than its manifest"):
+        stream.decrypt_to(io.BytesIO(ct), None, key, limit=1000)
+    with pytest.raises(OperationFailed, match="not an age identity"):
+        stream.decrypt_to(io.BytesIO(ct), None, b"not a key")
+
+
+def _manifest(**overrides) -> dict:
+    blob = WrappedBlob("vault", "transit/k", "1", b"vault:v1:xyz", "2026-12-01T00:00:00Z")
+    part = Part(
+        name="keys",
+        kind="keys",
+        file="keys.age",
+        plaintext_bytes=1,
+        plaintext_sha256="0" * 64,
+        ciphertext_bytes=2,
+        ciphertext_sha256="1" * 64,
+    )
+    m = Manifest(
+        id=new_id(),
+        project="p",
+        created="t",
+        finished="t",
+        source={},
+        encryption={"format": "age", "data_key": blob.to_json()},
+        parts=[part],
+    )
+    doc = json.loads(dumps(m))
+    doc.update(overrides)
+    return doc
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        ({"format": "other"}, "not a stackseal backup"),
+        ({"format_version": 99}, "newer stackseal"),
+        ({"id": "../../etc"}, "not a backup id"),
+        ({"extra": 1}, "unknown field"),
+        ({"encryption": {"data_key": {"backend": "x"}}}, "malformed"),
+    ],
+)
+def test_hostile_manifests_are_refused_with_one_line(change, match) -> None:
+    with pytest.raises(OperationFailed, match=match) as info:
+        loads(json.dumps(_manifest(**change)).encode(), "m.json")
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "part",
+    [
+        {"file": "../x.age"},
+        {"name": "objects-../../x", "file": "objects-../../x.age", "kind": "objects"},
+        {"kind": "neo4j"},
+        {"plaintext_sha256": "zz"},
+        {"plaintext_bytes": -1},
+    ],
+)
+def test_hostile_parts_are_refused(part) -> None:
+    doc = _manifest()
+    doc["parts"][0].update(part)
+    with pytest.raises(OperationFailed, match="malformed"):
+        loads(json.dumps(doc).encode(), "m.json")
+    assert loads(json.dumps(_manifest()).encode(), "m.json").part("keys") is not None
+    with pytest.raises(OperationFailed, match="too large"):
+        loads(b" " * (2 << 20), "m.json")
+
+
+def test_what_parsing() -> None:
+    assert engine.parse_what(None) == ("neo4j", "objects", "keys")
+    assert engine.parse_what("keys, neo4j,keys") == ("keys", "neo4j")
+    with pytest.raises(UsageError, match="volumes is not one of"):
+        engine.parse_what("neo4j,volumes")
+
+
+def test_repo_refuses_symlinked_dir_and_bad_ids(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    os.symlink(tmp_path / "real", tmp_path / "link")
+    with pytest.raises(UsageError, match="symlink"):
+        Repo(tmp_path / "link").ensure()
+    repo = Repo(tmp_path / "b")
+    with pytest.raises(UsageError, match="not a backup id"):
+        repo.dir_of("..")
+    with pytest.raises(UsageError, match="no backup in"):
+        repo.latest()
+
+
+@pytest.mark.parametrize("dirname", ["plain", "with space", "pct%i", 'q"uote', "$(touch pwned)", "back\\slash"])
+def test_schedule_units_quote_hostile_paths(tmp_path: Path, dirname: str) -> None:
+    base = tmp_path / dirname
+    base.mkdir()
+    (base / "stackseal.yaml").write_text(yaml.safe_dump({"version": 1, "project": "p1"}))
+    files = schedule.schedule_files(load_plan(base / "stackseal.yaml"))
+    service = files["backup/stackseal-backup-p1.service"].decode()
+    config = str(base / "stackseal.yaml")
+    env_line = next(line for line in service.splitlines() if line.startswith("Environment="))
+    value = env_line[len("Environment=") :]
+    assert value.startswith('"') and value.endswith('"')
+    unquoted = value[1:-1].replace('\\"', '"').replace("\\\\", "\\").replace("%%", "%")
+    assert unquoted == f"STACKSEAL_CONFIG={config}"
+    assert "ExecStart=/usr/bin/env stackseal backup create -c ${STACKSEAL_CONFIG}" in service
+    cron = files["backup/stackseal-backup-p1.cron"].decode().splitlines()[-1]
+    assert cron.startswith("17 3 * * * root ")
+    command = cron[len("17 3 * * * root ") :].replace("\\%", "%")
+    words = shlex.split(command)
+    assert words[:5] == ["stackseal", "backup", "create", "-c", config]
+    timer = files["backup/stackseal-backup-p1.timer"].decode()
+    assert "OnCalendar=*-*-* 03:17:00" in timer and "Persistent=true" in timer
+
+
+def test_schedule_refuses_control_characters(tmp_path: Path) -> None:
+    base = tmp_path / "evil\nExecStart=rm"
+    base.mkdir()
+    (base / "stackseal.yaml").write_text(yaml.safe_dump({"version": 1, "project": "p1"}))
+    with pytest.raises(UsageError, match="control characters"):
+        schedule.schedule_files(load_plan(base / "stackseal.yaml"))
