@@ -42,7 +42,6 @@ class Part(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     plaintext_bytes: int
     plaintext_sha256: str
     ciphertext_bytes: int
-    ciphertext_sha256: str
     items: int = 1  # objects in a bucket, files in keys, 1 for a dump
     #: what the part holds (format of the plaintext, database, bucket, method); never a secret
     detail: dict[str, Any] = msgspec.field(default_factory=dict)
@@ -55,9 +54,8 @@ class Part(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         for number in (self.plaintext_bytes, self.ciphertext_bytes, self.items):
             if number < 0 or number > 1 << 50:
                 raise ValueError(f"part {self.name!r}: size out of range")
-        for digest in (self.plaintext_sha256, self.ciphertext_sha256):
-            if not _SHA_RE.match(digest):
-                raise ValueError(f"part {self.name!r}: not a SHA-256")
+        if not _SHA_RE.match(self.plaintext_sha256):
+            raise ValueError(f"part {self.name!r}: not a SHA-256")
 
 
 class Manifest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
