@@ -26,7 +26,7 @@ FORMAT_VERSION = 1
 #: A manifest is a few KB; refuse to parse anything far bigger (hostile backup directory).
 MAX_MANIFEST_BYTES = 1 << 20
 
-ID_RE = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
+ID_RE = re.compile(r"^\d{8}T\d{6}\.\d{6}Z-[0-9a-f]{6}$")
 PART_RE = re.compile(r"^(neo4j|keys|objects-[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])$")
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 

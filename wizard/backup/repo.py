@@ -30,9 +30,9 @@ SCRATCH = ".restore-"
 
 
 def new_id(now: datetime | None = None) -> str:
-    """``20261201T052500Z-1a2b3c``: sorts by time, unique even within one second."""
+    """``20261201T052500.123456Z-1a2b3c``: sorts by creation time (microseconds), never collides."""
     now = now or datetime.now(UTC)
-    return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
+    return f"{now.strftime('%Y%m%dT%H%M%S.%f')}Z-{secrets.token_hex(3)}"
 
 
 def open_regular(path: Path, flags: int = os.O_RDONLY) -> int:
