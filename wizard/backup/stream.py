@@ -148,6 +148,16 @@ def encrypt_to(source: BinaryIO | Any, out: BinaryIO, data_key: bytes, progress:
     return Sealed(reader.size, reader.digest.hexdigest(), writer.size)
 
 
+def _widen_pipe(fd: int) -> None:
+    """A 1 MiB pipe instead of 64 KiB: fewer wake-ups between us and age (Linux; else no-op)."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), CHUNK)
+    except OSError:
+        pass
+
+
 def _encrypt_cli(cli: str, source: Any, out: BinaryIO, data_key: bytes, progress: Progress | None) -> Sealed:
     out.flush()
     start = out.tell()
@@ -158,6 +168,7 @@ def _encrypt_cli(cli: str, source: Any, out: BinaryIO, data_key: bytes, progress
         stderr=subprocess.PIPE,
     )
     assert proc.stdin is not None and proc.stderr is not None
+    _widen_pipe(proc.stdin.fileno())
     errors: list[bytes] = []
     drain = threading.Thread(target=lambda: errors.append(proc.stderr.read() if proc.stderr else b""), daemon=True)
     drain.start()
