@@ -161,9 +161,9 @@ def run(args: argparse.Namespace) -> int:
         else:
             _print_list(rows, str(engine.repo_of(plan).root))
         return 0
-    wrapper = key_wrapper(plan)
+    what = engine.parse_what(args.what) if args.action in ("create", "restore") else engine.KINDS
     if args.action == "create":
-        what = engine.parse_what(args.what)
+        wrapper = key_wrapper(plan)
         if "neo4j" in what and plan.neo4j.edition == "community":
             print("Note: Neo4j Community can only be dumped offline: the database is stopped during the dump.")
         manifest = _run_with_events(lambda emit: engine.create(plan, wrapper, what, emit))
@@ -174,11 +174,14 @@ def run(args: argparse.Namespace) -> int:
         )
         return 0
     backup_id = _id(args, plan)
+    manifest = engine.repo_of(plan).manifest(backup_id)  # a bad id or manifest fails before the KMS is asked
+    if args.action == "restore":
+        restoring.select(manifest, what)
+    wrapper = key_wrapper(plan)
     if args.action == "verify":
         manifest = _run_with_events(lambda emit: engine.verify(plan, wrapper, backup_id, emit))
         print(f"Backup {backup_id} verified: {len(manifest.parts)} parts decrypt and match their SHA-256.")
         return 0
-    what = engine.parse_what(args.what)
     manifest = _run_with_events(
         lambda emit: restoring.restore(plan, wrapper, backup_id, what, force=args.force, emit=emit)
     )
