@@ -183,3 +183,27 @@ def test_schedule_refuses_control_characters(tmp_path: Path) -> None:
     (base / "stackseal.yaml").write_text(yaml.safe_dump({"version": 1, "project": "p1"}))
     with pytest.raises(UsageError, match="control characters"):
         schedule.schedule_files(load_plan(base / "stackseal.yaml"))
+
+
+def test_runbook_quotes_the_measured_overhead_of_the_plans_choices(tmp_path: Path) -> None:
+    from wizard.bench.common import Result
+    from wizard.bench.report import save, to_json
+    from wizard.kms.local import LocalSecretStore
+    from wizard.render import render_files
+
+    (tmp_path / "stackseal.yaml").write_text(
+        yaml.safe_dump({"version": 1, "project": "p1", "volumes": {"backend": "gocryptfs", "root": "/srv/x"}})
+    )
+    plan = load_plan(tmp_path / "stackseal.yaml")
+    store = LocalSecretStore(tmp_path / "s" / "secrets")
+    before = render_files(plan, store)["RUNBOOK.md"].content.decode()
+    assert "Measured on this host" not in before and "stackseal backup create" in before
+    results = [
+        Result("volumes", "plain write", 400.0, "MB/s"),
+        Result("volumes", "gocryptfs write", 100.0, "MB/s", baseline="plain write"),
+        Result("volumes", "fscrypt write", 20.0, "MB/s", baseline="plain write"),
+    ]
+    save(plan.output_path, to_json(results, "host1"))
+    after = render_files(plan, store)["RUNBOOK.md"].content.decode()
+    assert "volumes (gocryptfs) write: 100 MB/s (+300% time vs a plain directory)" in after
+    assert "fscrypt" not in after.split("Measured on this host")[1].split("By hand")[0]

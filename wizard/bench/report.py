@@ -107,11 +107,15 @@ def choices_overhead(plan: Any, data: dict[str, Any] | None) -> list[str]:
         if o is None:
             continue
         if r.group == "volumes" and r.name.startswith(backend + " "):
-            lines.append(f"volumes ({backend}) {r.name.split()[-1]}: {r.value:g} MB/s, {o:+.0f}% vs plain")
+            lines.append(
+                f"volumes ({backend}) {r.name.split()[-1]}: {r.value:g} MB/s ({o:+.0f}% time vs a plain directory)"
+            )
         elif r.group == "objects" and plan.object_store.sse == "sse-s3" and "SSE-S3" in r.name:
-            lines.append(f"objects {r.name}: {r.value:g} MB/s, {o:+.0f}% vs no SSE")
+            lines.append(f"objects {r.name}: {r.value:g} MB/s ({o:+.0f}% time vs no SSE)")
         elif r.group == "neo4j" and r.name.startswith("gocryptfs") and backend == "gocryptfs":
-            lines.append(f"Neo4j {r.name.removeprefix('gocryptfs ')}: {r.value:g} ms, {o:+.0f}% vs a plain store")
+            lines.append(
+                f"Neo4j {r.name.removeprefix('gocryptfs ')}: {r.value:g} ms ({o:+.0f}% latency vs a plain store)"
+            )
         elif r.group == "backup":
             lines.append(f"backup encryption: {r.value:g} MB/s ({o:+.0f}% time vs the age CLI)")
     if lines:
