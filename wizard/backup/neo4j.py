@@ -194,8 +194,8 @@ def counts(plan: Any, timeout: float = 10.0) -> dict[str, int] | None:
 
         with GraphDatabase.driver(plan.neo4j.bolt_url, auth=auth, connection_timeout=timeout) as driver:
             with driver.session(database=DATABASE) as session:
-                nodes = session.run("MATCH (n) RETURN count(n) AS c").single()["c"]
-                rels = session.run("MATCH ()-[r]->() RETURN count(r) AS c").single()["c"]
+                nodes = session.run("MATCH (n) RETURN count(n) AS c").single(strict=True)["c"]
+                rels = session.run("MATCH ()-[r]->() RETURN count(r) AS c").single(strict=True)["c"]
         return {"nodes": int(nodes), "relationships": int(rels)}
     except Exception:
         return None

@@ -26,7 +26,7 @@ import subprocess
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO
 
 from wizard.errors import OperationFailed
 
@@ -131,7 +131,7 @@ def age_cli() -> str | None:
     return shutil.which("age")
 
 
-def encrypt_to(source: BinaryIO | Any, out: BinaryIO, data_key: bytes, progress: Progress | None = None) -> Sealed:
+def encrypt_to(source: BinaryIO | Any, out: IO[bytes], data_key: bytes, progress: Progress | None = None) -> Sealed:
     """Encrypt everything ``source`` yields into ``out`` (a real file), hashing the plaintext."""
     cli = age_cli()
     if cli is not None:
@@ -158,7 +158,7 @@ def _widen_pipe(fd: int) -> None:
         pass
 
 
-def _encrypt_cli(cli: str, source: Any, out: BinaryIO, data_key: bytes, progress: Progress | None) -> Sealed:
+def _encrypt_cli(cli: str, source: Any, out: IO[bytes], data_key: bytes, progress: Progress | None) -> Sealed:
     out.flush()
     start = out.tell()
     proc = subprocess.Popen(
@@ -201,7 +201,7 @@ def _encrypt_cli(cli: str, source: Any, out: BinaryIO, data_key: bytes, progress
 
 def decrypt_to(
     source: BinaryIO,
-    sink: BinaryIO | None,
+    sink: IO[bytes] | None,
     data_key: bytes,
     progress: Progress | None = None,
     limit: int | None = None,
