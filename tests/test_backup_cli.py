@@ -102,3 +102,57 @@ def test_bench_backup_group_saves_json(answers: Path) -> None:
     saved = json.loads((answers.parent / "stack" / ".stackseal" / "bench.json").read_text())
     assert saved["results"] == data["results"]
     assert yaml.safe_load(answers.read_text())["project"] == "ssbackup"
+
+
+def test_create_verify_restore_rotate_through_the_cli_with_the_plans_kms(tmp_path: Path, s3, openbao) -> None:
+    """The whole CLI flow with ``kms.backend: vault`` on the real OpenBao (``wizard.kms.get_backend``)."""
+    import io
+
+    from backup_helpers import bucket_digest
+
+    import wizard.kms
+
+    if not hasattr(wizard.kms, "get_backend"):
+        pytest.skip("wizard.kms.get_backend (the KMS backends) is not in this build yet")
+    token = tmp_path / "vault-token"
+    token.write_text(openbao.token)
+    token.chmod(0o600)
+    kms = TransitWrapper(openbao.address, openbao.token, key="bkcli", mount="transit-bkcli").ensure()
+    bucket = "clibk-" + os.urandom(3).hex()
+    answers = write_plan(
+        tmp_path,
+        s3,
+        buckets=[bucket],
+        kms={
+            "backend": "vault",
+            "key_name": "bkcli",
+            "vault": {"address": openbao.address, "token_file": "vault-token", "transit_mount": "transit-bkcli"},
+        },
+    )
+    client = s3.client()
+    client.make_bucket(bucket)
+    for i in range(50):
+        body = os.urandom(200 + i)
+        client.put_object(bucket, f"x/{i}", io.BytesIO(body), len(body))
+    before = bucket_digest(client, bucket)
+    a = str(answers)
+
+    created = cli("backup", "create", "-c", a, "--what", "objects,keys")
+    assert created.returncode == 0, created.stderr
+    assert "wrapped by transit-bkcli/bkcli v1" in created.stdout
+    assert cli("backup", "verify", "-c", a, "--latest").returncode == 0
+    refused = cli("backup", "restore", "-c", a, "--latest")
+    assert refused.returncode == 2 and "not empty" in refused.stderr and refused.stderr.count("\n") == 1
+    for name in before:
+        client.remove_object(bucket, name)
+    restored = cli("backup", "restore", "-c", a, "--latest", "--what", "objects")
+    assert restored.returncode == 0, restored.stderr
+    assert bucket_digest(client, bucket) == before
+
+    kms.rotate()
+    rotated = cli("rotate", "backup-keys", "-c", a)
+    assert rotated.returncode == 0, rotated.stderr
+    assert "key version 1 -> 2" in rotated.stdout
+    rows = json.loads(cli("backup", "list", "-c", a, "--json").stdout)
+    assert rows[0]["key"]["key_version"] == "2"
+    assert cli("backup", "verify", "-c", a, "--latest").returncode == 0
