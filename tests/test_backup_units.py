@@ -207,3 +207,23 @@ def test_runbook_quotes_the_measured_overhead_of_the_plans_choices(tmp_path: Pat
     after = render_files(plan, store)["RUNBOOK.md"].content.decode()
     assert "volumes (gocryptfs) write: 100 MB/s (+300% time vs a plain directory)" in after
     assert "fscrypt" not in after.split("Measured on this host")[1].split("By hand")[0]
+
+
+def test_a_kms_that_does_not_wrap_is_refused_before_anything_is_read(tmp_path: Path) -> None:
+    class Plaintext:
+        backend = "local"
+        envelope = False
+
+        def wrap_many(self, plaintexts):
+            return {n: WrappedBlob("local", "none", None, v, "t") for n, v in plaintexts.items()}
+
+    class Leaky(Plaintext):
+        envelope = True
+
+    (tmp_path / "stackseal.yaml").write_text(yaml.safe_dump({"version": 1, "project": "p1"}))
+    plan = load_plan(tmp_path / "stackseal.yaml")
+    with pytest.raises(UsageError, match="passphrase_file"):
+        engine.create(plan, Plaintext(), what=("keys",))
+    with pytest.raises(OperationFailed, match="unwrapped"):
+        engine.create(plan, Leaky(), what=("keys",))
+    assert engine.repo_of(plan).ids() == []

@@ -202,8 +202,15 @@ def create(
     repo.ensure()
     backup_id = new_id()
     created = now_iso()
+    if getattr(wrapper, "envelope", True) is False:
+        raise UsageError(
+            "kms.backend local without kms.passphrase_file keeps keys in plaintext: a backup's data key would be "
+            "stored readable beside the backup; set kms.passphrase_file or use a real KMS, then run again"
+        )
     data_key = new_data_key()
     blob = wrapper.wrap_many({key_name(backup_id): data_key})[key_name(backup_id)]
+    if data_key in blob.ciphertext:  # defence in depth: a "wrapper" that did not wrap
+        raise OperationFailed(f"the {blob.backend} KMS returned the data key unwrapped; refusing to store it")
     history.record(repo, backup_id, "create", "running")
     parts: list[Part] = []
     neo_counts: dict[str, int] | None = None
