@@ -69,6 +69,7 @@ class BackupsScreen(Screen):
         yield Static(f"stackseal — backups of {self.plan.project}", id="titlebar")
         with VerticalScroll(id="body"):
             yield Static("", id="bk-summary")
+            yield Static("", id="bk-bench")
             yield DataTable(id="bk-table", cursor_type="row", zebra_stripes=True)
             yield Static("", id="bk-status")
             yield ProgressBar(id="bk-progress", show_eta=False)
@@ -95,7 +96,17 @@ class BackupsScreen(Screen):
             self.last_error = str(err)
             return []
 
+    def bench_text(self) -> Text:
+        """The latest ``stackseal bench`` figures for this plan's own choices (or how to get them)."""
+        from wizard.bench.report import choices_overhead, load
+
+        lines = choices_overhead(self.plan, load(self.plan.output_path))
+        if not lines:
+            return Text("Cost of encryption: not measured yet ('stackseal bench -c FILE').", style="dim")
+        return Text("Cost of encryption here: " + "; ".join(lines[:-1]) + f" {lines[-1]}", style="dim")
+
     def action_refresh(self) -> None:
+        self.query_one("#bk-bench", Static).update(self.bench_text())
         rows = self.rows()
         table = self.query_one("#bk-table", DataTable)
         table.clear()

@@ -52,6 +52,7 @@ async def test_take_verify_and_drill_from_the_screen(setup) -> None:
         screen = app.screen
         assert isinstance(screen, BackupsScreen)
         assert "No backup yet" in _text(screen, "#bk-summary")
+        assert "not measured yet" in _text(screen, "#bk-bench")
         await pilot.press("b")
         await _wait_idle(pilot, screen)
         assert screen.last_error is None, screen.last_error
@@ -89,3 +90,20 @@ async def test_tampered_backup_shows_one_line_and_stays_usable(setup) -> None:
         assert screen.last_error and "\n" not in screen.last_error and "tampered" in screen.last_error
         assert "FAILED" in _text(screen, "#bk-summary")
         assert all(not b.disabled for b in screen.query("Button"))
+
+
+@sync
+async def test_the_latest_bench_result_is_shown(setup) -> None:
+    from wizard.bench.common import Result
+    from wizard.bench.report import save, to_json
+
+    plan, kms, _client, _bucket = setup
+    results = [
+        Result("backup", "age CLI encrypt", 300.0, "MB/s"),
+        Result("backup", "stackseal encrypt", 310.0, "MB/s", baseline="age CLI encrypt"),
+    ]
+    save(plan.output_path, to_json(results, "h"))
+    app = BackupsApp(plan, wrapper=lambda: kms)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert "backup encryption: 310 MB/s" in _text(app.screen, "#bk-bench")
