@@ -227,3 +227,18 @@ def test_a_kms_that_does_not_wrap_is_refused_before_anything_is_read(tmp_path: P
     with pytest.raises(OperationFailed, match="unwrapped"):
         engine.create(plan, Leaky(), what=("keys",))
     assert engine.repo_of(plan).ids() == []
+
+
+def test_one_writer_at_a_time_and_leftovers_are_cleaned(tmp_path: Path) -> None:
+    (tmp_path / "stackseal.yaml").write_text(yaml.safe_dump({"version": 1, "project": "p1"}))
+    plan = load_plan(tmp_path / "stackseal.yaml")
+    repo = engine.repo_of(plan)
+    repo.ensure()
+    stale = repo.root / ".restore-deadbeef"
+    stale.mkdir()
+    (stale / "neo4j").write_bytes(b"plaintext left by a killed restore")
+    (repo.root / ".incomplete-20260101T000000.000000Z-abcdef").mkdir()
+    with repo.locked("test"):
+        assert not stale.exists() and not list(repo.root.glob(".incomplete-*"))
+        with pytest.raises(OperationFailed, match="another stackseal backup operation is running"):
+            engine.create(plan, object(), what=("keys",))  # type: ignore[arg-type]

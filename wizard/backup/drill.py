@@ -67,9 +67,15 @@ def _drop_bucket(plan: Any, client: Any, bucket: str) -> None:
 def drill(
     plan: Any, wrapper: KeyWrapper, backup_id: str, emit: Emit = discard, sources: Sources | None = None
 ) -> DrillResult:
+    """Run the drill on ``backup_id`` (see the module docstring); raises OperationFailed on any mismatch."""
+    repo = repo_of(plan)
+    with repo.locked("restore drill"):
+        return _drill(plan, wrapper, backup_id, emit, sources or Sources())
+
+
+def _drill(plan: Any, wrapper: KeyWrapper, backup_id: str, emit: Emit, sources: Sources) -> DrillResult:
     from wizard.backup import keys, objects
 
-    sources = sources or Sources()
     repo = repo_of(plan)
     manifest = repo.manifest(backup_id)
     scratch = repo.scratch()

@@ -196,10 +196,21 @@ def create(
     sources: Sources | None = None,
 ) -> Manifest:
     """Take one backup of ``what``; returns its published manifest. Prunes to ``backups.keep``."""
+    repo = repo_of(plan)
+    with repo.locked("backup create"):
+        return _create(plan, wrapper, what, emit, sources)
+
+
+def _create(
+    plan: Any,
+    wrapper: KeyWrapper,
+    what: Iterable[str] = KINDS,
+    emit: Emit = discard,
+    sources: Sources | None = None,
+) -> Manifest:
     sources = sources or Sources()
     what = tuple(what)
     repo = repo_of(plan)
-    repo.ensure()
     backup_id = new_id()
     created = now_iso()
     if getattr(wrapper, "envelope", True) is False:

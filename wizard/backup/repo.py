@@ -68,6 +68,33 @@ class Repo:
             raise UsageError(f"backups.dir {self.root}: cannot create it ({err.strerror}); fix backups.dir") from None
         return self.root
 
+    # -- one writer at a time ---------------------------------------------------------------
+    @contextmanager
+    def locked(self, what: str) -> Iterator[None]:
+        """Hold ``<dir>/.lock`` (flock) for a create / restore / rotate / drill.
+
+        Why: retention must not remove a backup a restore is reading, and two scheduled runs
+        must not interleave. Under the lock, leftovers of an interrupted run (``.incomplete-*``,
+        ``.restore-*``: the latter may hold plaintext) are removed first.
+        """
+        import fcntl
+
+        self.ensure()
+        fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise OperationFailed(
+                    f"another stackseal backup operation is running on {self.root}; wait for it and run {what} again"
+                ) from None
+            for entry in os.scandir(self.root):
+                if entry.name.startswith((INCOMPLETE, SCRATCH)) and entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+            yield
+        finally:
+            os.close(fd)
+
     # -- writing ----------------------------------------------------------------------------
     @contextmanager
     def writing(self, backup_id: str) -> Iterator[Path]:

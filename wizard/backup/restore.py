@@ -128,7 +128,14 @@ def restore(
     sources: Sources | None = None,
 ) -> Manifest:
     """Restore ``what`` of a backup into the plan's own stores (see the module docstring)."""
-    sources = sources or Sources()
+    repo = repo_of(plan)
+    with repo.locked("backup restore"):
+        return _restore(plan, wrapper, backup_id, tuple(what), force, emit, sources or Sources())
+
+
+def _restore(
+    plan: Any, wrapper: KeyWrapper, backup_id: str, what: tuple[str, ...], force: bool, emit: Emit, sources: Sources
+) -> Manifest:
     repo = repo_of(plan)
     manifest = repo.manifest(backup_id)
     parts = select(manifest, what)
@@ -163,10 +170,16 @@ def rotate_keys(plan: Any, wrapper: KeyWrapper, emit: Emit = discard) -> list[tu
     Each manifest is replaced atomically after its new blob came back, so an interrupted rotation
     leaves every backup readable (old or new wrapping) and running it again finishes the rest.
     """
+
+    repo = repo_of(plan)
+    with repo.locked("rotate backup-keys"):
+        return _rotate(repo, wrapper, emit)
+
+
+def _rotate(repo: Any, wrapper: KeyWrapper, emit: Emit) -> list[tuple[str, str | None, str | None]]:
     from wizard.backup.engine import key_name
     from wizard.kms.base import WrappedBlob, utc_now
 
-    repo = repo_of(plan)
     changed = []
     ids = repo.ids()
     meter = ProgressMeter("backup-keys", emit, items_total=len(ids))
