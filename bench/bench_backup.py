@@ -144,7 +144,7 @@ def bench(size_mb: int, workdir: Path) -> dict:
     results: dict = {"size_bytes": size_mb * MIB}
     # Interleave and repeat to be fair on a shared machine; keep the best of each.
     best: dict[str, tuple[float, int]] = {}
-    for _round in range(2):
+    for _round in range(3):
         for name, argv in (
             ("age_cli", [age, "-r", recipient, "-o", str(workdir / "cli.age"), str(plain)]),
             ("stackseal", [*py, CHILD_ENCRYPT, str(key_file), str(plain), str(workdir / "ss.age")]),
@@ -189,7 +189,7 @@ def main() -> int:
         return 0
     with tempfile.TemporaryDirectory(prefix="stackseal-bench-backup-", dir="/var/tmp") as tmp:
         results = bench(size_mb, Path(tmp))
-    print(f"encrypting {size_mb} MiB (best of 2, interleaved):")
+    print(f"encrypting {size_mb} MiB (best of 3, interleaved):")
     for name in ("age_cli", "stackseal", "stackseal_verify"):
         r = results[name]
         print(
