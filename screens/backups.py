@@ -1,7 +1,7 @@
 """Backups: the last backup and its verification, the list, and buttons to take a backup, verify
 the latest, or run a restore drill — with live progress.
 
-Why a screen of its own, reachable standalone (``stackseal backup -c FILE``) and pushable from
+Why a screen of its own, reachable standalone (``stackseal backup tui -c FILE``) and pushable from
 any app (the dashboard binds a key to it): backups are operated long after the wizard ran. All
 work is :mod:`wizard.backup` in a thread worker; the worker only forwards events with
 ``call_from_thread`` and the screen renders them (the same events the CLI prints).
@@ -21,20 +21,7 @@ from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, ProgressBar, RichLog, Static
 
 from wizard.errors import StacksealError
-from wizard.steps.console import human_bytes
-from wizard.steps.events import StepDone, StepFailed, StepLog, StepProgress, StepStarted
-
-
-def progress_text(event: StepProgress) -> str:
-    parts = [f"{event.step_id}"]
-    if event.bytes:
-        parts.append(human_bytes(event.bytes) + (f" of {human_bytes(event.bytes_total)}" if event.bytes_total else ""))
-        parts.append(f"{human_bytes(event.rate)}/s")
-    if event.items:
-        parts.append(f"{event.items} items")
-    if event.eta is not None:
-        parts.append(f"ETA {event.eta:.0f}s")
-    return ", ".join(parts)
+from wizard.steps.events import StepDone, StepFailed, StepLog, StepProgress, StepStarted, human_bytes, progress_text
 
 
 class BackupsScreen(Screen):
@@ -210,7 +197,7 @@ class BackupsScreen(Screen):
             bar.update(total=event.total, progress=event.index - 1)
             log.write(Text(f"▶ {event.title}", style="bold"))
         elif isinstance(event, StepProgress):
-            status.update(progress_text(event))
+            status.update(f"{event.step_id}: {progress_text(event)}")
         elif isinstance(event, StepDone):
             bar.advance(1)
             log.write(Text(f"✔ {event.step_id}: {event.summary} ({event.seconds:.1f}s)", style="green"))
@@ -238,7 +225,7 @@ def _plan_wrapper(plan: Any) -> Any:
 
 
 class BackupsApp(App[None]):
-    """``stackseal backup -c FILE``: the Backups screen on its own."""
+    """``stackseal backup tui -c FILE``: the Backups screen on its own."""
 
     CSS_PATH = "app.tcss"
     TITLE = "stackseal backups"

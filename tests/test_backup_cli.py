@@ -64,7 +64,7 @@ def test_list_json_contract(answers: Path, openbao) -> None:
         (["backup", "verify", "-c", "{a}", "--latest"], 2, "no backup in"),
         (["backup", "create", "-c", "{a}", "--what", "neo4j,disks"], 2, "disks is not one of"),
         (["backup", "restore", "-c", "{a}", "20991231T000000.000000Z-abcdef"], 2, "no backup 2099"),
-        (["backup"], 2, "give an action"),
+        (["backup"], 2, "required"),
         (["bench", "-c", "{a}", "--only", "gpu"], 2, "gpu is not one of"),
         (["bench", "-c", "{a}", "--size-mb", "0"], 2, "--size-mb"),
         (["rotate"], 2, "required"),

@@ -1,4 +1,4 @@
-"""Encrypted, streamed, verifiable backups (``stackseal backup``).
+"""Encrypted, streamed, verifiable backups (``stackseal backup create`` and its siblings).
 
 Why this shape: a backup is a directory under ``backups.dir`` holding one age-encrypted file per
 part (``neo4j``, ``objects-<bucket>``, ``keys``) and a JSON manifest. Each backup has its own

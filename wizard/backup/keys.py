@@ -3,7 +3,7 @@
 Why only what exists on disk: with a KMS every secret in ``<output_dir>/secrets`` is a
 ``*.wrapped.json`` blob (ciphertext of the KMS); with the development-only ``local`` backend
 they are the key files themselves. Either way the part is one more layer of age encryption under
-the backup's data key. (A portable escrow bundle for another host is ``stackseal keys export``.)
+the backup's data key. (A portable escrow bundle for another host is the keys export command (planned).)
 
 Restore writes files back into ``<output_dir>/secrets`` only under plain names (no path
 separators), mode 0400, refusing to replace a different existing file without ``--force``.

@@ -1,11 +1,11 @@
-"""Encrypted backups and tested restores (``stackseal backup {create,list,verify,restore} -c FILE``).
+"""Encrypted backups and tested restores (``stackseal backup create -c FILE`` and list, verify, restore, tui).
 
 ``create [--what neo4j,objects,keys]`` streams each part through age into ``backups.dir`` under
 a fresh data key wrapped by the plan's KMS (Community Neo4j is stopped for the dump: announced);
 ``list [--json]`` shows every backup with its last verification; ``verify (ID|--latest)``
 decrypts and hashes every part and restores nothing; ``restore (ID|--latest) [--what ...]
-[--force]`` checks everything against the manifest before it replaces anything. Without an
-action, ``stackseal backup -c FILE`` opens the Backups screen (Textual).
+[--force]`` checks everything against the manifest before it replaces anything.
+``stackseal backup tui -c FILE`` opens the Backups screen (Textual).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import json
 import sys
 from typing import Any
 
-from wizard.errors import OperationFailed, UsageError
+from wizard.errors import OperationFailed
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -29,8 +29,7 @@ def _which(parser: argparse.ArgumentParser) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-c", "--config", metavar="FILE", help="answers file (opens the Backups screen)")
-    sub = parser.add_subparsers(dest="action", metavar="ACTION", parser_class=type(parser))
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", parser_class=type(parser), required=True)
     create = sub.add_parser("create", help="take an encrypted backup")
     _common(create)
     create.add_argument("--what", metavar="LIST", help="comma-separated parts: neo4j,objects,keys (default: all)")
@@ -45,6 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _which(restore)
     restore.add_argument("--what", metavar="LIST", help="comma-separated parts: neo4j,objects,keys (default: all)")
     restore.add_argument("--force", action="store_true", help="overwrite non-empty targets")
+    tui = sub.add_parser("tui", help="the Backups screen (Textual): take, verify, drill, with progress")
+    _common(tui)
 
 
 def key_wrapper(plan: Any) -> Any:
@@ -75,7 +76,7 @@ def _id(args: argparse.Namespace, plan: Any) -> str:
 
 
 def _human(n: float) -> str:
-    from wizard.steps.console import human_bytes
+    from wizard.steps.events import human_bytes
 
     return human_bytes(n)
 
@@ -147,9 +148,7 @@ def run(args: argparse.Namespace) -> int:
     from wizard.backup import restore as restoring
     from wizard.commands.apply_cmd import load_checked
 
-    if not args.action:
-        if not args.config:
-            raise UsageError("backup: give an action (create, list, verify, restore) or -c FILE for the Backups screen")
+    if args.action == "tui":
         from screens.backups import run_backups_app
 
         return run_backups_app(args.config)

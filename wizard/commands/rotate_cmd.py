@@ -1,4 +1,4 @@
-"""Key rotation (``stackseal rotate KIND -c FILE``): one subcommand per kind of key.
+"""Key rotation (``stackseal rotate backup-keys -c FILE``): one subcommand per kind of key.
 
 ``backup-keys`` re-wraps every backup's data key with the current version of the plan's KMS key
 without re-encrypting any data: after ``rotate kms-key`` (a new transit key version), old
