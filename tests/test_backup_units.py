@@ -242,3 +242,13 @@ def test_one_writer_at_a_time_and_leftovers_are_cleaned(tmp_path: Path) -> None:
         assert not stale.exists() and not list(repo.root.glob(".incomplete-*"))
         with pytest.raises(OperationFailed, match="another stackseal backup operation is running"):
             engine.create(plan, object(), what=("keys",))  # type: ignore[arg-type]
+
+
+def test_a_symlinked_lock_file_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "stackseal.yaml").write_text(yaml.safe_dump({"version": 1, "project": "p1"}))
+    plan = load_plan(tmp_path / "stackseal.yaml")
+    repo = engine.repo_of(plan)
+    repo.ensure()
+    os.symlink("/etc/passwd", repo.root / ".lock")
+    with pytest.raises(OperationFailed, match="cannot be opened safely"):
+        engine.create(plan, object(), what=("keys",))  # type: ignore[arg-type]
