@@ -91,7 +91,17 @@ class Compose:
         self._simple("stop", SERVICE, what=f"docker compose stop {SERVICE}")
 
     def start(self) -> None:
-        self._simple("start", SERVICE, what=f"docker compose start {SERVICE}")
+        """Start it again and wait until it is healthy (``start`` alone returns while Bolt still refuses)."""
+        self._simple(
+            "up",
+            "-d",
+            "--no-deps",
+            "--wait",
+            "--wait-timeout",
+            "300",
+            SERVICE,
+            what=f"docker compose up --wait {SERVICE}",
+        )
 
     def is_running(self) -> bool:
         result = subprocess.run(
