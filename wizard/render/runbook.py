@@ -192,5 +192,13 @@ def render_runbook(plan: Plan, materials: Materials, store: SecretStore, files: 
         "consumers": vault_policies.consumers(plan),
         "files": files,
         "warnings": [str(p) for p in compat.check_plan(plan) if p.level == "warning"],
+        "bench_lines": _bench_lines(plan),
     }
     return render_template("RUNBOOK.md.j2", **context)
+
+
+def _bench_lines(plan: Plan) -> list[str]:
+    """The measured overhead of the plan's own choices, when ``stackseal bench`` has run."""
+    from wizard.bench.report import choices_overhead, load
+
+    return choices_overhead(plan, load(plan.output_path))
