@@ -305,9 +305,10 @@ def write(
     if store is None:  # validate before anything is created: a refused plan leaves no directory behind
         classify(render_files(plan, secret_store_for(out)), out)
     with output_lock(out), OutputDir(out, create=True) as od:
-        od.sweep_temp()
         store = store or secret_store_for(out)
         files = render_files(plan, store)  # under the lock: a concurrent run cannot generate other secrets
+        # temp files a killed run left, in every directory stackseal writes to (they may hold secrets)
+        od.sweep_temp(tuple(sorted({"", ".stackseal", *(rel.rpartition("/")[0] for rel in files)})))
         changes = classify(files, out)
         conflicts = [c for c in changes if c.action == "conflict"]
         if conflicts and not force:
