@@ -28,6 +28,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "plan": ("wizard.commands.plan_cmd", "show the provisioning steps and what each would change"),
     "apply": ("wizard.commands.apply_cmd", "render and execute the steps; resumes an interrupted run"),
+    "verify": ("wizard.commands.verify_cmd", "run every encryption check with evidence (exit 1 on any FAIL)"),
+    "dashboard": ("wizard.commands.dashboard_cmd", "live verification dashboard (Textual)"),
 }
 
 
