@@ -1,0 +1,71 @@
+"""The canary scanner: markers across read-buffer boundaries, hostile trees, bounded memory."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import pytest
+
+from wizard.verify.scan import Scanner, scan_paths
+
+
+def test_marker_found_at_every_offset_around_the_buffer_boundary(tmp_path: Path) -> None:
+    marker = b"STACKSEAL-CANARY-" + secrets.token_hex(8).encode()
+    with Scanner([marker], buffer_size=4096) as scanner:
+        size = scanner.size
+        for offset in range(size - len(marker) - 2, size + 3):
+            path = tmp_path / f"f{offset}"
+            data = bytearray(os.urandom(3 * size))
+            data[offset : offset + len(marker)] = marker
+            path.write_bytes(bytes(data))
+            found, _ = scanner.scan_file(path)
+            assert found, f"marker at offset {offset} (buffer {size}) not found"
+        # the same across the second refill (after the carried tail moved to the front)
+        for offset in range(2 * size - len(marker) - 40, 2 * size + 3, 7):
+            data = bytearray(os.urandom(3 * size))
+            data[offset : offset + len(marker)] = marker
+            (tmp_path / "g").write_bytes(bytes(data))
+            assert scanner.scan_file(tmp_path / "g")[0], offset
+
+
+def test_absent_marker_reads_every_byte_and_reports_the_count(tmp_path: Path) -> None:
+    data = os.urandom(1_000_003)
+    (tmp_path / "a").write_bytes(data)
+    result = scan_paths([tmp_path], [b"STACKSEAL-CANARY-" + secrets.token_hex(8).encode()], buffer_size=8192)
+    assert not result.found and result.bytes == len(data) and result.files == 1
+
+
+def test_a_split_marker_is_not_a_false_hit(tmp_path: Path) -> None:
+    marker = b"STACKSEAL-CANARY-abcdef0123456789"
+    (tmp_path / "a").write_bytes(marker[:20])
+    (tmp_path / "b").write_bytes(marker[20:])
+    assert not scan_paths([tmp_path], [marker]).found
+
+
+def test_hostile_tree_fifo_symlink_and_nested(tmp_path: Path) -> None:
+    marker = b"STACKSEAL-CANARY-" + secrets.token_hex(8).encode()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret").write_bytes(marker)
+    tree = tmp_path / "tree"
+    (tree / "a" / "b").mkdir(parents=True)
+    os.mkfifo(tree / "fifo")  # reading it would hang
+    (tree / "link").symlink_to(outside / "secret")  # never followed
+    (tree / "dirlink").symlink_to(outside)
+    result = scan_paths([tree], [marker])
+    assert not result.found and result.files == 0
+    (tree / "a" / "b" / "deep.bin").write_bytes(os.urandom(5000) + marker + os.urandom(10))
+    result = scan_paths([tree], [marker])
+    assert result.hits == [tree / "a" / "b" / "deep.bin"]
+
+
+def test_missing_root_is_reported_not_raised(tmp_path: Path) -> None:
+    result = scan_paths([tmp_path / "nope"], [b"0123456789"])
+    assert not result.found and result.skipped
+
+
+def test_empty_needle_is_refused() -> None:
+    with pytest.raises(ValueError):
+        Scanner([b""])
