@@ -32,7 +32,7 @@ class FakeMinio(ThreadingHTTPServer):
 
 
 class Handler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         url = urlparse(self.path)
         self.server.seen.append(  # type: ignore[attr-defined]
             {"path": url.path, "query": parse_qs(url.query), "auth": self.headers.get("Authorization", "")}
@@ -105,8 +105,13 @@ def test_kms_key_status_request_and_pass_contract(fake_minio: FakeMinio, tmp_pat
 def test_minio_without_kms_fails_loudly(fake_minio: FakeMinio, tmp_path: Path) -> None:
     fake_minio.reply = (
         501,
-        {"Code": "NotImplemented", "Message": "Server side encryption specified but KMS is not configured",
-         "Resource": "/minio/admin/v3/kms/key/status", "RequestId": "1800F3E4C0D2E4B1", "HostId": ""},
+        {
+            "Code": "NotImplemented",
+            "Message": "Server side encryption specified but KMS is not configured",
+            "Resource": "/minio/admin/v3/kms/key/status",
+            "RequestId": "1800F3E4C0D2E4B1",
+            "HostId": "",
+        },
     )
     finding = run_kms_check(ctx_for(fake_minio, tmp_path))
     assert finding.status is Status.FAIL and "WITHOUT a KMS" in finding.summary
@@ -114,7 +119,10 @@ def test_minio_without_kms_fails_loudly(fake_minio: FakeMinio, tmp_path: Path) -
 
 
 def test_key_errors_are_failures(fake_minio: FakeMinio, tmp_path: Path) -> None:
-    fake_minio.reply = (200, {"key-id": "stackseal-objects", "encryption-error": "key not found", "decryption-error": ""})
+    fake_minio.reply = (
+        200,
+        {"key-id": "stackseal-objects", "encryption-error": "key not found", "decryption-error": ""},
+    )
     finding = run_kms_check(ctx_for(fake_minio, tmp_path))
     assert finding.status is Status.FAIL and "key not found" in finding.summary
 
@@ -122,8 +130,13 @@ def test_key_errors_are_failures(fake_minio: FakeMinio, tmp_path: Path) -> None:
 def test_wrong_credentials_are_named_as_such(fake_minio: FakeMinio, tmp_path: Path) -> None:
     fake_minio.reply = (
         403,
-        {"Code": "InvalidAccessKeyId", "Message": "The Access Key Id you provided does not exist in our records.",
-         "Resource": "/minio/admin/v3/kms/key/status", "RequestId": "1800F3E4C0D2E4B2", "HostId": ""},
+        {
+            "Code": "InvalidAccessKeyId",
+            "Message": "The Access Key Id you provided does not exist in our records.",
+            "Resource": "/minio/admin/v3/kms/key/status",
+            "RequestId": "1800F3E4C0D2E4B2",
+            "HostId": "",
+        },
     )
     finding = run_kms_check(ctx_for(fake_minio, tmp_path))
     assert finding.status is Status.FAIL and finding.summary.startswith("wrong credentials")

@@ -38,15 +38,27 @@ def answers(tmp_path: Path) -> Path:
 
 
 def hostile_run() -> Run:
-    evil = Evidence("command", "<b>label</b>", "echo '<script>alert(1)</script>' | grep x", "a|b\n</pre><script>x</script>")
+    evil = Evidence(
+        "command", "<b>label</b>", "echo '<script>alert(1)</script>' | grep x", "a|b\n</pre><script>x</script>"
+    )
     return Run(
         "p<&>",
         "2026-12-01T05:00:00Z",
         "2026-12-01T05:00:01Z",
         False,
         [
-            Finding("store.bucket_encryption", "object-store", "Default encryption", Status.FAIL, "bucket cmf has NO default | encryption",
-                    "cmf", (evil,), "mc encrypt set sse-s3 s/cmf", refs.AT_REST, 0.25),
+            Finding(
+                "store.bucket_encryption",
+                "object-store",
+                "Default encryption",
+                Status.FAIL,
+                "bucket cmf has NO default | encryption",
+                "cmf",
+                (evil,),
+                "mc encrypt set sse-s3 s/cmf",
+                refs.AT_REST,
+                0.25,
+            ),
             Finding("kms.status", "kms", "KMS", Status.WARN, "local", "", (), "use a KMS", refs.KEYS, 0.01),
             Finding("host.fde", "host", "Host", Status.SKIP, "not host-fde", "", (), "", refs.AT_REST, 0.0),
             Finding("keys.files", "keys", "Files", Status.PASS, 'ok "quoted" \\ back', "", (), "", refs.KEYS, 0.0),
@@ -107,8 +119,15 @@ def test_audit_reports_carry_evidence_references_and_escape_hostile_text(answers
     assert stackseal("verify", "-c", str(answers), "--report", str(md)).returncode == 1
     assert stackseal("verify", "-c", str(answers), "--report", str(html)).returncode == 1
     text = md.read_text()
-    for ref in ("HIPAA 164.312(a)(2)(iv)", "PCI DSS v4.0 3.5.1", "NIST SP 800-53 SC-28", "NIST SP 800-53 SC-12",
-                "NIST SP 800-53 SC-13", "FedRAMP SC-28", "GDPR Art. 32"):
+    for ref in (
+        "HIPAA 164.312(a)(2)(iv)",
+        "PCI DSS v4.0 3.5.1",
+        "NIST SP 800-53 SC-28",
+        "NIST SP 800-53 SC-12",
+        "NIST SP 800-53 SC-13",
+        "FedRAMP SC-28",
+        "GDPR Art. 32",
+    ):
         assert ref in text, ref
     assert "volumes.encrypted" in text and "remediation:" in text
     page = report.to_report(hostile_run(), "html")

@@ -63,9 +63,35 @@ def _one(check: Check, ctx: VerifyContext) -> list[Finding]:
     return [check.finding(r, seconds) for r in results]
 
 
+#: Imported once on the calling thread before any check starts: the first import of a package
+#: from two threads at once can fail ("partially initialized module", seen with neo4j).
+PRELOAD = (
+    "neo4j",
+    "neo4j.exceptions",
+    "minio",
+    "minio.error",
+    "minio.sse",
+    "minio.sseconfig",
+    "urllib3",
+    "docker",
+    "hvac",
+)
+
+
+def _preload() -> None:
+    import importlib
+
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass  # the check that needs it reports the missing package
+
+
 def run_checks(ctx: VerifyContext, checks: Iterable[Check] | None = None) -> Run:
     """Run ``checks`` (all by default) and return the findings in declaration order."""
     selected = list(CHECKS if checks is None else checks)
+    _preload()
     started = _now()
     pool = ThreadPoolExecutor(max_workers=min(MAX_WORKERS, max(len(selected), 1)), thread_name_prefix="verify")
     t0 = time.monotonic()
