@@ -145,6 +145,10 @@ class DashboardScreen(Screen):
                 tile = StoreTile(store)
                 grid.mount(tile)
             tile.show(self.state.status(store), self.state.of_store(store))
+        if self.focused is None and self.app.screen is self:
+            first = next(iter(grid.query(StoreTile)), None)
+            if first is not None:
+                first.focus()
         history = [c.line() for c in reversed(self.state.history)][:8]
         self.query_one("#dash-history", Static).update("\n".join(history) or "(none yet)")
         self._status_line()

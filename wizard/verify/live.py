@@ -50,7 +50,12 @@ class LiveState:
         return sorted(present, key=order)
 
     def of_store(self, store: str) -> list[Finding]:
-        return [f for f in self.findings.values() if f.store == store]
+        """The store's findings, worst first, then in the order the checks are declared."""
+        from wizard.verify.registry import CHECKS
+
+        order = {c.id: i for i, c in enumerate(CHECKS)}
+        found = [f for f in self.findings.values() if f.store == store]
+        return sorted(found, key=lambda f: (-f.status.rank, order.get(f.check_id, len(order)), f.subject))
 
     def status(self, store: str) -> Status:
         return worst([f.status for f in self.of_store(store)])
@@ -73,7 +78,8 @@ class LiveState:
             old = before.get(store)
             if old != new:
                 culprit = next((f for f in self.of_store(store) if f.status is new), None)
-                why = culprit.summary[:80] if culprit else ""
+                why = culprit.summary if culprit else ""
+                why = why if len(why) <= 60 else why[:59] + "…"
                 changes.append(Change(run.finished, store, old, new, why))
         self.history.extend(changes)
         return changes
