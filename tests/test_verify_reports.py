@@ -182,3 +182,26 @@ def test_exit_0_when_nothing_fails(answers: Path) -> None:
     result = stackseal("verify", "-c", str(answers), "--check", "kms.status", "--check", "host.fde")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "WARN" in result.stdout and "OK:" in result.stdout
+
+
+def test_table_renders_hostile_text_as_text() -> None:
+    from rich.console import Console
+
+    run = hostile_run()
+    run.findings.append(
+        Finding(
+            "neo4j.storage",
+            "neo4j",
+            "t",
+            Status.FAIL,
+            "/data [/data] [bold]x[/bold]",
+            "[/data]",
+            (),
+            "fix",
+            refs.AT_REST,
+        )
+    )
+    console = Console(record=True, width=200)
+    console.print(report.table(run))
+    text = console.export_text()
+    assert "[/data] [bold]x[/bold]" in text and "neo4j.storage[[/data]]" in text

@@ -96,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         from rich.console import Console
 
-        console = Console(highlight=False)
+        # a pipe or a CI log gets a wide table instead of rich's 80-column default
+        console = Console(highlight=False) if sys.stdout.isatty() else Console(highlight=False, width=200)
         console.print(report.table(result))
         fixes = report.remediation_lines(result)
         if fixes:

@@ -76,31 +76,43 @@ def _read_small(path: Path) -> bytes | None:
         os.close(fd)
 
 
+_SECRET_FIELD = re.compile(r"(secret|token|password|passphrase|key|kek|credential)", re.I)
+
+
+def _secret_strings(node: object, secret_context: bool = False) -> list[str]:
+    """Strings under secret-looking keys of a JSON document (names, actions, URLs are not secret)."""
+    if isinstance(node, dict):
+        found = []
+        for k, v in node.items():
+            found += _secret_strings(v, secret_context or bool(_SECRET_FIELD.search(str(k))))
+        return found
+    if isinstance(node, list):
+        return [s for item in node for s in _secret_strings(item, secret_context)]
+    return [node] if secret_context and isinstance(node, str) else []
+
+
 def _values(name: str, data: bytes) -> list[str]:
     """The strings that would betray this secret (at least 8 characters each)."""
     text = data.decode("utf-8", errors="ignore").strip()
-    values = [text]
-    if "neo4j_auth" in name or name == "neo4j.auth_file":
-        values.append(text.partition("/")[2])
-    if text.startswith("{"):
+    values: list[str] = []
+    doc: object = None
+    if text.startswith(("{", "[")):
         try:
             doc = json.loads(text)
         except ValueError:
-            doc = {}
-        stack = [doc]
-        while stack:
-            node = stack.pop()
-            if isinstance(node, dict):
-                stack.extend(node.values())
-            elif isinstance(node, list):
-                stack.extend(node)
-            elif isinstance(node, str):
-                values.append(node)
-    for line in text.splitlines():  # key = "value" lines (security.toml)
-        m = re.match(r'^\s*[\w.-]+\s*=\s*"([^"]+)"', line)
-        if m:
-            values.append(m.group(1))
-    return [v for v in values if len(v) >= 8 and "\n" not in v.strip()] or ([text] if len(text) >= 8 else [])
+            doc = None
+    if doc is not None:
+        values += _secret_strings(doc)
+    elif re.search(r'^\s*[\w.-]+\s*=\s*"', text, re.M):  # key = "value" lines (security.toml)
+        for line in text.splitlines():
+            m = re.match(r'^\s*([\w.-]+)\s*=\s*"([^"]+)"', line)
+            if m and _SECRET_FIELD.search(m.group(1)):
+                values.append(m.group(2))
+    else:
+        values.append(text)
+        if "neo4j_auth" in name or name == "neo4j.auth_file":
+            values.append(text.partition("/")[2])
+    return [v for v in values if len(v) >= 8 and "\n" not in v.strip()]
 
 
 def _haystacks(ctx: VerifyContext) -> dict[str, str]:

@@ -231,6 +231,7 @@ def to_prometheus(run: Run, timestamp: float) -> str:
 
 def table(run: Run) -> Any:
     from rich.table import Table
+    from rich.text import Text
 
     t = Table(title=f"stackseal verify · {run.project}", show_lines=False, expand=False)
     t.add_column("status", no_wrap=True)
@@ -238,7 +239,8 @@ def table(run: Run) -> Any:
     t.add_column("store", no_wrap=True)
     t.add_column("finding")
     for f in run.findings:
-        t.add_row(f"[{STATUS_STYLE[f.status.value]}]{f.status.value}[/]", f.key, f.store, f.summary)
+        # Text, never markup: summaries hold paths and names like "[/data]" or hostile bucket names
+        t.add_row(Text(f.status.value, style=STATUS_STYLE[f.status.value]), Text(f.key), Text(f.store), Text(f.summary))
     return t
 
 
