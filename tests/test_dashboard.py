@@ -154,3 +154,27 @@ def test_live_tiles_turn_red_within_one_refresh_and_green_after_repair(live_plan
             assert f"volume:{volume.name}: FAIL → PASS" in history
 
     asyncio.run(scenario())
+
+
+def test_dashboard_is_the_wizards_last_screen(tmp_path: Path) -> None:
+    """After a successful Execute the wizard shows the dashboard (the plan's own checks run)."""
+    from snapshot_apps.wizard_at import make_app
+
+    from screens.app import AFTER_EXECUTE
+    from screens.dashboard import DashboardScreen
+
+    assert AFTER_EXECUTE == [DashboardScreen]
+
+    async def scenario() -> None:
+        app = make_app(tmp_path, "ReviewScreen")
+        app.plan.set_base_dir(tmp_path)
+        async with app.run_test(size=SIZE) as pilot:
+            await app.push_screen(DashboardScreen())
+            await _settle(pilot)
+            screen = app.screen
+            assert isinstance(screen, DashboardScreen) and screen.state.runs == 1
+            assert screen.tile("object-store").has_class("-fail")  # nothing runs here: not proven
+            await pilot.press("q")
+        assert app.return_value is not None and app.return_value.applied is True
+
+    asyncio.run(scenario())
