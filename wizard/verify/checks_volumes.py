@@ -101,7 +101,7 @@ def check_volumes_encrypted(ctx: VerifyContext) -> list[Result]:
                     Evidence(
                         "command",
                         f"{spec.service} {hp.container_path}",
-                        f"docker inspect {container.name} --format '{{{{json .Mounts}}}}'",
+                        f"docker inspect {getattr(container, 'name', spec.service)} --format '{{{{json .Mounts}}}}'",
                         f"{hp.container_path} <- {hp.host_path} ({hp.how})",
                     )
                 )
@@ -302,11 +302,13 @@ def check_host_fde(ctx: VerifyContext) -> list[Result]:
     for label, path in places.items():
         probe = path if os.path.exists(path) else str(Path(path).parent)
         verdict = classify(probe, mounts, try_fscrypt=False)
-        ev = tuple(verdict.evidence) + (dm_ev,)
+        found: tuple[Evidence, ...] = (*verdict.evidence, dm_ev)
         if verdict.kind == "dm-crypt":
-            results.append(Result(Status.PASS, f"{label} {path}: {verdict.detail}", label, ev))
+            results.append(Result(Status.PASS, f"{label} {path}: {verdict.detail}", label, found))
         else:
             results.append(
-                Result(Status.FAIL, f"{label} {path}: no LUKS/dm-crypt device under it ({verdict.detail})", label, ev)
+                Result(
+                    Status.FAIL, f"{label} {path}: no LUKS/dm-crypt device under it ({verdict.detail})", label, found
+                )
             )
     return results

@@ -213,8 +213,8 @@ def to_prometheus(run: Run, timestamp: float) -> str:
         "# HELP stackseal_verify_findings Number of findings per status in the last run.",
         "# TYPE stackseal_verify_findings gauge",
     ]
-    for status, n in run.counts().items():
-        lines.append(f'stackseal_verify_findings{{project="{project}",status="{status.lower()}"}} {n}')
+    for name, n in run.counts().items():
+        lines.append(f'stackseal_verify_findings{{project="{project}",status="{name.lower()}"}} {n}')
     lines += [
         "# HELP stackseal_verify_last_run_timestamp_seconds When the last verification run finished (Unix time).",
         "# TYPE stackseal_verify_last_run_timestamp_seconds gauge",
