@@ -24,6 +24,7 @@ from textual.widgets import Footer, Static
 from screens.dashboard_detail import RerunCheck, StoreDetail
 from screens.widgets.store_tile import StoreTile
 from wizard.plan import Plan
+from wizard.verify.context import ProgressFn
 from wizard.verify.live import LiveState
 from wizard.verify.model import Check
 from wizard.verify.registry import CHECKS, check_by_id
@@ -34,12 +35,12 @@ Runner = Callable[[list[Check]], Run]
 DEFAULT_INTERVAL = 30.0
 
 
-def plan_runner(plan: Plan, answers_path: Path | None = None) -> Runner:
+def plan_runner(plan: Plan, answers_path: Path | None = None, progress: ProgressFn | None = None) -> Runner:
     def run(checks: list[Check]) -> Run:
         from wizard.verify.context import VerifyContext
         from wizard.verify.runner import run_checks
 
-        ctx = VerifyContext(plan, answers_path=answers_path)
+        ctx = VerifyContext(plan, answers_path=answers_path, progress=progress)
         try:
             return run_checks(ctx, checks)
         finally:
@@ -64,9 +65,12 @@ class DashboardScreen(Screen):
         interval: float = DEFAULT_INTERVAL,
         runner: Runner | None = None,
         checks: Iterable[Check] | None = None,
+        answers_path: Path | None = None,
     ) -> None:
         super().__init__()
         self._plan = plan
+        self._answers_path = answers_path
+        self._last_progress = 0.0
         self.interval = interval
         self._runner = runner
         self.checks = list(CHECKS if checks is None else checks)
@@ -81,8 +85,19 @@ class DashboardScreen(Screen):
     @property
     def runner(self) -> Runner:
         if self._runner is None:
-            self._runner = plan_runner(self.plan)
+            self._runner = plan_runner(self.plan, self._answers_path, self._progress)
         return self._runner
+
+    def _progress(self, check_id: str, done: int, total: int | None, what: str) -> None:
+        """Called in the worker thread: at most two status-line updates a second reach the UI."""
+        import time
+
+        now = time.monotonic()
+        if now - self._last_progress < 0.5:
+            return
+        self._last_progress = now
+        of = f"/{total}" if total is not None else ""
+        self.app.call_from_thread(self._status_line, f"running {check_id}: {done}{of} {what}")
 
     def compose(self) -> ComposeResult:
         yield Static(f"stackseal · dashboard · {self.plan.project}", id="titlebar")
@@ -203,7 +218,8 @@ class DashboardApp(App[None]):
         super().__init__()
         self.plan = plan
         self.interval = interval
-        self._runner = runner or plan_runner(plan, answers_path)
+        self._runner = runner
+        self._answers_path = answers_path
 
     def on_mount(self) -> None:
-        self.push_screen(DashboardScreen(self.plan, self.interval, self._runner))
+        self.push_screen(DashboardScreen(self.plan, self.interval, self._runner, answers_path=self._answers_path))

@@ -69,3 +69,45 @@ def test_missing_root_is_reported_not_raised(tmp_path: Path) -> None:
 def test_empty_needle_is_refused() -> None:
     with pytest.raises(ValueError):
         Scanner([b""])
+
+
+def test_a_stopped_scan_ends_at_the_next_buffer(tmp_path: Path) -> None:
+    import threading
+
+    from wizard.verify.scan import ScanStopped
+
+    (tmp_path / "big").write_bytes(os.urandom(1 << 20))
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(ScanStopped):
+        scan_paths([tmp_path], [b"STACKSEAL-CANARY-0123456789"], buffer_size=4096, stop=stop)
+
+
+def test_a_timed_out_check_is_a_fail_and_stops_the_others(tmp_path: Path) -> None:
+    """The runner does not wait for a check past its timeout; it reports FAIL (not proven)."""
+    import threading
+
+    from wizard.plan import plan_from_dict
+    from wizard.verify.context import VerifyContext
+    from wizard.verify.model import Check, Result, Status
+    from wizard.verify.runner import run_checks
+
+    release = threading.Event()
+
+    def slow(ctx):
+        ctx.cancel.wait(30)  # a well-behaved long check stops when told
+        release.set()
+        return [Result(Status.PASS, "late")]
+
+    def quick(ctx):
+        return [Result(Status.PASS, "fine")]
+
+    checks = [
+        Check("t.slow", "kms", "slow", slow, "fix", (), timeout=0.5),
+        Check("t.quick", "keys", "quick", quick, "", ()),
+    ]
+    run = run_checks(VerifyContext(plan_from_dict({"version": 1}, base_dir=tmp_path)), checks)
+    statuses = {f.check_id: (f.status, f.summary) for f in run.findings}
+    assert statuses["t.slow"][0] is Status.FAIL and "no answer within" in statuses["t.slow"][1]
+    assert statuses["t.quick"] == (Status.PASS, "fine") and run.exit_code == 1
+    assert release.wait(5)  # the abandoned check saw the cancel and ended

@@ -211,7 +211,7 @@ def check_unencrypted_objects(ctx: VerifyContext) -> list[Result]:
         for obj in client.list_objects(bucket, recursive=True):
             if obj.is_dir or obj.object_name.startswith(PROBE_PREFIX):
                 continue
-            if not ctx.deep and seen >= ctx.sample:
+            if (not ctx.deep and seen >= ctx.sample) or ctx.cancel.is_set():
                 complete = False
                 break
             seen += 1

@@ -40,6 +40,8 @@ class VerifyContext:
     timeout: float = 10.0
     #: the answers file itself (checked for secrets); None when the plan came from elsewhere
     answers_path: Path | None = None
+    #: set by the runner when a check ran out of time: long loops (scans, object listings) stop
+    cancel: threading.Event = field(default_factory=threading.Event, repr=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 

@@ -106,6 +106,7 @@ def run_checks(ctx: VerifyContext, checks: Iterable[Check] | None = None) -> Run
                 findings.extend(future.result())
             else:
                 future.cancel()
+                ctx.cancel.set()  # scans and listings still running stop at their next buffer
                 findings.append(
                     check.finding(
                         Result(

@@ -16,6 +16,7 @@ from __future__ import annotations
 import mmap
 import os
 import stat
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,10 @@ from pathlib import Path
 DEFAULT_BUFFER = 1 << 20
 
 Progress = Callable[[int, int], None]  # (bytes scanned so far, files scanned so far)
+
+
+class ScanStopped(Exception):
+    """The scan was told to stop (its check ran out of time)."""
 
 
 @dataclass
@@ -131,12 +136,19 @@ def scan_paths(
     progress: Progress | None = None,
     buffer_size: int = DEFAULT_BUFFER,
     stop_at_first: bool = False,
+    stop: threading.Event | None = None,
 ) -> ScanResult:
-    """Scan every regular file under ``roots`` (and block devices named directly) for ``needles``."""
+    """Scan every regular file under ``roots`` (and block devices named directly) for ``needles``.
+
+    ``stop``: when set (the check timed out), the scan raises :class:`ScanStopped` at the next
+    buffer instead of reading a large device to its end in an abandoned thread.
+    """
     result = ScanResult()
     with Scanner(needles, buffer_size) as scanner:
 
         def tick(n: int) -> None:
+            if stop is not None and stop.is_set():
+                raise ScanStopped(f"stopped after {result.bytes} bytes")
             result.bytes += n
             if progress is not None:
                 progress(result.bytes, result.files)
