@@ -85,7 +85,8 @@ class DashboardScreen(Screen):
     @property
     def runner(self) -> Runner:
         if self._runner is None:
-            self._runner = plan_runner(self.plan, self._answers_path, self._progress)
+            answers = self._answers_path or getattr(self.app, "out", None)  # the wizard's saved answers file
+            self._runner = plan_runner(self.plan, answers, self._progress)
         return self._runner
 
     def _progress(self, check_id: str, done: int, total: int | None, what: str) -> None:
