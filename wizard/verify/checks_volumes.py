@@ -65,6 +65,9 @@ def check_volumes_encrypted(ctx: VerifyContext) -> list[Result]:
         problems: list[str] = []
         if not spec.mount_point.is_dir():
             problems.append(f"mount point {spec.mount_point} does not exist")
+            evidence.append(
+                Evidence("command", "mount point", f"ls -d {quote(spec.mount_point)}", "No such file or directory")
+            )
             ok, detail = False, "not created"
         else:
             verdict = classify(spec.mount_point, mounts)

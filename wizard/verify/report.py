@@ -135,7 +135,7 @@ Every finding below carries its evidence: the command that shows the same thing 
 - check: `{{ f.check_id }}` · store: {{ f.store }} · {{ "%.2f" | format(f.seconds) }} s
 - finding: {{ f.summary }}
 {% if f.remediation %}- remediation: {{ f.remediation }}
-{% endif %}- references: {{ f.references | map(attribute="framework") | zip_refs(f.references) }}
+{% endif %}- references: {{ f.references | ref_labels }}
 {% for e in f.evidence %}
 {{ e.label }} ({{ e.kind }}):
 
@@ -182,7 +182,7 @@ def to_report(run: Run, fmt: str) -> str:
 
     env = jinja2.Environment(autoescape=fmt == "html", undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     env.filters["mdcell"] = lambda s: str(s).replace("|", "\\|").replace("\n", " ")
-    env.filters["zip_refs"] = lambda _frameworks, references: "; ".join(r.label() for r in references)
+    env.filters["ref_labels"] = lambda references: "; ".join(r.label() for r in references)
     template = env.from_string(HTML_TEMPLATE if fmt == "html" else MD_TEMPLATE)
     return template.render(**_report_context(run))
 
