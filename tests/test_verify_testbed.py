@@ -39,6 +39,8 @@ def test_unencrypted_bucket_objects_counted_and_canary_found_in_raw_data(s3, tmp
     )
     status = {f.check_id: f.status for f in findings}
     assert status["store.access"] is Status.PASS and status["store.sse"] is Status.PASS
+    sse = next(f for f in findings if f.check_id == "store.sse")
+    assert "marker not found" in sse.evidence[-1].output  # the probe's bytes are not in the raw data dir
     buckets = by_subject(findings, "store.bucket_encryption")
     assert (
         buckets[plain].status is Status.FAIL and f"bucket {plain} has NO default encryption" in buckets[plain].summary

@@ -56,7 +56,7 @@ def raw_targets(ctx: VerifyContext, service: str, container_path: str, data_dir:
     return [host_path], f"{host_path} ({how}, plain directory)"
 
 
-def _scan(ctx: VerifyContext, check_id: str, marker: bytes, targets: list[Path], where: str) -> Result:
+def scan_result(ctx: VerifyContext, check_id: str, marker: bytes, targets: list[Path], where: str) -> Result:
     if any(str(t).startswith("/dev/") for t in targets):
         os.sync()  # the page cache of a block device is written back only on sync
     result = scan_paths(
@@ -109,7 +109,7 @@ def check_object_store_canary(ctx: VerifyContext) -> list[Result]:
     except S3Error as err:
         return [Result(Status.FAIL, f"cannot write the canary object: {err.code}")]
     try:
-        result = _scan(ctx, "canary.object_store", marker, targets, where)
+        result = scan_result(ctx, "canary.object_store", marker, targets, where)
         evidence = (
             Evidence(
                 "text",
@@ -155,7 +155,7 @@ def check_neo4j_canary(ctx: VerifyContext) -> list[Result]:
                 f"CALL db.checkpoint() not available ({err.code}); committed data is already in the transaction "
                 "log under /data/transactions, which the scan includes"
             )
-        result = _scan(ctx, "canary.neo4j", marker, targets, where)
+        result = scan_result(ctx, "canary.neo4j", marker, targets, where)
         evidence = (
             Evidence(
                 "command", "canary node", "cypher-shell 'CREATE (:StacksealCanary {marker: ...})'", "; ".join(notes)

@@ -80,7 +80,8 @@ def check_sse_active(ctx: VerifyContext) -> list[Result]:
         ]
     bucket, name = buckets[0], f"{PROBE_PREFIX}sse-probe-{secrets.token_hex(6)}"
     sse, label = _sse_for_plan(ctx)
-    body = secrets.token_bytes(4096)
+    marker = f"STACKSEAL-SSE-PROBE-{secrets.token_hex(16)}".encode()
+    body = secrets.token_bytes(8192) + marker + secrets.token_bytes(8192)
     try:
         put = client.put_object(bucket, name, io.BytesIO(body), len(body), sse=sse)
     except S3Error as err:
@@ -106,11 +107,25 @@ def check_sse_active(ctx: VerifyContext) -> list[Result]:
         ev = (
             Evidence("header", f"PutObject {bucket}/{name} response", f"{_mc(ctx)} mc stat s/{bucket}/OBJECT", shown),
         )
-        if value:
-            return [Result(Status.PASS, f"an object written now is encrypted ({label}: {value})", bucket, ev)]
-        return [
-            Result(Status.FAIL, f"an {label} write succeeded but the response has no encryption header", bucket, ev)
-        ]
+        if not value:
+            return [
+                Result(Status.FAIL, f"an {label} write succeeded but the response has no encryption header", bucket, ev)
+            ]
+        if store.data_dir:  # the raw store is named: the probe's bytes must not be readable there
+            from wizard.verify.checks_canary import scan_result
+
+            raw = scan_result(ctx, "store.sse", marker, [ctx.plan.resolve(store.data_dir)], "object_store.data_dir")
+            if raw.status is Status.FAIL:
+                return [
+                    Result(
+                        Status.FAIL,
+                        f"the store reports {label}, but the raw data check fails: {raw.summary}",
+                        bucket,
+                        ev + raw.evidence,
+                    )
+                ]
+            ev = ev + raw.evidence
+        return [Result(Status.PASS, f"an object written now is encrypted ({label}: {value})", bucket, ev)]
     finally:
         try:
             client.remove_object(bucket, name)
