@@ -132,3 +132,15 @@ def test_volumes_on_gocryptfs_pass_with_the_guard_and_an_unmounted_one_fails(goc
     # without the guard (immutable flag removed) the check fails
     subprocess.run(["chattr", "-i", str(target.mount_point)], check=True)
     assert by_subject(run(plan, "volumes.guard"), "volumes.guard")[target.name].status is Status.FAIL
+
+
+def test_wrong_neo4j_password_is_reported_as_wrong_credentials(neo4j, s3, tmp_path: Path) -> None:
+    plan = s3_plan(tmp_path, s3, ["unused-bucket"], neo4j=neo4j)
+    wrong = tmp_path / "wrong_auth"
+    wrong.write_text("neo4j/not-the-password-" + secrets.token_hex(4))
+    from wizard.plan import set_path
+
+    plan = set_path(plan, "neo4j.auth_file", str(wrong))
+    (edition,) = run(plan, "neo4j.edition")
+    assert edition.status is Status.FAIL and edition.summary.startswith("wrong credentials")
+    assert "not-the-password" not in edition.summary

@@ -176,7 +176,7 @@ class VerifyContext:
                 )
                 driver.verify_connectivity()
             except AuthError:
-                return Access(None, f"Neo4j at {url} refuses the credentials (authentication failure)", True)
+                return Access(None, f"wrong credentials: Neo4j at {url} refuses them (authentication failure)", True)
             except (ServiceUnavailable, OSError) as err:
                 return Access(None, f"Neo4j at {url} is not reachable ({type(err).__name__})")
             except Neo4jError as err:
