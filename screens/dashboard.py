@@ -197,7 +197,7 @@ class DashboardScreen(Screen):
 
     def action_quit_dashboard(self) -> None:
         if hasattr(self.app, "finish_dashboard"):
-            self.app.finish_dashboard()  # type: ignore[attr-defined]
+            self.app.finish_dashboard()
         else:
             self.app.exit()
 

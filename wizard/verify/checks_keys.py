@@ -16,6 +16,7 @@ import re
 import stat
 import time
 from pathlib import Path
+from typing import Any
 
 from wizard.verify.context import VerifyContext
 from wizard.verify.model import Evidence, Result, Status
@@ -279,7 +280,7 @@ def check_plaintext_at_rest(ctx: VerifyContext) -> list[Result]:
 # ---- the KMS ------------------------------------------------------------------------------------
 
 
-def _vault_client(ctx: VerifyContext):
+def _vault_client(ctx: VerifyContext) -> Any:
     from wizard.steps.kms_step import client
 
     return client(ctx.steps_ctx)
@@ -301,8 +302,8 @@ def check_kms(ctx: VerifyContext) -> list[Result]:
         return [
             Result(
                 Status.SKIP,
-                f"kms.backend {backend}: reachability is checked by the KMS backend's own commands "
-                "('stackseal keys list'); this version verifies Vault/OpenBao only",
+                f"kms.backend {backend}: this version of verify checks Vault/OpenBao only "
+                "(apply's kms step reaches the cloud KMS when it runs)",
             )
         ]
     import hvac.exceptions as hx
@@ -442,7 +443,7 @@ def check_key_age(ctx: VerifyContext) -> list[Result]:
                 f"{len(overdue)} keys older than rotation.interval_days={interval}: {', '.join(overdue[:5])}",
                 "",
                 ev,
-                remediation="rotate them ('stackseal rotate ...', or the runbook's rotation section)",
+                remediation="rotate them (RUNBOOK.md, section rotation)",
             )
         ]
     if oldest > 0.9 * interval:

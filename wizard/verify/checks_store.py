@@ -104,7 +104,7 @@ def check_sse_active(ctx: VerifyContext) -> list[Result]:
         headers = {k.lower(): v for k, v in (put.http_headers or {}).items()}
         value = headers.get(SSEC_HEADER) if store.sse == "sse-c" else headers.get(SSE_HEADER)
         shown = f"{SSEC_HEADER if store.sse == 'sse-c' else SSE_HEADER}: {value}"
-        ev = (
+        ev: tuple[Evidence, ...] = (
             Evidence("header", f"PutObject {bucket}/{name} response", f"{_mc(ctx)} mc stat s/{bucket}/OBJECT", shown),
         )
         if not value:

@@ -20,8 +20,8 @@ CHECKS: tuple[Check, ...] = (
         "neo4j",
         "Neo4j /data, /logs, /import, /backups on encrypted storage",
         neo4j.check_storage,
-        "run 'stackseal apply' so the neo4j service binds its encrypted volumes; if it ran before the volumes were "
-        "unlocked, stop it, unlock ('stackseal apply'), and move the data in ('stackseal migrate volume NAME')",
+        "run 'stackseal apply': it creates and unlocks the encrypted volumes, copies data found in plain directories "
+        "or Docker volumes into them (adopt; a same-named plain volume needs --allow-destroy) and restarts neo4j on them",
         refs.AT_REST,
     ),
     Check(
@@ -72,7 +72,8 @@ CHECKS: tuple[Check, ...] = (
         "object-store",
         "No unencrypted objects in the planned buckets",
         store.check_unencrypted_objects,
-        "re-encrypt the existing objects ('stackseal migrate objects -c FILE'); a bucket default only applies to new objects",
+        "re-encrypt the existing objects by copying each onto itself with SSE (S3 CopyObject, e.g. mc cp --enc-s3); "
+        "a bucket default only applies to new objects",
         refs.AT_REST,
         timeout=600,
     ),
@@ -89,8 +90,8 @@ CHECKS: tuple[Check, ...] = (
         "volumes",
         "Every compose-project volume on an encrypted, unlocked mount",
         volumes.check_volumes_encrypted,
-        "run 'stackseal apply' to create/unlock the volumes; move data out of plain Docker volumes with "
-        "'stackseal apply --allow-destroy' (adopt) or 'stackseal migrate volume NAME'",
+        "run 'stackseal apply' to create/unlock the volumes; it also copies data out of plain directories and "
+        "Docker volumes (adopt; 'stackseal apply --allow-destroy' when a plain volume has the encrypted one's name)",
         refs.AT_REST,
     ),
     Check(
@@ -158,7 +159,7 @@ CHECKS: tuple[Check, ...] = (
         "Canary object absent from the store's raw bytes",
         canary.check_object_store_canary,
         "the object store writes plaintext to disk: set bucket default encryption, put its data on an encrypted "
-        "volume, then re-encrypt ('stackseal migrate objects') and vacuum old copies",
+        "volume ('stackseal apply'), then re-encrypt the existing objects (CopyObject with SSE) and vacuum old copies",
         refs.AT_REST,
         timeout=600,
         periodic=False,
@@ -168,7 +169,7 @@ CHECKS: tuple[Check, ...] = (
         "neo4j",
         "Canary node absent from Neo4j's raw store bytes",
         canary.check_neo4j_canary,
-        "Neo4j's store is on plaintext storage: move /data onto an encrypted volume ('stackseal migrate volume neo4j-data')",
+        "Neo4j's store is on plaintext storage: move /data onto an encrypted volume ('stackseal apply' adopts it)",
         refs.AT_REST,
         timeout=600,
         periodic=False,
