@@ -24,7 +24,7 @@ from textual.widgets import Footer, Static
 from screens.dashboard_detail import RerunCheck, StoreDetail
 from screens.widgets.store_tile import StoreTile
 from wizard.plan import Plan
-from wizard.verify.context import ProgressFn
+from wizard.steps.events import Emit, Event, StepProgress, progress_text
 from wizard.verify.live import LiveState
 from wizard.verify.model import Check
 from wizard.verify.registry import CHECKS, check_by_id
@@ -35,7 +35,7 @@ Runner = Callable[[list[Check]], Run]
 DEFAULT_INTERVAL = 30.0
 
 
-def plan_runner(plan: Plan, answers_path: Path | None = None, progress: ProgressFn | None = None) -> Runner:
+def plan_runner(plan: Plan, answers_path: Path | None = None, progress: Emit | None = None) -> Runner:
     def run(checks: list[Check]) -> Run:
         from wizard.verify.context import VerifyContext
         from wizard.verify.runner import run_checks
@@ -89,16 +89,15 @@ class DashboardScreen(Screen):
             self._runner = plan_runner(self.plan, answers, self._progress)
         return self._runner
 
-    def _progress(self, check_id: str, done: int, total: int | None, what: str) -> None:
-        """Called in the worker thread: at most two status-line updates a second reach the UI."""
+    def _progress(self, event: Event) -> None:
+        """Called in a check's thread: at most two status-line updates a second reach the UI."""
         import time
 
         now = time.monotonic()
-        if now - self._last_progress < 0.5:
+        if not isinstance(event, StepProgress) or now - self._last_progress < 0.5:
             return
         self._last_progress = now
-        of = f"/{total}" if total is not None else ""
-        self.app.call_from_thread(self._status_line, f"running {check_id}: {done}{of} {what}")
+        self.app.call_from_thread(self._status_line, f"running {event.step_id}: {progress_text(event)}")
 
     def compose(self) -> ComposeResult:
         yield Static(f"stackseal · dashboard · {self.plan.project}", id="titlebar")

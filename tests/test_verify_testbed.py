@@ -144,3 +144,27 @@ def test_wrong_neo4j_password_is_reported_as_wrong_credentials(neo4j, s3, tmp_pa
     (edition,) = run(plan, "neo4j.edition")
     assert edition.status is Status.FAIL and edition.summary.startswith("wrong credentials")
     assert "not-the-password" not in edition.summary
+
+
+def test_long_checks_report_progress_events(s3, tmp_path: Path) -> None:
+    """Object counting and the raw scan emit the provisioning steps' progress events."""
+    from wizard.steps.events import StepProgress, progress_text
+    from wizard.verify.context import VerifyContext
+    from wizard.verify.registry import check_by_id
+    from wizard.verify.runner import run_checks
+
+    bucket = f"prog-{secrets.token_hex(4)}"
+    client = s3.client()
+    client.make_bucket(bucket)
+    for i in range(5):
+        put_random(client, bucket, f"o{i}")
+    plan = s3_plan(tmp_path, s3, [bucket], data_dir=str(s3.data_dir))
+    events: list = []
+    ctx = VerifyContext(plan, deep=True, progress=events.append)
+    run_checks(ctx, [check_by_id("store.unencrypted_objects"), check_by_id("canary.object_store")])
+    counted = [e for e in events if isinstance(e, StepProgress) and e.step_id == "store.unencrypted_objects"]
+    scanned = [e for e in events if isinstance(e, StepProgress) and e.step_id == "canary.object_store"]
+    assert counted[-1].items == 5 and "5 items" in progress_text(counted[-1])
+    assert (
+        scanned and scanned[-1].bytes > 0 and "MiB" in progress_text(scanned[-1]) or "KiB" in progress_text(scanned[-1])
+    )

@@ -55,6 +55,7 @@ def _outputs(args: argparse.Namespace) -> dict[str, Path]:
 def run(args: argparse.Namespace) -> int:
     from wizard.commands.apply_cmd import load_checked
     from wizard.fsutil import atomic_write
+    from wizard.steps.events import Event, StepProgress, progress_text
     from wizard.verify import report
     from wizard.verify.context import VerifyContext
     from wizard.verify.registry import CHECKS
@@ -71,13 +72,15 @@ def run(args: argparse.Namespace) -> int:
         checks = [c for c in CHECKS if c.id in args.only]
     last: dict[str, float] = {}
 
-    def progress(check_id: str, done: int, total: int | None, what: str) -> None:
-        now = time.monotonic()
-        if now - last.get(check_id, 0.0) < 1.0 and total is None:
+    def progress(event: Event) -> None:
+        """At most one line a second per check, on stderr (stdout stays the table or the JSON)."""
+        if not isinstance(event, StepProgress):
             return
-        last[check_id] = now
-        of = f"/{total}" if total is not None else ""
-        print(f"verify: {check_id}: {done}{of} {what}", file=sys.stderr, flush=True)
+        now = time.monotonic()
+        if now - last.get(event.step_id, 0.0) < 1.0:
+            return
+        last[event.step_id] = now
+        print(f"verify: {event.step_id} {event.what}: {progress_text(event)}", file=sys.stderr, flush=True)
 
     ctx = VerifyContext(plan, deep=args.deep, progress=progress, answers_path=Path(args.config).resolve())
     try:

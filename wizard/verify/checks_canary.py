@@ -59,9 +59,14 @@ def raw_targets(ctx: VerifyContext, service: str, container_path: str, data_dir:
 def scan_result(ctx: VerifyContext, check_id: str, marker: bytes, targets: list[Path], where: str) -> Result:
     if any(str(t).startswith("/dev/") for t in targets):
         os.sync()  # the page cache of a block device is written back only on sync
-    result = scan_paths(
-        targets, [marker], progress=lambda b, f: ctx.report(check_id, b, None, f"bytes scanned ({f} files)")
-    )
+    meter = ctx.meter(check_id)
+    last = [0, 0]
+
+    def progress(nbytes: int, files: int) -> None:
+        meter.advance(files - last[1], nbytes - last[0], what=f"raw scan of {where}")
+        last[:] = [nbytes, files]
+
+    result = scan_paths(targets, [marker], progress=progress, stop=ctx.cancel)
     command = f"LC_ALL=C grep -rlaF {marker.decode()} {' '.join(quote(t) for t in targets)}"
     shown = f"{result.files} files, {result.bytes} bytes scanned; " + (
         "FOUND in " + ", ".join(str(p) for p in result.hits[:5]) if result.found else "marker not found"

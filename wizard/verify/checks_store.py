@@ -223,6 +223,7 @@ def check_unencrypted_objects(ctx: VerifyContext) -> list[Result]:
         seen = plain = unknown = 0
         examples: list[str] = []
         complete = True
+        meter = ctx.meter("store.unencrypted_objects")
         for obj in client.list_objects(bucket, recursive=True):
             if obj.is_dir or obj.object_name.startswith(PROBE_PREFIX):
                 continue
@@ -237,8 +238,7 @@ def check_unencrypted_objects(ctx: VerifyContext) -> list[Result]:
                     examples.append(obj.object_name)
             elif state is None:
                 unknown += 1
-            if seen % 25 == 0:
-                ctx.report("store.unencrypted_objects", seen, None, f"{bucket}: {seen} objects")
+            meter.advance(1, what=f"objects of {bucket}")
         how = "all" if complete else f"a sample of the first {seen}"
         out = f"{seen} objects checked ({how}), {plain} without an encryption header"
         ev = (
@@ -260,7 +260,6 @@ def check_unencrypted_objects(ctx: VerifyContext) -> list[Result]:
             results.append(
                 Result(Status.PASS, f"bucket {bucket}: 0 unencrypted objects ({seen} checked, {how})", bucket, ev)
             )
-        ctx.report("store.unencrypted_objects", seen, seen, f"{bucket} done")
     return results
 
 

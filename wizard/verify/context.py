@@ -16,9 +16,7 @@ from typing import Any
 
 from wizard.plan import Plan
 from wizard.steps.context import Context
-
-#: (check id, done, total or None, what) -> None
-ProgressFn = Callable[[str, int, int | None, str], None]
+from wizard.steps.events import Emit, ProgressMeter, discard
 
 
 @dataclass
@@ -36,7 +34,8 @@ class VerifyContext:
     deep: bool = False
     #: objects stat'ed per bucket when not ``deep``
     sample: int = 50
-    progress: ProgressFn | None = None
+    #: receives the long checks' progress events (object counts, bytes scanned), from their threads
+    progress: Emit | None = None
     timeout: float = 10.0
     #: the answers file itself (checked for secrets); None when the plan came from elsewhere
     answers_path: Path | None = None
@@ -57,9 +56,9 @@ class VerifyContext:
     def secrets_dir(self) -> Path:
         return self.out_dir / "secrets"
 
-    def report(self, check_id: str, done: int, total: int | None, what: str = "") -> None:
-        if self.progress is not None:
-            self.progress(check_id, done, total, what)
+    def meter(self, check_id: str) -> ProgressMeter:
+        """Progress of a long check as the provisioning steps report theirs (items, bytes, rate, ETA)."""
+        return ProgressMeter(check_id, self.progress or discard)
 
     def _once(self, key: str, make: Callable[[], Any]) -> Any:
         with self._lock:
