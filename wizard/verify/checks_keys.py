@@ -27,6 +27,8 @@ PUBLIC_SUFFIXES = (".crt", ".pub", ".pem.pub")
 WRAPPED_SUFFIX = ".wrapped.json"
 MAX_SECRET_FILE = 1 << 20
 MEMORY_FS = ("tmpfs", "ramfs")
+#: literal values that are settings, not secrets (NEO4J_AUTH=none is a setting: auth is off)
+_NOT_SECRET = {"''", '""', "none", "true", "false", "yes", "no", "on", "off"}
 _SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|PRIVATE|API_KEY|ACCESS_KEY|_KEY$|^KEY$|AUTH$)", re.I)
 
 
@@ -152,7 +154,7 @@ def check_no_secret_in_config(ctx: VerifyContext) -> list[Result]:
             m = re.match(r"^\s*-?\s*([A-Z][A-Z0-9_]*)\s*[:=]\s*(\S.*)$", line)
             if m and _SECRET_NAME.search(m.group(1)) and not m.group(1).endswith("_FILE"):
                 value = m.group(2).strip().strip("'\"")
-                if value and not value.startswith(("/", "${")) and value not in ("''", '""'):
+                if value and not value.startswith(("/", "${")) and value.lower() not in _NOT_SECRET:
                     hits.append(f"{place}: variable {m.group(1)} carries a literal value (use a *_FILE secret)")
     checked = ", ".join(sorted(places)) or "(nothing to check: no compose file, answers file or containers)"
     ev = (
