@@ -90,7 +90,7 @@ def test_unreachable_store_is_reported_as_unreachable_not_drift(answers: Path, t
     secrets_dir.mkdir(parents=True)
     for name in ("s3_access_key", "s3_secret_key"):
         (secrets_dir / name).write_text("x" * 20)
-    doc = json.loads(stackseal("verify", "-c", str(answers), "--json", "--check", "store.access").stdout)
+    doc = json.loads(stackseal("verify", "-c", str(answers), "--json", "--only", "store.access").stdout)
     (access,) = doc["findings"]
     assert access["status"] == "FAIL" and "not reachable" in access["summary"]
 
@@ -162,7 +162,7 @@ def test_prometheus_textfile_parses_and_is_written_atomically(answers: Path, tmp
     [
         (["--report", "out.txt"], "must end in .md or .html"),
         (["--junit", "/nonexistent-dir/x.xml"], "does not exist"),
-        (["--check", "no.such"], "no such check"),
+        (["--only", "no.such"], "no such check"),
     ],
 )
 def test_bad_input_exits_2_in_one_line(answers: Path, args: list[str], message: str) -> None:
@@ -179,7 +179,7 @@ def test_missing_answers_file_exits_2(tmp_path: Path) -> None:
 
 
 def test_exit_0_when_nothing_fails(answers: Path) -> None:
-    result = stackseal("verify", "-c", str(answers), "--check", "kms.status", "--check", "host.fde")
+    result = stackseal("verify", "-c", str(answers), "--only", "kms.status", "--only", "host.fde")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "WARN" in result.stdout and "OK:" in result.stdout
 

@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--deep", action="store_true", help="check every object for encryption (default: a sample per bucket)"
     )
     parser.add_argument(
-        "--check", action="append", metavar="ID", dest="only", help="run only this check id (repeatable)"
+        "--only", action="append", metavar="ID", dest="only", help="run only this check id (repeatable)"
     )
 
 
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         known = {c.id for c in CHECKS}
         unknown = [c for c in args.only if c not in known]
         if unknown:
-            raise UsageError(f"--check {unknown[0]}: no such check; known: {', '.join(sorted(known))}")
+            raise UsageError(f"--only {unknown[0]}: no such check; known: {', '.join(sorted(known))}")
         checks = [c for c in CHECKS if c.id in args.only]
     last: dict[str, float] = {}
 
