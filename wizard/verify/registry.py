@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from wizard.verify import checks_canary as canary
 from wizard.verify import checks_keys as keys
+from wizard.verify import checks_kms as kms
 from wizard.verify import checks_neo4j as neo4j
 from wizard.verify import checks_store as store
 from wizard.verify import checks_volumes as volumes
@@ -139,7 +140,7 @@ CHECKS: tuple[Check, ...] = (
         "kms.status",
         "kms",
         "KMS reachable, unsealed, authenticated",
-        keys.check_kms,
+        kms.check_kms,
         "start/unseal the KMS and check its credentials",
         refs.KEYS,
         timeout=30,
@@ -148,7 +149,7 @@ CHECKS: tuple[Check, ...] = (
         "kms.key_age",
         "kms",
         "Key age within rotation.interval_days",
-        keys.check_key_age,
+        kms.check_key_age,
         "rotate the keys (runbook: rotation)",
         refs.KEYS,
         timeout=30,
