@@ -141,7 +141,7 @@ def check_key_age(ctx: VerifyContext) -> list[Result]:
             (
                 f"transit key {ctx.plan.kms.key_name} v{latest}",
                 _age_days(ts),
-                f"bao read {ctx.plan.kms.vault.transit_mount}/keys/{ctx.plan.kms.key_name} -> v{latest} created {created}",
+                f"bao read {ctx.plan.kms.vault.transit_mount}/keys/{ctx.plan.kms.key_name} -> v{latest} created {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(ts))}",
             )
         )
     sdir = ctx.secrets_dir
