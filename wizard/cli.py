@@ -30,6 +30,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "apply": ("wizard.commands.apply_cmd", "render and execute the steps; resumes an interrupted run"),
     "verify": ("wizard.commands.verify_cmd", "run every encryption check with evidence (exit 1 on any FAIL)"),
     "dashboard": ("wizard.commands.dashboard_cmd", "live verification dashboard (Textual)"),
+    "rotate": ("wizard.commands.rotate_cmd", "rotate keys (backup-keys: re-wrap backup data keys)"),
+    "bench": ("wizard.commands.bench_cmd", "measure the performance cost of encryption on this host"),
+    "backup": ("wizard.commands.backup_cmd", "encrypted backups (create, list, verify, restore) and tested restores"),
 }
 
 
@@ -68,7 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(module.run(args) or 0)
     except StacksealError as err:
-        print(f"stackseal: error: {err}", file=sys.stderr)
+        from wizard.plan.messages import one_line  # a path or value in a message never prints raw escapes
+
+        print(f"stackseal: error: {one_line(str(err), 4000)}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print("stackseal: interrupted", file=sys.stderr)
