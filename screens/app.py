@@ -21,6 +21,7 @@ from textual.timer import Timer
 
 from screens.base import WizardScreen
 from screens.confirm import ConfirmCancel
+from screens.dashboard import DashboardScreen
 from screens.execute import ExecuteScreen
 from screens.help import HelpScreen, help_text
 from screens.kms import KmsScreen
@@ -46,9 +47,9 @@ FLOW: list[type[WizardScreen]] = [
     PolicyScreen,
     ReviewScreen,
 ]
-#: Screens shown after Execute finishes. The live verification dashboard (a later issue) is
-#: appended here; "Finish" on Execute moves to the first of them, or exits when there is none.
-AFTER_EXECUTE: list[type[Screen]] = []
+#: Screens shown after Execute finishes: "Finish" on Execute moves to the first of them (the live
+#: verification dashboard), or exits when there is none.
+AFTER_EXECUTE: list[type[Screen]] = [DashboardScreen]
 
 
 @dataclass
@@ -243,3 +244,7 @@ class StacksealApp(App[WizardResult]):
             self.switch_screen(AFTER_EXECUTE[0]())
             return
         self.exit(WizardResult(self.plan, saved=True, applied=not failed))
+
+    def finish_dashboard(self) -> None:
+        """Leaving the dashboard (the last screen) ends the wizard after a successful apply."""
+        self.exit(WizardResult(self.plan, saved=True, applied=True))

@@ -28,6 +28,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "plan": ("wizard.commands.plan_cmd", "show the provisioning steps and what each would change"),
     "apply": ("wizard.commands.apply_cmd", "render and execute the steps; resumes an interrupted run"),
+    "verify": ("wizard.commands.verify_cmd", "run every encryption check with evidence (exit 1 on any FAIL)"),
+    "dashboard": ("wizard.commands.dashboard_cmd", "live verification dashboard (Textual)"),
     "rotate": ("wizard.commands.rotate_cmd", "rotate keys (backup-keys: re-wrap backup data keys)"),
     "bench": ("wizard.commands.bench_cmd", "measure the performance cost of encryption on this host"),
     "backup": ("wizard.commands.backup_cmd", "encrypted backups (create, list, verify, restore) and tested restores"),

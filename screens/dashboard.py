@@ -1,0 +1,225 @@
+"""The live verification dashboard: a tile per store with its status colour, drill-down to the
+evidence, a refresh on an interval, the time of the last run and a short history of changes.
+
+Why a thread worker and ``call_from_thread``: checks block on sockets and subprocesses; they run
+in a worker (group ``verify``) and only hand the finished :class:`~wizard.verify.runner.Run`
+back to the UI thread, so the UI never freezes. A refresh never starts while one runs. The
+periodic refresh leaves out the checks that write (the canaries); ``a`` runs everything now, ``r``
+in a tile's details re-runs one check. Also the wizard's last screen after Execute.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Vertical
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Static
+
+from screens.dashboard_detail import RerunCheck, StoreDetail
+from screens.widgets.store_tile import StoreTile
+from wizard.plan import Plan
+from wizard.steps.events import Emit, Event, StepProgress, progress_text
+from wizard.verify.live import LiveState
+from wizard.verify.model import Check
+from wizard.verify.registry import CHECKS, check_by_id
+from wizard.verify.runner import Run
+
+#: runs the given checks and returns the run (default: the real checks against the plan's stack)
+Runner = Callable[[list[Check]], Run]
+DEFAULT_INTERVAL = 30.0
+
+
+def plan_runner(plan: Plan, answers_path: Path | None = None, progress: Emit | None = None) -> Runner:
+    def run(checks: list[Check]) -> Run:
+        from wizard.verify.context import VerifyContext
+        from wizard.verify.runner import run_checks
+
+        ctx = VerifyContext(plan, answers_path=answers_path, progress=progress)
+        try:
+            return run_checks(ctx, checks)
+        finally:
+            ctx.close()
+
+    return run
+
+
+class DashboardScreen(Screen):
+    """Live verification status of the stack. Enter opens a tile; a runs every check now."""
+
+    CSS_PATH = "dashboard.tcss"
+    BINDINGS = [
+        Binding("a", "run_all", "Run all checks now"),
+        Binding("enter", "open", "Details", show=True),
+        Binding("q", "quit_dashboard", "Quit"),
+    ]
+
+    def __init__(
+        self,
+        plan: Plan | None = None,
+        interval: float = DEFAULT_INTERVAL,
+        runner: Runner | None = None,
+        checks: Iterable[Check] | None = None,
+        answers_path: Path | None = None,
+    ) -> None:
+        super().__init__()
+        self._plan = plan
+        self._answers_path = answers_path
+        self._last_progress = 0.0
+        self.interval = interval
+        self._runner = runner
+        self.checks = list(CHECKS if checks is None else checks)
+        self.state = LiveState()
+        self.running = False
+        self._timer: Timer | None = None
+
+    @property
+    def plan(self) -> Plan:
+        return self._plan if self._plan is not None else self.app.plan  # type: ignore[attr-defined]
+
+    @property
+    def runner(self) -> Runner:
+        if self._runner is None:
+            answers = self._answers_path or getattr(self.app, "out", None)  # the wizard's saved answers file
+            self._runner = plan_runner(self.plan, answers, self._progress)
+        return self._runner
+
+    def _progress(self, event: Event) -> None:
+        """Called in a check's thread: at most two status-line updates a second reach the UI."""
+        import time
+
+        now = time.monotonic()
+        if not isinstance(event, StepProgress) or now - self._last_progress < 0.5:
+            return
+        self._last_progress = now
+        self.app.call_from_thread(self._status_line, f"running {event.step_id}: {progress_text(event)}")
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"stackseal · dashboard · {self.plan.project}", id="titlebar")
+        yield Static("first run…", id="dash-status")
+        with Vertical(id="dash-body"):
+            yield Grid(id="tiles")
+            yield Static("Status changes", classes="section")
+            yield Static("(none yet)", id="dash-history")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.start_run(self.checks, None)
+        self._timer = self.set_interval(self.interval, self.periodic)
+
+    # -- running ---------------------------------------------------------------------------------
+    def periodic(self) -> None:
+        self.start_run([c for c in self.checks if c.periodic], None)
+
+    def start_run(self, checks: list[Check], only: set[str] | None) -> bool:
+        """Start a run in the worker unless one is running (returns False then)."""
+        if self.running:
+            return False
+        self.running = True
+        self._status_line("running checks…")
+        self._work(checks, only)
+        return True
+
+    @work(thread=True, group="verify", exit_on_error=False)
+    def _work(self, checks: list[Check], only: set[str] | None) -> None:
+        try:
+            run = self.runner(checks)
+        except Exception as err:  # the runner itself failed (never a check: those become findings)
+            self.app.call_from_thread(self._failed, f"{type(err).__name__}: {err}")
+            return
+        self.app.call_from_thread(self._arrived, run, only)
+
+    def _failed(self, message: str) -> None:
+        self.running = False
+        self._status_line(f"verification could not run: {message}")
+
+    def _arrived(self, run: Run, only: set[str] | None) -> None:
+        self.running = False
+        self.state.merge(run, only)
+        self.redraw()
+
+    # -- drawing ---------------------------------------------------------------------------------
+    def _status_line(self, extra: str = "") -> None:
+        last = self.state.last_run.replace("T", " ").replace("Z", " UTC") if self.state.last_run else "never"
+        text = f"last run {last} · refresh every {self.interval:g} s"
+        if extra:
+            text += f" · {extra}"
+        self.query_one("#dash-status", Static).update(text)
+
+    def redraw(self) -> None:
+        grid = self.query_one("#tiles", Grid)
+        existing = {t.store: t for t in grid.query(StoreTile)}
+        for store in self.state.stores():
+            tile = existing.get(store)
+            if tile is None:
+                tile = StoreTile(store)
+                grid.mount(tile)
+            tile.show(self.state.status(store), self.state.of_store(store))
+        if self.focused is None and self.app.screen is self:
+            first = next(iter(grid.query(StoreTile)), None)
+            if first is not None:
+                first.focus()
+        history = [c.line() for c in reversed(self.state.history)][:8]
+        self.query_one("#dash-history", Static).update("\n".join(history) or "(none yet)")
+        self._status_line()
+        if isinstance(self.app.screen, StoreDetail) and self.app.screen.store in existing:
+            self.app.screen.update_findings(self.state.of_store(self.app.screen.store))
+
+    def tile(self, store: str) -> StoreTile:
+        return self.query_one(f"#tile-{store.replace(':', '--')}", StoreTile)
+
+    # -- actions ---------------------------------------------------------------------------------
+    def action_run_all(self) -> None:
+        if not self.start_run(self.checks, None):
+            self.notify("a run is in progress", timeout=3)
+
+    def action_open(self) -> None:
+        focused = self.focused
+        if isinstance(focused, StoreTile):
+            self.open_store(focused.store)
+
+    def on_store_tile_open(self, message: StoreTile.Open) -> None:
+        self.open_store(message.store)
+
+    def open_store(self, store: str) -> None:
+        self.app.push_screen(StoreDetail(store, self.state.of_store(store)))
+
+    def on_rerun_check(self, message: RerunCheck) -> None:
+        check = check_by_id(message.check_id)
+        if not self.start_run([check], {check.id}):
+            self.notify("a run is in progress; try again in a moment", timeout=3)
+
+    def action_quit_dashboard(self) -> None:
+        if hasattr(self.app, "finish_dashboard"):
+            self.app.finish_dashboard()
+        else:
+            self.app.exit()
+
+
+class DashboardApp(App[None]):
+    """``stackseal dashboard -c FILE``: the dashboard on its own."""
+
+    TITLE = "stackseal dashboard"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [Binding("ctrl+q,ctrl+c", "quit", "Quit", priority=True, show=False)]
+
+    def __init__(
+        self,
+        plan: Plan,
+        interval: float = DEFAULT_INTERVAL,
+        runner: Runner | None = None,
+        answers_path: Path | None = None,
+    ) -> None:
+        super().__init__()
+        self.plan = plan
+        self.interval = interval
+        self._runner = runner
+        self._answers_path = answers_path
+
+    def on_mount(self) -> None:
+        self.push_screen(DashboardScreen(self.plan, self.interval, self._runner, answers_path=self._answers_path))
