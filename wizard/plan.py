@@ -44,6 +44,7 @@ IMAGE_KEYS = ("neo4j", "minio", "seaweedfs", "kes", "openbao", "busybox")
 _PROJECT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _KEY_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_HOST_PORT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}:[0-9]{1,5}$")
 
 
 class _Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -95,6 +96,11 @@ class ObjectStoreAnswers(_Section):
     key_name: str = "stackseal-objects"
     #: Run MinIO KES (deprecated upstream, still works with the last images) for SSE-KMS.
     kes: bool = True
+    #: SeaweedFS master and filer (``HOST:PORT``) that ``migrate objects`` vacuums with ``weed shell``
+    #: (on PATH) so re-encrypted objects leave no plaintext needles; ``None`` = run ``weed shell``
+    #: inside the rendered stack's seaweedfs container.
+    weed_master: str | None = None
+    weed_filer: str | None = None
 
     def __post_init__(self) -> None:
         _refuse_url_credentials(self.endpoint, "endpoint", "object_store.access_key_file and secret_key_file")
@@ -113,6 +119,10 @@ class ObjectStoreAnswers(_Section):
             raise ValueError("buckets: bucket names must be unique")
         if not _KEY_NAME_RE.match(self.key_name):
             raise ValueError(f"key_name: '{self.key_name}' may only hold letters, digits, '_', '.', '-'")
+        for name in ("weed_master", "weed_filer"):
+            value = getattr(self, name)
+            if value is not None and not _HOST_PORT_RE.match(value):
+                raise ValueError(f"{name}: '{value}' is not HOST:PORT (e.g. 127.0.0.1:9333)")
 
 
 class VaultAnswers(_Section):
