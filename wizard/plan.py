@@ -44,7 +44,7 @@ IMAGE_KEYS = ("neo4j", "minio", "seaweedfs", "kes", "openbao", "busybox")
 _PROJECT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _KEY_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_HOST_PORT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}:[0-9]{1,5}$")
+_HOST_PORT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}:[0-9]{1,5}(\.[0-9]{1,5})?$")
 
 
 class _Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -122,7 +122,7 @@ class ObjectStoreAnswers(_Section):
         for name in ("weed_master", "weed_filer"):
             value = getattr(self, name)
             if value is not None and not _HOST_PORT_RE.match(value):
-                raise ValueError(f"{name}: '{value}' is not HOST:PORT (e.g. 127.0.0.1:9333)")
+                raise ValueError(f"{name}: '{value}' is not HOST:PORT or HOST:PORT.GRPCPORT (e.g. 127.0.0.1:9333)")
 
 
 class VaultAnswers(_Section):

@@ -129,7 +129,9 @@ class ObjectMigrator:
                     continue
                 version = obj.version_id if versioned and obj.version_id not in (None, "null") else None
                 refs.append(
-                    ObjectRef(bucket, obj.object_name, int(obj.size or 0), version, bool(obj.is_latest or not versioned))
+                    ObjectRef(
+                        bucket, obj.object_name, int(obj.size or 0), version, bool(obj.is_latest or not versioned)
+                    )
                 )
         # Older versions first, so that re-encrypting them leaves the current content current.
         refs.sort(key=lambda r: (r.bucket, r.name, r.is_latest))
@@ -186,7 +188,7 @@ class ObjectMigrator:
             elif state == "encrypted" and rec and rec.get("status") == "intent":
                 # Copied by a run that was killed before it could record the verification.
                 self._verify(ref, rec, st)
-                self.journal.update(ref.key, status="copied")
+                self.journal.update(ref.key, status="copied", copies=int(rec.get("copies", 0)) + 1)
                 with self._lock:
                     report.copied += 1
                     report.copied_bytes += ref.size
@@ -275,7 +277,13 @@ class ObjectMigrator:
         resp = self.client.get_object(ref.bucket, ref.name, version_id=ref.version_id)
         try:
             self.client.put_object(
-                ref.bucket, ref.name, resp, st.size, content_type=content_type, metadata=metadata, sse=self.sse,
+                ref.bucket,
+                ref.name,
+                resp,
+                st.size,
+                content_type=content_type,
+                metadata=metadata,
+                sse=self.sse,
                 tags=tag_obj,
             )
         finally:
