@@ -101,6 +101,7 @@ class ObjectMigrator:
         verify: str = "auto",
         store_kind: str = "seaweedfs",
         sse_mode: str = "sse-s3",
+        source_ssec: Any = None,
     ) -> None:
         self.client = client
         self.sse = sse
@@ -111,6 +112,8 @@ class ObjectMigrator:
         self.store_kind = store_kind
         self.sse_mode = sse_mode
         self.ssec = sse if sse_mode == "sse-c" else None
+        #: SSE-C key rotation: objects readable with this key are copied to ``sse``
+        self.source_ssec = source_ssec
         self._fallback_said: set[str] = set()
         self._lock = threading.Lock()
 
@@ -145,6 +148,8 @@ class ObjectMigrator:
         """('plain'|'encrypted'|'foreign-key'|'gone', stat) of an object as it is now."""
         from minio.error import S3Error
 
+        if self.source_ssec is not None:
+            return self._rotation_state(ref)
         try:
             st = self._stat(ref)
         except S3Error as err:
@@ -159,6 +164,24 @@ class ObjectMigrator:
                 return "foreign-key", None
             raise
         return ("encrypted" if s3.encryption_of(st.metadata) else "plain"), st
+
+    def _rotation_state(self, ref: ObjectRef) -> tuple[str, Any]:
+        """Key rotation: 'encrypted' = under the new key already, 'plain' = under the old one (to copy)."""
+        from minio.error import S3Error
+
+        for key, state in ((self.ssec, "encrypted"), (self.source_ssec, "plain")):
+            try:
+                return state, self._stat(ref, key)
+            except S3Error as err:
+                if err.code in ("NoSuchKey", "NoSuchVersion", "ResourceNotFound"):
+                    return "gone", None
+        try:
+            st = self._stat(ref)
+        except S3Error:
+            return "foreign-key", None
+        raise _Fail(
+            f"not SSE-C ({s3.encryption_of(st.metadata) or 'plaintext'}); 'stackseal migrate objects' encrypts it"
+        )
 
     def _use_sha(self, etag: str) -> bool:
         if self.verify == "sha256":
@@ -184,7 +207,9 @@ class ObjectMigrator:
                 with self._lock:
                     report.gone.append(ref.key)
             elif state == "foreign-key":
-                raise _Fail("encrypted with a customer key (SSE-C) that is not the plan's key; left as it is")
+                raise _Fail(
+                    "encrypted with a customer key (SSE-C) that is not the plan's key (nor the old one); left as it is"
+                )
             elif state == "encrypted" and rec and rec.get("status") == "intent":
                 # Copied by a run that was killed before it could record the verification.
                 self._verify(ref, rec, st)
@@ -234,7 +259,7 @@ class ObjectMigrator:
             "tags": tags,
         }
         if self._use_sha(etag):
-            intent["sha256"] = sha256_of(self.client, ref)
+            intent["sha256"] = sha256_of(self.client, ref, self.source_ssec)
         prior = self.journal.get(ref.key) or {}
         self.journal.update(ref.key, **intent)
         metadata = s3.replace_metadata(st.metadata)
@@ -243,7 +268,7 @@ class ObjectMigrator:
             self.client.copy_object(
                 ref.bucket,
                 ref.name,
-                CopySource(ref.bucket, ref.name, version_id=ref.version_id),
+                CopySource(ref.bucket, ref.name, version_id=ref.version_id, ssec=self.source_ssec),
                 sse=self.sse,
                 metadata=metadata,
                 metadata_directive=REPLACE,
@@ -274,7 +299,7 @@ class ObjectMigrator:
         if tags:
             tag_obj = Tags.new_object_tags()
             tag_obj.update(tags)
-        resp = self.client.get_object(ref.bucket, ref.name, version_id=ref.version_id)
+        resp = self.client.get_object(ref.bucket, ref.name, version_id=ref.version_id, ssec=self.source_ssec)
         try:
             self.client.put_object(
                 ref.bucket,
