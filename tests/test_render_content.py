@@ -382,6 +382,12 @@ def unregistered_commands(text: str) -> list[str]:
             name = match.group(1) or match.group(2)
             if name not in COMMANDS and "(planned)" not in line:
                 bad.append(line.strip())
+        # `stackseal rotate KIND`: the kind must be registered too (kinds land one by one).
+        for kind in re.findall(r"stackseal rotate ([a-z][a-z-]*)", line):
+            from wizard.commands.rotate_cmd import KINDS
+
+            if "rotate" in COMMANDS and kind not in KINDS and "(planned)" not in line:
+                bad.append(line.strip())
     return bad
 
 
@@ -407,7 +413,8 @@ def _runbook_texts(tmp_path: Path) -> dict[str, str]:
 
 def test_the_command_check_catches_a_planned_command_presented_as_available() -> None:
     assert unregistered_commands("Prove it: `stackseal verify -c <answers file>`")
-    assert unregistered_commands("copy each object (stackseal rotate object-keys), then retire it")
+    assert unregistered_commands("rotate it (stackseal rotate no-such-kind), then retire it")
+    assert not unregistered_commands("copy each object (`stackseal rotate object-keys -c FILE`), then retire it")
     assert not unregistered_commands("stackseal will automate this with `stackseal rotate …` (planned).")
     assert not unregistered_commands("`stackseal apply -c <answers file> --yes`; stackseal does not create keys")
 

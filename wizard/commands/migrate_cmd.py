@@ -35,11 +35,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="versioned buckets: re-encrypt older versions too (each plaintext version is deleted once its copy is verified)",
     )
     obj.add_argument("--no-vacuum", action="store_true", help="skip the SeaweedFS vacuum (plaintext stays on disk)")
+    vol = sub.add_parser("volume", help="move a volume's data into its encrypted volume, with proof")
+    vol.add_argument("name", nargs="?", metavar="NAME", help="volume name (e.g. neo4j-data)")
+    vol.add_argument("--all", action="store_true", help="every volume with data outside its encrypted volume")
+    vol.add_argument("-c", "--config", required=True, metavar="FILE", help="answers file (stackseal.yaml)")
+    vol.add_argument(
+        "--remove-plaintext",
+        action="store_true",
+        help="overwrite and delete the plaintext original of a verified migration (no guarantee on SSDs / CoW)",
+    )
+    vol.add_argument("--wait-timeout", type=int, default=300, metavar="SECONDS", help="health wait (default 300)")
 
 
 def run(args: argparse.Namespace) -> int:
     if args.what == "objects":
         return _objects(args)
+    if args.what == "volume":
+        return _volume(args)
     raise UsageError(
         "say what to migrate: 'stackseal migrate objects -c FILE' or 'stackseal migrate volume NAME -c FILE'"
     )
@@ -98,3 +110,41 @@ def _objects(args: argparse.Namespace) -> int:
     if len(r.failed) > 50:
         print(f"  ... and {len(r.failed) - 50} more (see {plan.output_path / '.stackseal' / 'migrate-objects.json'})")
     return 0 if outcome.ok else 1
+
+
+def _volume(args: argparse.Namespace) -> int:
+    from wizard.commands.apply_cmd import load_checked
+    from wizard.errors import OperationFailed
+    from wizard.layout import volume_specs
+    from wizard.steps.console import PlainRenderer
+    from wizard.steps.context import Context
+    from wizard.volumes.move import NOT_A_GUARANTEE, migrate_volume, remove_plaintext
+
+    if bool(args.name) == bool(args.all):
+        raise UsageError("name one volume or pass --all (not both)")
+    if args.wait_timeout < 1:
+        raise UsageError(f"--wait-timeout: {args.wait_timeout} must be at least 1 second")
+    plan = load_checked(args.config)
+    known = [s.name for s in volume_specs(plan)]
+    names = known if args.all else [args.name]
+    if args.name and args.name not in known:
+        raise UsageError(f"volume '{args.name}' is not one of this plan's volumes ({', '.join(known)})")
+    ctx = Context.for_plan(plan, wait_timeout=args.wait_timeout)
+    render = PlainRenderer()
+    failed: list[str] = []
+    try:
+        for name in names:
+            try:
+                outcome = migrate_volume(ctx, name, render)
+                print(f"{name}: {outcome.summary}")
+                if args.remove_plaintext:
+                    print(f"warning: {NOT_A_GUARANTEE}")
+                    print(f"{name}: {remove_plaintext(ctx, name, render)}")
+            except OperationFailed as err:
+                print(f"{name}: NOT DONE: {err}")
+                failed.append(name)
+    finally:
+        ctx.close()
+    if failed:
+        raise OperationFailed(f"{len(failed)} of {len(names)} volumes not migrated: {', '.join(failed)}; run again")
+    return 0
