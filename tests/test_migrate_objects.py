@@ -201,3 +201,109 @@ def test_many_objects_are_reencrypted_in_place_survive_a_sigkill_and_leave_no_pl
     assert (
         again.returncode == 0 and "Migrated 0 objects" in again.stdout and "5000 done by an earlier run" in again.stdout
     )
+
+
+def _run(tmp_path: Path, *argv: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run(STACKSEAL + list(argv), capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+
+
+def test_sse_c_rotation_leaves_every_object_readable_with_the_new_key_only(tmp_path: Path, s3) -> None:
+    from minio.error import S3Error
+    from minio.sse import SseCustomerKey
+
+    bucket = "rot-" + secrets.token_hex(4)
+    answers = _answers(tmp_path, s3, [bucket], sse="sse-c")
+    secrets_dir = tmp_path / "stack" / "secrets"
+    secrets_dir.mkdir(parents=True)
+    old = os.urandom(32)
+    (secrets_dir / "sse_c_key").write_text(__import__("base64").b64encode(old).decode())
+    client = s3.client()
+    client.make_bucket(bucket)
+    data = {}
+    for i in range(120):
+        body = os.urandom(2000 + i * 13)
+        client.put_object(
+            bucket, f"k/{i}", io.BytesIO(body), len(body), content_type="application/xml",
+            metadata={"x-amz-meta-i": str(i)}, sse=SseCustomerKey(old),
+        )  # fmt: skip
+        data[f"k/{i}"] = body
+    # One object under a key nobody has: the rotation must not finish, and must keep both keys.
+    stranger = os.urandom(32)
+    client.put_object(bucket, "foreign", io.BytesIO(b"f" * 100), 100, sse=SseCustomerKey(stranger))
+    first = _run(tmp_path, "rotate", "object-keys", "-c", str(answers))
+    assert first.returncode == 1, first.stdout + first.stderr
+    assert "NOT DONE: " + bucket + "/foreign" in first.stdout and "both keys kept" in first.stderr
+    assert (secrets_dir / "sse_c_key.new").exists()
+    assert __import__("base64").b64decode((secrets_dir / "sse_c_key").read_text()) == old
+    new = __import__("base64").b64decode((secrets_dir / "sse_c_key.new").read_text())
+
+    client.remove_object(bucket, "foreign")
+    second = _run(tmp_path, "rotate", "object-keys", "-c", str(answers))
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "120 done by an earlier run" in second.stdout  # nothing copied twice
+    assert not (secrets_dir / "sse_c_key.new").exists()
+    assert __import__("base64").b64decode((secrets_dir / "sse_c_key").read_text()) == new != old
+    for name, body in data.items():
+        assert client.get_object(bucket, name, ssec=SseCustomerKey(new)).read() == body
+        st = client.stat_object(bucket, name, ssec=SseCustomerKey(new))
+        assert st.content_type == "application/xml" and st.metadata.get("X-Amz-Meta-i") == name.split("/")[1]
+        with pytest.raises(S3Error):
+            client.stat_object(bucket, name, ssec=SseCustomerKey(old))
+
+
+def test_bad_input_and_faults_are_one_line_each(tmp_path: Path, s3) -> None:
+    bucket = "bad-" + secrets.token_hex(4)
+    answers = _answers(tmp_path, s3, [bucket, bucket + "-missing"])
+    s3.client().make_bucket(bucket)
+    cases = [
+        (["migrate", "objects", "-c", str(answers), "--workers", "0"], 2, "--workers: 0 must be between 1 and 64"),
+        (["migrate", "objects", "-c", str(answers), "--bucket", "other"], 2, "is not one of object_store.buckets"),
+        (["rotate", "object-keys", "-c", str(answers)], 2, "only SSE-C object keys are rotated"),
+        (["rotate", "-c", str(answers)], 2, ""),
+        (["migrate", "volume", "-c", str(answers)], 2, "name one volume or pass --all"),
+    ]
+    for argv, code, text in cases:
+        got = _run(tmp_path, *argv)
+        assert got.returncode == code, (argv, got.stdout, got.stderr)
+        assert text in got.stderr and "Traceback" not in got.stderr, (argv, got.stderr)
+    # A missing bucket: the others are still done, the summary names it, exit 1.
+    s3.client().put_object(bucket, "a", io.BytesIO(os.urandom(100)), 100)
+    got = _run(tmp_path, "migrate", "objects", "-c", str(answers), "--no-vacuum")
+    assert got.returncode == 1 and f"NOT DONE: bucket {bucket}-missing does not exist" in got.stdout
+    assert "Migrated 1 objects" in got.stdout and "Traceback" not in got.stderr
+    # Wrong credentials: one line, exit 1, the secret never echoed.
+    (tmp_path / "creds" / "secret").write_text("wrong-secret-value")
+    got = _run(tmp_path, "migrate", "objects", "-c", str(answers))
+    assert got.returncode == 1 and "refuses the credentials" in got.stderr
+    assert len(got.stderr.strip().splitlines()) == 1 and "wrong-secret-value" not in got.stderr + got.stdout
+    # A credentials path that is a FIFO (hostile output directory) is refused, not read.
+    os.unlink(tmp_path / "creds" / "secret")
+    os.mkfifo(tmp_path / "creds" / "secret")
+    got = _run(tmp_path, "migrate", "objects", "-c", str(answers))
+    assert got.returncode == 2 and "must be a regular file" in got.stderr
+
+
+def test_an_object_deleted_during_the_run_is_listed_not_fatal(tmp_path: Path, s3) -> None:
+    from wizard.plan import load_plan
+    from wizard.stores import s3 as stores_s3
+    from wizard.stores.journal import OpJournal
+    from wizard.stores.objects import ObjectMigrator
+
+    bucket = "gone-" + secrets.token_hex(4)
+    answers = _answers(tmp_path, s3, [bucket])
+    client = s3.client()
+    client.make_bucket(bucket)
+    for name in ("keep", "vanish"):
+        client.put_object(bucket, name, io.BytesIO(os.urandom(500)), 500)
+    plan = load_plan(answers)
+    migrator = ObjectMigrator(
+        stores_s3.require_client(plan, tmp_path / "stack" / "secrets"),
+        stores_s3.write_sse(plan, tmp_path / "stack" / "secrets"),
+        OpJournal(tmp_path / "state", "m", {"t": 1}),
+        lambda e: None,
+    )
+    refs = migrator.inventory([bucket])
+    client.remove_object(bucket, "vanish")
+    report = migrator.run(refs)
+    assert report.copied == 1 and report.gone == [f"{bucket}/vanish"] and not report.failed

@@ -8,7 +8,6 @@ removes the plaintext remnants) and what to tell the user. The CLI and the TUI b
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,7 +46,7 @@ def journal_target(plan: Plan, secrets_dir: Path) -> dict[str, Any]:
     store = plan.object_store
     key = store.key_name if store.sse == "sse-kms" else ""
     if store.sse == "sse-c":
-        key = hashlib.sha256(s3.customer_key(plan, secrets_dir).key.encode()).hexdigest()[:16]
+        key = s3.key_fingerprint(s3.customer_key(plan, secrets_dir))
     return {"endpoint": store.endpoint, "sse": store.sse, "key": key}
 
 

@@ -140,6 +140,14 @@ def customer_key(plan: Plan, secrets_dir: Path, name: str = "sse_c_key") -> Any:
     return SseCustomerKey(raw)
 
 
+def key_fingerprint(ssec: Any) -> str:
+    """A short, non-secret id of an SSE-C key (from the key MD5 the S3 protocol already sends)."""
+    import hashlib
+
+    md5 = ssec.headers()["X-Amz-Server-Side-Encryption-Customer-Key-MD5"]
+    return hashlib.sha256(md5.encode()).hexdigest()[:16]
+
+
 def write_sse(plan: Plan, secrets_dir: Path) -> Any:
     """The SSE the plan asks for on every write (``SseS3``, ``SseKMS`` or ``SseCustomerKey``)."""
     from minio.sse import SseKMS, SseS3

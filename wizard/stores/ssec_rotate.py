@@ -13,7 +13,6 @@ static key cannot be rotated in place, and SSE-KMS rotates in the KMS (RUNBOOK s
 from __future__ import annotations
 
 import base64
-import hashlib
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -37,10 +36,6 @@ class RotationOutcome:
     report: Report
     rotated: bool
     missing_buckets: list[str] = field(default_factory=list)
-
-
-def _fingerprint(key: Any) -> str:
-    return hashlib.sha256(key.key.encode()).hexdigest()[:16]
 
 
 def ensure_new_key(secrets_dir: Path) -> None:
@@ -71,7 +66,7 @@ def rotate_object_keys(
     ensure_new_key(secrets_dir)
     new = s3.customer_key(plan, secrets_dir, NEW_KEY)
     client = client or s3.require_client(plan, secrets_dir, pool=workers + 2, read_timeout=600)
-    target = {"endpoint": store.endpoint, "from": _fingerprint(old), "to": _fingerprint(new)}
+    target = {"endpoint": store.endpoint, "from": s3.key_fingerprint(old), "to": s3.key_fingerprint(new)}
     journal = OpJournal(state_dir, STEP_ID, target)
     migrator = ObjectMigrator(
         client,
