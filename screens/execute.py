@@ -2,7 +2,8 @@
 safe point (the journal lets ``stackseal apply`` resume).
 
 Why a thread worker and messages: steps block (Docker, cryptsetup); the runner's ``emit`` is
-called in the worker thread and only forwards events to the UI thread with ``call_from_thread``.
+called in the worker thread and only posts events to the screen as messages (never blocking;
+progress bursts collapse to the newest, see :class:`RunEvent`).
 Cancelling sets a flag that the next event checks, so no step is killed half-way.
 """
 
@@ -14,6 +15,7 @@ from typing import Any
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
+from textual.message import Message
 from textual.widgets import Button, ProgressBar, RichLog, Static
 
 from screens.base import WizardScreen
@@ -33,6 +35,36 @@ def progress_line(event: StepProgress) -> str:
     if event.eta is not None:
         parts.append(f"ETA {event.eta:.0f} s")
     return f"{event.step_id} {event.what}: {', '.join(parts)}"
+
+
+class RunEvent(Message):
+    """A provisioning event posted from the worker thread (non-blocking, in order).
+
+    Why a message and not ``call_from_thread``: that call blocks the worker until the UI thread
+    has drawn the event, so a copy reporting progress thousands of times waits on the screen.
+    Posting never blocks, and a burst of progress reports of one step collapses to the newest
+    (``can_replace``), so the screen shows the latest numbers and never falls behind.
+    """
+
+    def __init__(self, event: Any) -> None:
+        super().__init__()
+        self.event = event
+
+    def can_replace(self, message: Message) -> bool:
+        return (
+            isinstance(self.event, StepProgress)
+            and isinstance(message, RunEvent)
+            and isinstance(message.event, StepProgress)
+            and message.event.step_id == self.event.step_id
+        )
+
+
+class RunFinished(Message):
+    """The worker is done (``error`` None = success); queued after its last event, so shown last."""
+
+    def __init__(self, error: str | None) -> None:
+        super().__init__()
+        self.error = error
 
 
 class Cancelled(OperationFailed):
@@ -82,7 +114,7 @@ class ExecuteScreen(WizardScreen):
             from wizard.steps.context import Context
             from wizard.steps.runner import run
         except ImportError as err:
-            self.app.call_from_thread(self._done, f"the provisioning steps are not available in this build ({err})")
+            self.post_message(RunFinished(f"the provisioning steps are not available in this build ({err})"))
             return
 
         answers = self.wizard.out
@@ -95,7 +127,7 @@ class ExecuteScreen(WizardScreen):
             cancelled = Cancelled(f"cancelled by the user; 'stackseal apply -c {answers}' resumes from here")
             if self._cancel.is_set() and isinstance(event, StepStarted):
                 raise cancelled
-            self.app.call_from_thread(self._event, event)
+            self.post_message(RunEvent(event))
             if self._cancel.is_set() and isinstance(event, StepProgress):
                 raise cancelled
 
@@ -108,14 +140,14 @@ class ExecuteScreen(WizardScreen):
         try:
             run(ctx, emit)
         except StacksealError as err:
-            self.app.call_from_thread(self._done, str(err))
+            self.post_message(RunFinished(str(err)))
             return
         except Exception as err:  # shown, never a traceback on screen
-            self.app.call_from_thread(self._done, f"{type(err).__name__}: {err}")
+            self.post_message(RunFinished(f"{type(err).__name__}: {err}"))
             return
         finally:
             ctx.close()
-        self.app.call_from_thread(self._done, None)
+        self.post_message(RunFinished(None))
 
     STATE_MARK = {
         "pending": ("·", "dim"),
@@ -143,6 +175,12 @@ class ExecuteScreen(WizardScreen):
             text.append(f"{step_id:<14}", style="bold" if state == "running" else "")
             text.append(f" {title}", style="dim" if state == "pending" else "")
         self.query_one("#exec-steps", Static).update(text)
+
+    def on_run_finished(self, message: RunFinished) -> None:
+        self._done(message.error)
+
+    def on_run_event(self, message: RunEvent) -> None:
+        self._event(message.event)
 
     def _event(self, event: Any) -> None:
         log = self.query_one("#exec-log", RichLog)

@@ -27,6 +27,7 @@ from wizard import compat
 from wizard.detect import Facts, volume_backend_unavailable
 from wizard.errors import UsageError
 from wizard.plan import Plan, get_path, set_path
+from wizard.volumes.luks_device import NOT_OFFERED as LUKS_DEVICE_NOT_OFFERED
 
 Kind = Literal["choice", "text", "int", "bool", "list"]
 _PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -672,7 +673,7 @@ QUESTIONS: tuple[Question, ...] = (
                 "luks-device",
                 "LUKS device",
                 "formats a whole block device (destroys its content)",
-                unavailable=_vol("luks-device"),
+                unavailable=lambda _facts: LUKS_DEVICE_NOT_OFFERED,
             ),
             Choice("host-fde", "Host disk encryption", "the host disk is already encrypted (you say so)"),
             Choice("none", "None", "data stays readable on disk (not recommended)"),

@@ -21,7 +21,7 @@ class Throttle:
     def __init__(self, emit: Emit, interval: float = 0.25) -> None:
         self.emit = emit
         self.interval = interval
-        self._last = 0.0
+        self._last: float | None = None  # the first report always passes
         self._pending: StepProgress | None = None
         self._lock = threading.Lock()
 
@@ -30,7 +30,7 @@ class Throttle:
             finished = event.items_total is not None and event.items >= event.items_total
             with self._lock:
                 now = time.monotonic()
-                if not finished and now - self._last < self.interval:
+                if not finished and self._last is not None and now - self._last < self.interval:
                     self._pending = event
                     return
                 self._last, self._pending = now, None
