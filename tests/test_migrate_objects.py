@@ -307,3 +307,34 @@ def test_an_object_deleted_during_the_run_is_listed_not_fatal(tmp_path: Path, s3
     client.remove_object(bucket, "vanish")
     report = migrator.run(refs)
     assert report.copied == 1 and report.gone == [f"{bucket}/vanish"] and not report.failed
+
+
+def test_versioned_bucket_old_versions_stay_plaintext_until_all_versions(tmp_path: Path, s3) -> None:
+    from minio.versioningconfig import ENABLED, VersioningConfig
+
+    client = s3.client()
+    bucket = "ver-" + secrets.token_hex(4)
+    client.make_bucket(bucket)
+    client.set_bucket_versioning(bucket, VersioningConfig(ENABLED))
+    current = {}
+    for key in ("a.xsd", "b.xsd"):
+        for n in range(3):
+            body = os.urandom(700) + f"VERCANARY-{bucket}-{key}-{n}".encode()
+            client.put_object(bucket, key, io.BytesIO(body), len(body), content_type="application/xml")
+        current[key] = body
+    answers = _answers(tmp_path, s3, [bucket])
+
+    first = _run(tmp_path, "migrate", "objects", "-c", str(answers))
+    assert first.returncode == 0 and "older versions stay plaintext" in first.stdout
+    assert _raw_hits(s3.data_dir, f"VERCANARY-{bucket}".encode())  # the old versions, as the warning says
+
+    second = _run(tmp_path, "migrate", "objects", "-c", str(answers), "--all-versions")
+    assert second.returncode == 0, second.stdout + second.stderr
+    for key, body in current.items():
+        versions = [o for o in client.list_objects(bucket, prefix=key, include_version=True)]
+        assert len(versions) == 4  # three originals (re-encrypted) + the first run's copy
+        for o in versions:
+            st = client.stat_object(bucket, key, version_id=o.version_id)
+            assert st.metadata.get("X-Amz-Server-Side-Encryption") == "AES256" and st.content_type == "application/xml"
+        assert client.get_object(bucket, key).read() == body  # what was current is current again
+    assert _raw_hits(s3.data_dir, f"VERCANARY-{bucket}".encode()) == []

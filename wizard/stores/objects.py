@@ -47,6 +47,7 @@ class ObjectRef:
     size: int
     version_id: str | None = None
     is_latest: bool = True
+    modified: float = 0.0  # last-modified timestamp (orders the versions of a key)
 
     @property
     def key(self) -> str:
@@ -131,13 +132,10 @@ class ObjectMigrator:
                 if obj.is_dir or (versioned and obj.is_delete_marker):
                     continue
                 version = obj.version_id if versioned and obj.version_id not in (None, "null") else None
-                refs.append(
-                    ObjectRef(
-                        bucket, obj.object_name, int(obj.size or 0), version, bool(obj.is_latest or not versioned)
-                    )
-                )
-        # Older versions first, so that re-encrypting them leaves the current content current.
-        refs.sort(key=lambda r: (r.bucket, r.name, r.is_latest))
+                modified = obj.last_modified.timestamp() if obj.last_modified else 0.0
+                latest = bool(obj.is_latest or not versioned)
+                refs.append(ObjectRef(bucket, obj.object_name, int(obj.size or 0), version, latest, modified))
+        refs.sort(key=lambda r: (r.bucket, r.name, r.is_latest, r.modified))
         return refs
 
     # -- one object ---------------------------------------------------------------------------
@@ -191,11 +189,12 @@ class ObjectMigrator:
         # auto: SeaweedFS keeps the content MD5 as ETag under SSE (single-part); MinIO does not.
         return self.store_kind != "seaweedfs" or not _MD5_ETAG.match(etag)
 
-    def migrate_one(self, ref: ObjectRef, meter: SharedMeter, report: Report) -> None:
+    def migrate_one(self, ref: ObjectRef, meter: SharedMeter, report: Report, force: bool = False) -> None:
+        """One object (or version); ``force`` copies it even when encrypted (to make it current again)."""
         from minio.error import S3Error
 
         rec = self.journal.get(ref.key)
-        if rec and rec.get("status") in ("copied", "already"):
+        if not force and rec and rec.get("status") in ("copied", "already"):
             with self._lock:
                 report.done_before += 1
             meter.advance(1, ref.size)
@@ -210,6 +209,8 @@ class ObjectMigrator:
                 raise _Fail(
                     "encrypted with a customer key (SSE-C) that is not the plan's key (nor the old one); left as it is"
                 )
+            elif state == "encrypted" and force:
+                self._copy(ref, st, report)
             elif state == "encrypted" and rec and rec.get("status") == "intent":
                 # Copied by a run that was killed before it could record the verification.
                 self._verify(ref, rec, st)
@@ -350,6 +351,31 @@ class ObjectMigrator:
             if dict(got or {}) != rec["tags"]:
                 raise _Fail("object tags changed")
 
+    def _versions(self, group: list[ObjectRef], meter: SharedMeter, report: Report) -> None:
+        """All versions of one key (``--all-versions``): old ones oldest first, then the one that
+        was current is copied again so that it is current once more.
+
+        Why the journal marker: each old version's copy becomes the current version for a
+        moment, so after a kill the listing no longer says which version was current; the marker
+        (written before the first copy) does, until that version has been made current again.
+        """
+        first = group[0]
+        marker = f"{first.bucket}/{first.name}?current"
+        rec = self.journal.get(marker) or {}
+        latest = [r for r in group if r.is_latest]
+        original = rec.get("version") or (latest[0].version_id if latest else None)
+        if not rec and original:
+            self.journal.update(marker, version=original, status="pending")
+        by_id = {r.version_id: r for r in group}
+        for ref in sorted((r for r in group if r.version_id != original), key=lambda r: r.modified):
+            self.migrate_one(ref, meter, report)
+        if original is None:
+            return
+        ref = by_id.get(original) or ObjectRef(first.bucket, first.name, first.size, original, False)
+        current = self.client.stat_object(first.bucket, first.name, ssec=self.ssec).version_id
+        self.migrate_one(ref, meter, report, force=current != original and rec.get("status") != "done")
+        self.journal.update(marker, status="done")
+
     # -- the run ------------------------------------------------------------------------------
     def run(self, refs: list[ObjectRef]) -> Report:
         report = Report(total=len(refs), total_bytes=sum(r.size for r in refs))
@@ -362,6 +388,9 @@ class ObjectMigrator:
             groups.setdefault((ref.bucket, ref.name), []).append(ref)
 
         def work(group: list[ObjectRef]) -> None:
+            if any(r.version_id for r in group):
+                self._versions(group, meter, report)
+                return
             for ref in group:
                 self.migrate_one(ref, meter, report)
 
