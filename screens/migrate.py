@@ -70,7 +70,7 @@ class MigrateScreen(EventView, WizardScreen):
         self.query_one("#exec-progress").display = False
         self.query_one("#exec-status", Static).update("")
         self.finished = True  # nothing runs yet: Finish leaves
-        self.failed = None
+        self.failed: str | None = None
         self.steps = []
         self.inventory: Any = None
         self._inventory()

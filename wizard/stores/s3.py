@@ -156,7 +156,7 @@ def write_sse(plan: Plan, secrets_dir: Path) -> Any:
     if store.sse == "sse-s3":
         return SseS3()
     if store.sse == "sse-kms":
-        return SseKMS(store.key_name, None)
+        return SseKMS(store.key_name, {})
     return customer_key(plan, secrets_dir)
 
 

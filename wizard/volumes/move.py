@@ -130,6 +130,7 @@ def _rehome_old_volume(ctx: Context, old_volume: str, emit: Emit, step: str) -> 
 def migrate_volume(ctx: Context, name: str, emit: Emit) -> VolumeOutcome:
     """Run (or continue) the migration of one volume; raises OperationFailed on what cannot be done."""
     from wizard.steps.adopt_step import find_moves
+
     spec = _spec(ctx, name)
     step = f"migrate-volume-{name}"
     journal = journal_for(ctx, name)
