@@ -107,3 +107,94 @@ async def test_tui_migrate_page_lists_what_moves_and_runs_it_live(ctx: Context, 
             assert s3_client(ctx).get_object("beta", f"plain-{n}").read() == body
     finally:
         docker.run("volume", "rm", "-f", kept, check=False)
+
+
+@pytest.fixture
+def neo4j_ctx(tmp_path, docker: DockerEngine):
+    """A plan whose Neo4j runs from the test bed's local image; only the neo4j service is kept."""
+    from testbed import images
+    from testbed.containers import free_port
+    from testbed.require import missing
+
+    from wizard.plan import plan_from_dict
+
+    try:
+        image = images.ensure_image(docker, "neo4j")[0]
+    except images.MissingInput as exc:
+        missing(exc.component, exc.install)
+    project = f"ssneo{secrets.token_hex(3)}"
+    plan = plan_from_dict(
+        {
+            "version": 1,
+            "project": project,
+            "output_dir": "stack",
+            "neo4j": {"bolt_url": f"bolt://127.0.0.1:{free_port()}", "http_port": None},
+            "object_store": {"endpoint": f"http://127.0.0.1:{free_port()}"},
+            "volumes": {"backend": "gocryptfs", "root": str(tmp_path / "volumes")},
+            "images": {"neo4j": image},
+        },
+        base_dir=tmp_path,
+    )
+    context = Context.for_plan(plan, wait_timeout=300)
+    try:
+        yield context
+    finally:
+        if (context.out_dir / "compose.yaml").exists():
+            docker.compose(context.out_dir, project, "down", "--timeout", "10", check=False, timeout=300)
+        for name in ("neo4j-data",):
+            docker.run("volume", "rm", "-f", f"{project}_{name}", f"{PLAINTEXT_PREFIX}{project}_{name}", check=False)
+        for line in __import__("pathlib").Path("/proc/self/mountinfo").read_text().splitlines():
+            target = line.split()[4]
+            if target.startswith(str(tmp_path)):
+                subprocess.run(["fusermount", "-u", "-z", target], capture_output=True)
+        subprocess.run(["chattr", "-R", "-i", str(tmp_path)], capture_output=True)
+        context.close()
+
+
+def _neo4j_only(context: Context, plain_data: bool) -> None:
+    import yaml
+
+    from wizard.render.writer import write
+
+    write(context.plan, context.out_dir, force=True)
+    path = context.out_dir / "compose.yaml"
+    doc = yaml.safe_load(path.read_text())
+    doc["services"] = {"neo4j": doc["services"]["neo4j"]}
+    keep = {k: v for k, v in doc["volumes"].items() if k.startswith("neo4j")}
+    if plain_data:
+        keep["neo4j-data"] = {}
+    doc["volumes"] = keep
+    doc["secrets"] = {k: v for k, v in doc["secrets"].items() if k.startswith("neo4j")}
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+
+
+def test_migrate_volume_moves_a_running_neo4j_store_and_proves_it_over_bolt(neo4j_ctx: Context, docker) -> None:
+    from neo4j import GraphDatabase
+
+    from wizard.layout import volume_specs
+    from wizard.stores.neo4j import auth_of
+
+    ctx = neo4j_ctx  # noqa: F811 - not the seaweedfs fixture of the same name
+    runner.run(ctx, steps=[VolumesStep()])  # the encrypted volumes exist; logs/import/backups already use them
+    _neo4j_only(ctx, plain_data=True)  # the "legacy" stack: its store on a plain Docker volume
+    docker.compose(ctx.out_dir, ctx.plan.project, "up", "-d", "--wait", timeout=600)
+    auth = auth_of(ctx.plan, ctx.secrets_dir)
+    canary = f"NEO4J-DOCKER-CANARY-{secrets.token_hex(40)}"
+    with GraphDatabase.driver(ctx.plan.neo4j.bolt_url, auth=auth) as drv:
+        drv.execute_query("UNWIND range(1, 500) AS i CREATE (:Schema {i: i})-[:DEFINES]->(:Type {i: i})")
+        drv.execute_query("CREATE (:Secret {marker: $m})", m=canary)
+    _neo4j_only(ctx, plain_data=False)  # the rendered definition: the store on its encrypted volume
+
+    events: list = []
+    outcome = migrate_volume(ctx, "neo4j-data", events.append)
+    assert outcome.counts_before and outcome.counts_before == outcome.counts_after
+    assert outcome.counts_after["labels"] == {"Schema": 500, "Type": 500, "Secret": 1}
+    assert outcome.counts_after["types"] == {"DEFINES": 500}
+    with GraphDatabase.driver(ctx.plan.neo4j.bolt_url, auth=auth) as drv:
+        got = drv.execute_query("MATCH (s:Secret) RETURN s.marker AS m")[0]
+    assert [r["m"] for r in got] == [canary]  # answered by Neo4j running on the encrypted volume
+    spec = next(s for s in volume_specs(ctx.plan) if s.name == "neo4j-data")
+    attrs = ctx.docker().volumes.get(f"{ctx.plan.project}_neo4j-data").attrs
+    assert attrs["Options"]["device"] == str(spec.mount_point)
+    assert not [p for p in spec.backing.rglob("*") if p.is_file() and canary.encode() in p.read_bytes()]
+    assert any(e for e in events if type(e).__name__ == "StepProgress")

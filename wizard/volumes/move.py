@@ -89,11 +89,11 @@ def _require_unlocked(ctx: Context, spec: VolumeSpec) -> None:
         )
 
 
-def _counts(ctx: Context) -> dict:
+def _counts(ctx: Context, timeout: float) -> dict:
     from wizard.stores import neo4j
 
     auth = neo4j.auth_of(ctx.plan, ctx.secrets_dir)
-    return neo4j.counts_when_ready(ctx.plan.neo4j.bolt_url, auth, timeout=ctx.wait_timeout).to_json()
+    return neo4j.counts_when_ready(ctx.plan.neo4j.bolt_url, auth, timeout=timeout).to_json()
 
 
 def _stop(ctx: Context, container_ids: tuple[str, ...], emit: Emit, step: str) -> None:
@@ -147,13 +147,23 @@ def migrate_volume(ctx: Context, name: str, emit: Emit) -> VolumeOutcome:
         journal.checkpoint(source=str(source), old_volume=move.old_volume, containers=list(move.containers))
     if _is_neo4j_store(spec) and "counts_before" not in journal.meta:
         emit(StepLog(step, f"counting the graph over Bolt at {ctx.plan.neo4j.bolt_url} before the move"))
-        journal.checkpoint(counts_before=_counts(ctx), phase="counted")
+        try:
+            before = _counts(ctx, timeout=30)
+        except OperationFailed as err:
+            raise OperationFailed(
+                f"{err}; Neo4j must run on its old data so its graph can be counted before the move "
+                "(the proof that nothing was lost); start the stack and run again (nothing was changed)"
+            ) from None
+        journal.checkpoint(counts_before=before, phase="counted")
     if not _reached(journal, "stopped"):
         _stop(ctx, tuple(journal.meta.get("containers", [])), emit, step)
         journal.checkpoint(phase="stopped")
-    if not source.is_dir() or source.is_symlink():
-        raise OperationFailed(f"volume {name}: data source {source} is not a directory")
-    files, nbytes = tree_summary(source)
+    if not _reached(journal, "verified"):
+        if not source.is_dir() or source.is_symlink():
+            raise OperationFailed(f"volume {name}: data source {source} is not a directory")
+        files, nbytes = tree_summary(source)
+        journal.checkpoint(files=files, bytes=nbytes)
+    files, nbytes = int(journal.meta.get("files", 0)), int(journal.meta.get("bytes", 0))
     if not _reached(journal, "copied"):
         result = copy_tree(source, spec.mount_point, journal, SharedMeter(step, emit, files, nbytes))
         for warning in result.warnings[:20]:
@@ -175,7 +185,7 @@ def migrate_volume(ctx: Context, name: str, emit: Emit) -> VolumeOutcome:
         journal.checkpoint(phase="switched")
     outcome = VolumeOutcome(name, "", journal.meta.get("counts_before"))
     if _is_neo4j_store(spec):
-        after = _counts(ctx)
+        after = _counts(ctx, timeout=ctx.wait_timeout)
         from wizard.stores.neo4j import GraphCounts
 
         diffs = GraphCounts.from_json(journal.meta["counts_before"]).differences(GraphCounts.from_json(after))
