@@ -102,7 +102,7 @@ class MigrateScreen(EventView, WizardScreen):
             )
         if not inv.volumes:
             text.append("  none: every volume is already on encrypted storage\n", style="dim")
-        text.append("Buckets (objects re-encrypted in place; already encrypted ones are skipped)\n", style="bold")
+        text.append("Objects to re-encrypt in place, per bucket (already encrypted ones are skipped)\n", style="bold")
         for b in inv.buckets:
             detail = b.error or f"{b.objects} objects, {human_bytes(b.bytes)}"
             text.append(f"  {b.name:<16} {detail}\n")

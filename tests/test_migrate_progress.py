@@ -68,3 +68,14 @@ def test_luks_device_is_not_offered_and_says_why() -> None:
     question = next(q for q in QUESTIONS if q.id == "volumes.backend")
     choice = next(c for c in question.choices if c.value == "luks-device")
     assert "partitioning" in choice.unavailable(Facts())
+
+
+@pytest.mark.parametrize("value", ["127.0.0.1:9333; rm -rf /", "-master=evil:1", "host", "a:b", "$(id):1"])
+def test_weed_addresses_are_host_port_only(tmp_path: Path, value: str) -> None:
+    from wizard.errors import UsageError
+    from wizard.plan import plan_from_dict
+
+    with pytest.raises(UsageError, match="weed_master"):
+        plan_from_dict({"version": 1, "object_store": {"weed_master": value}}, base_dir=tmp_path)
+    ok = plan_from_dict({"version": 1, "object_store": {"weed_master": "127.0.0.1:9333.19333"}}, base_dir=tmp_path)
+    assert ok.object_store.weed_master == "127.0.0.1:9333.19333"

@@ -14,7 +14,10 @@ from wizard.errors import UsageError
 
 #: kind -> (module with add_arguments/run, one-line help)
 KINDS: dict[str, tuple[str, str]] = {
-    "object-keys": ("wizard.stores.ssec_rotate", "SSE-C: copy every object from the old customer key to a new one"),
+    "object-keys": (
+        "wizard.commands.rotate_object_keys",
+        "SSE-C: copy every object from the old customer key to a new one",
+    ),
 }
 
 
