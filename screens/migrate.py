@@ -21,7 +21,7 @@ from textual.widgets import Button, ProgressBar, RichLog, Static
 from screens.base import WizardScreen
 from screens.execute import Cancelled, EventView, deliver
 from wizard.errors import StacksealError
-from wizard.steps.console import human_bytes
+from wizard.steps.events import human_bytes
 
 
 class InventoryReady(Message):

@@ -59,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _objects(args: argparse.Namespace) -> int:
     from wizard.commands.apply_cmd import load_checked
-    from wizard.steps.console import PlainRenderer, RichRenderer, human_bytes
+    from wizard.steps.console import PlainRenderer, RichRenderer
+    from wizard.steps.events import human_bytes
     from wizard.stores.objects_run import migrate_objects
 
     if not 1 <= args.workers <= 64:

@@ -8,27 +8,28 @@ runs them. Step modules keep heavy imports (docker, minio, hvac) inside their fu
 from __future__ import annotations
 
 from wizard.plan import Plan
-from wizard.steps.base import Step, StepCheck
+from wizard.steps.base import Precondition, Stage, Step, StepCheck
 
 
-def build_steps(plan: Plan) -> list[Step]:
-    """The steps that bring the plan's stack up, in the order they must run."""
+def build_steps(plan: Plan) -> list[Stage]:
+    """The stages that bring the plan's stack up, in the order they must run (preconditions are
+    checked where the host must offer what the next steps use)."""
     from wizard.steps.adopt_step import AdoptStep
     from wizard.steps.buckets_step import BucketsStep
     from wizard.steps.compose_step import ComposeUpStep
-    from wizard.steps.engine_step import DockerEngineStep
-    from wizard.steps.host_step import HostToolsStep
-    from wizard.steps.ports_step import PortsStep
+    from wizard.steps.engine_step import DockerEnginePrecondition
+    from wizard.steps.host_step import HostToolsPrecondition
+    from wizard.steps.ports_step import PortsPrecondition
     from wizard.steps.render_step import RenderStep
     from wizard.steps.volumes_step import VolumesStep
 
-    steps: list[Step] = [
+    steps: list[Stage] = [
         RenderStep(),
-        HostToolsStep(),
-        DockerEngineStep(),
+        HostToolsPrecondition(),
+        DockerEnginePrecondition(),
         VolumesStep(),
         AdoptStep(),
-        PortsStep(),
+        PortsPrecondition(),
         ComposeUpStep(),
         BucketsStep(),
     ]
@@ -39,4 +40,4 @@ def build_steps(plan: Plan) -> list[Step]:
     return steps
 
 
-__all__ = ["Step", "StepCheck", "build_steps"]
+__all__ = ["Precondition", "Stage", "Step", "StepCheck", "build_steps"]

@@ -97,6 +97,10 @@ def require_client(plan: Plan, secrets_dir: Path, **kwargs: Any) -> Any:
     return client
 
 
+class StoreUnreachable(OperationFailed):
+    """Nothing answers at the endpoint (on a first apply: the store is not started yet)."""
+
+
 def reach(endpoint: str, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Call the store; connection and credential problems become one line (OperationFailed)."""
     from minio.error import S3Error
@@ -117,7 +121,7 @@ def reach(endpoint: str, func: Callable[..., T], *args: Any, **kwargs: Any) -> T
             ) from None
         raise OperationFailed(f"object store at {endpoint}: {err.code}: {err.message}") from None
     except (HTTPError, OSError) as err:
-        raise OperationFailed(
+        raise StoreUnreachable(
             f"object store at {endpoint} is not reachable ({type(err).__name__}); is the stack running? "
             "('docker compose ps')"
         ) from None
