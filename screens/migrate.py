@@ -42,8 +42,8 @@ class MigrateScreen(EventView, WizardScreen):
 
     The volumes listed are copied into their encrypted volumes while only their service is
     stopped (verified by SHA-256; Neo4j's graph counted before and after); the objects listed
-    are re-encrypted in place. 'Finish' leaves without migrating: 'stackseal migrate' does it
-    later from the command line.
+    are re-encrypted in place. 'Finish' leaves without migrating: 'stackseal migrate volume --all'
+    and 'stackseal migrate objects' do it later from the command line.
     """
 
     TITLE_TEXT = "Migrate"
@@ -139,7 +139,7 @@ class MigrateScreen(EventView, WizardScreen):
             from wizard.steps.events import StepStarted
 
             if self._cancel.is_set() and isinstance(event, StepStarted):
-                raise Cancelled("cancelled by the user; 'stackseal migrate' resumes from here")
+                raise Cancelled("cancelled by the user; 'stackseal migrate volume --all' resumes from here")
             deliver(self, event)
 
         errors: list[str] = []
@@ -173,7 +173,10 @@ class MigrateScreen(EventView, WizardScreen):
             status.update(Text("✔ Migration done: the existing data is encrypted now.", style="bold green"))
         else:
             status.update(
-                Text(f"✘ Not everything was migrated: {error} ('stackseal migrate' resumes)", style="bold red")
+                Text(
+                    f"✘ Not everything was migrated: {error} ('stackseal migrate volume --all' and 'stackseal migrate objects' resume)",
+                    style="bold red",
+                )
             )
         self.query_one("#next", Button).disabled = False
         self.query_one("#next", Button).focus()

@@ -1,4 +1,4 @@
-"""Execute a key rotation: ``stackseal rotate KIND -c FILE`` (journaled, resumable).
+"""Execute a key rotation, e.g. ``stackseal rotate object-keys -c FILE`` (journaled, resumable).
 
 Why one command with a module per kind: each kind (object keys, and later KMS, volume and backup
 keys) rotates a different thing with its own journal, but users find them in one place. Only the

@@ -54,8 +54,27 @@ def vacuum_argv(plan: Plan) -> list[str]:
     ]
 
 
-def vacuum(plan: Plan, timeout: float = 600) -> str:
-    """Compact every volume with garbage; returns a one-line summary. Raises on failure."""
+#: The filer hands replaced and deleted chunks to the volume servers through a deletion queue
+#: that is flushed about once a second; a vacuum before that sees no garbage yet.
+SETTLE_SECONDS = 3.0
+
+
+def vacuum(plan: Plan, timeout: float = 600, passes: int = 2) -> str:
+    """Compact every volume with garbage; returns a one-line summary. Raises on failure.
+
+    Why wait and run twice: deletions reach the volume servers asynchronously (the filer's
+    deletion queue), so the first pass runs after a pause, and a second pass catches needles
+    whose deletion landed while the first one ran.
+    """
+    import time
+
+    for _ in range(passes):
+        time.sleep(SETTLE_SECONDS)
+        _vacuum_once(plan, timeout)
+    return "SeaweedFS vacuum done: volumes with dead (plaintext) needles compacted"
+
+
+def _vacuum_once(plan: Plan, timeout: float) -> None:
     argv = vacuum_argv(plan)
     try:
         out = subprocess.run(argv, input=SCRIPT, capture_output=True, text=True, timeout=timeout)
@@ -69,4 +88,3 @@ def vacuum(plan: Plan, timeout: float = 600) -> str:
     if out.returncode != 0 or bad:
         first = (bad or text.splitlines() or ["no output"])[0][:200]
         raise OperationFailed(f"SeaweedFS vacuum failed ({first}); run by hand: {' '.join(argv[:1] + argv[-3:])}")
-    return "SeaweedFS vacuum done: volumes with dead (plaintext) needles compacted"
