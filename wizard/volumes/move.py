@@ -164,21 +164,12 @@ def migrate_volume(ctx: Context, name: str, emit: Emit) -> VolumeOutcome:
         files, nbytes = tree_summary(source)
         journal.checkpoint(files=files, bytes=nbytes)
     files, nbytes = int(journal.meta.get("files", 0)), int(journal.meta.get("bytes", 0))
-    if not _reached(journal, "copied"):
-        result = copy_tree(source, spec.mount_point, journal, SharedMeter(step, emit, files, nbytes))
-        for warning in result.warnings[:20]:
-            emit(StepLog(step, warning, "warning"))
-        journal.checkpoint(phase="copied", warnings=result.warnings[:200])
     manifest = ctx.state_dir / f"migrate-volume-{name}.sha256"
     if not _reached(journal, "verified"):
-        emit(StepLog(step, "reading every copied file back and comparing SHA-256"))
-        problems = verify_tree(source, spec.mount_point, journal, SharedMeter(step, emit, files, nbytes), manifest)
-        if problems:
-            journal.checkpoint(phase="stopped")  # the next run copies again what differs
-            raise OperationFailed(
-                f"volume {name}: the copy differs from the original ({len(problems)} problems, e.g. {problems[0]}); "
-                f"the original at {source} is untouched; run again"
-            )
+        if not _reached(journal, "copied"):
+            copy_and_prove(source, spec.mount_point, journal, manifest, step, emit)
+        else:
+            _prove(source, spec.mount_point, journal, manifest, step, emit, files, nbytes)
         journal.checkpoint(phase="verified", manifest=str(manifest))
     if not _reached(journal, "switched"):
         _switch(ctx, spec, journal, emit, step)
@@ -202,6 +193,39 @@ def migrate_volume(ctx: Context, name: str, emit: Emit) -> VolumeOutcome:
         f"encrypted volume" + (" with the same node, relationship and label counts" if outcome.counts_after else "")
     )
     return outcome
+
+
+def copy_and_prove(source: Path, dest: Path, journal: OpJournal, manifest: Path, step: str, emit: Emit) -> int:
+    """Copy ``source`` into ``dest`` (resumable through ``journal``), then prove it: every file read
+    back and compared by SHA-256, manifest written. Returns the bytes copied by this run.
+
+    Shared by ``migrate volume`` and ``apply``'s adopt step, so both keep the same metadata and
+    give the same proof. Raises OperationFailed (the original untouched) when the copy differs.
+    """
+    files, nbytes = tree_summary(source)
+    meter = SharedMeter(step, emit, files, nbytes)
+    result = copy_tree(source, dest, journal, meter)
+    meter.finish()
+    for warning in result.warnings[:20]:
+        emit(StepLog(step, warning, "warning"))
+    journal.checkpoint(phase="copied", warnings=result.warnings[:200])
+    _prove(source, dest, journal, manifest, step, emit, files, nbytes)
+    return result.copied_bytes
+
+
+def _prove(
+    source: Path, dest: Path, journal: OpJournal, manifest: Path, step: str, emit: Emit, files: int, nbytes: int
+) -> None:
+    emit(StepLog(step, "reading every copied file back and comparing SHA-256"))
+    meter = SharedMeter(step, emit, files, nbytes)
+    problems = verify_tree(source, dest, journal, meter, manifest)
+    meter.finish()
+    if problems:
+        journal.checkpoint(phase="stopped")  # the next run copies again what differs
+        raise OperationFailed(
+            f"the copy of {source} differs from the original ({len(problems)} problems, e.g. {problems[0]}); "
+            "the original is untouched; run again"
+        )
 
 
 def _switch(ctx: Context, spec: VolumeSpec, journal: OpJournal, emit: Emit, step: str) -> None:

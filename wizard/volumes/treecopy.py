@@ -185,7 +185,7 @@ def _regular(
             os.link(first, dst)
         journal.update(rel, status="done", size=st.st_size, mtime_ns=st.st_mtime_ns, sha256=sha, link=True)
         result.links += 1
-        meter.advance(1, 0, what=rel)
+        meter.advance(1, st.st_size, what=rel)
         return
     rec = journal.get(rel) or {}
     same = rec.get("status") == "done" and rec.get("size") == st.st_size and rec.get("mtime_ns") == st.st_mtime_ns
