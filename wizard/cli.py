@@ -28,8 +28,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "plan": ("wizard.commands.plan_cmd", "show the provisioning steps and what each would change"),
     "apply": ("wizard.commands.apply_cmd", "render and execute the steps; resumes an interrupted run"),
-    "rotate": ("wizard.commands.rotate_cmd", "execute a key rotation (journaled, resumable)"),
+    "rotate": ("wizard.commands.rotate_cmd", "execute a key rotation (object-keys, backup-keys; journaled, resumable)"),
     "migrate": ("wizard.commands.migrate_cmd", "re-encrypt existing objects / move a volume's data, with proof"),
+    "bench": ("wizard.commands.bench_cmd", "measure the performance cost of encryption on this host"),
+    "backup": ("wizard.commands.backup_cmd", "encrypted backups (create, list, verify, restore) and tested restores"),
 }
 
 
@@ -68,7 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(module.run(args) or 0)
     except StacksealError as err:
-        print(f"stackseal: error: {err}", file=sys.stderr)
+        from wizard.plan.messages import one_line  # a path or value in a message never prints raw escapes
+
+        print(f"stackseal: error: {one_line(str(err), 4000)}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print("stackseal: interrupted", file=sys.stderr)

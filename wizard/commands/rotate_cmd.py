@@ -1,8 +1,11 @@
-"""Execute a key rotation, e.g. ``stackseal rotate object-keys -c FILE`` (journaled, resumable).
+"""Key rotation: ``stackseal rotate KIND -c FILE``, one subcommand per kind of key (journaled, resumable).
 
-Why one command with a module per kind: each kind (object keys, and later KMS, volume and backup
-keys) rotates a different thing with its own journal, but users find them in one place. Only the
-kinds that exist are registered, so ``--help`` never offers one that cannot run.
+Why one command with a module per kind: each kind rotates a different thing with its own journal
+(``object-keys``: SSE-C objects copied from the old customer key to a new one; ``backup-keys``:
+every backup's data key re-wrapped with the current KMS key version, no data re-encrypted), but
+users find them in one place. Only the kinds that exist are registered, so ``--help`` never
+offers one that cannot run. Each module is imported for its arguments only; the work is imported
+when it runs.
 """
 
 from __future__ import annotations
@@ -18,11 +21,15 @@ KINDS: dict[str, tuple[str, str]] = {
         "wizard.commands.rotate_object_keys",
         "SSE-C: copy every object from the old customer key to a new one",
     ),
+    "backup-keys": (
+        "wizard.commands.rotate_backup_keys",
+        "re-wrap every backup's data key (no data is re-encrypted)",
+    ),
 }
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="kind", metavar="KIND")
+    sub = parser.add_subparsers(dest="kind", metavar="KIND", parser_class=type(parser))
     for kind, (module_name, help_text) in KINDS.items():
         module = importlib.import_module(module_name)
         cmd = sub.add_parser(kind, help=help_text, description=help_text)

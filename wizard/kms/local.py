@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from wizard.errors import OperationFailed, UsageError
-from wizard.fsutil import atomic_write
+from wizard.fsutil import MAX_SECRET_BYTES, atomic_write, read_below, read_secret_file
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
@@ -49,8 +49,8 @@ class LocalSecretStore:
         if name in self._pending:
             return self._pending[name]
         path = self._path(name)
-        try:
-            return path.read_bytes()
+        try:  # no symlink below the stack directory is followed (secrets/ itself included)
+            return read_below(self.directory.parent, f"{self.directory.name}/{name}", MAX_SECRET_BYTES, "secret file")
         except (FileNotFoundError, NotADirectoryError):
             return None
         except PermissionError:
@@ -68,22 +68,7 @@ class LocalSecretStore:
         return value
 
     def read_external(self, path: str) -> bytes:
-        file = Path(path)
-        try:
-            data = file.read_bytes()
-        except FileNotFoundError:
-            raise UsageError(
-                f"{path}: secret file not found; create it or set the key to null to generate one"
-            ) from None
-        except PermissionError:
-            raise UsageError(f"{path}: permission denied reading a secret file; fix its owner or mode") from None
-        except IsADirectoryError:
-            raise UsageError(f"{path}: is a directory, expected a secret file") from None
-        if not data.strip():
-            raise UsageError(
-                f"{path}: secret file is empty; put the secret in it or set the key to null to generate one"
-            )
-        return data.strip()
+        return read_secret_file(path)  # regular file, bounded, never a FIFO or a device
 
     def pending(self) -> dict[str, bytes]:
         return dict(self._pending)

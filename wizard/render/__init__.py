@@ -109,6 +109,9 @@ def render_files(plan: Plan, secrets: SecretStore) -> dict[str, RenderedFile]:
         files["openbao/openbao.hcl"] = RenderedFile(
             render_template("openbao.hcl.j2", plan=plan, volume=volume), PUBLIC_MODE, False
         )
+    from wizard.backup.schedule import schedule_files
+
+    files.update({path: RenderedFile(content, PUBLIC_MODE, False) for path, content in schedule_files(plan).items()})
     listed = sorted([*files, "RUNBOOK.md"])
     files["RUNBOOK.md"] = RenderedFile(runbook.render_runbook(plan, mats, secrets, listed), PUBLIC_MODE, False)
     return dict(sorted(files.items()))
