@@ -29,7 +29,7 @@ KINDS: dict[str, tuple[str, str]] = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="kind", metavar="KIND", parser_class=type(parser))
+    sub = parser.add_subparsers(dest="kind", metavar="KIND", parser_class=type(parser), required=True)
     for kind, (module_name, help_text) in KINDS.items():
         module = importlib.import_module(module_name)
         cmd = sub.add_parser(kind, help=help_text, description=help_text)
