@@ -1,4 +1,4 @@
-"""Key rotation: ``stackseal rotate KIND -c FILE``, one subcommand per kind of key (journaled, resumable).
+"""Key rotation, one subcommand per kind of key, e.g. ``stackseal rotate object-keys -c FILE`` (journaled, resumable).
 
 Why one command with a module per kind: each kind rotates a different thing with its own journal
 (``object-keys``: SSE-C objects copied from the old customer key to a new one; ``backup-keys``:
