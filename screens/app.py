@@ -176,6 +176,10 @@ class StacksealApp(App[WizardResult]):
 
     def action_next(self) -> None:
         screen = self.screen
+        if getattr(screen, "LEAVES_APP", False):  # the Migrate page after Execute
+            if getattr(screen, "finished", False):
+                self.exit(WizardResult(self.plan, saved=True, applied=True))
+            return
         if isinstance(screen, WizardScreen) and not isinstance(screen, ExecuteScreen) and self._switching():
             return
         if not isinstance(screen, WizardScreen) or isinstance(screen, ExecuteScreen):
@@ -240,6 +244,11 @@ class StacksealApp(App[WizardResult]):
     def finish_execute(self) -> None:
         screen = self.screen
         failed = isinstance(screen, ExecuteScreen) and screen.failed is not None
+        from screens.migrate import MigrateScreen, offered
+
+        if not failed and not isinstance(screen, MigrateScreen) and offered(self):
+            self.switch_screen(MigrateScreen())  # the stack ran before: its existing data may be plaintext
+            return
         if AFTER_EXECUTE and not failed:
             self.switch_screen(AFTER_EXECUTE[0]())
             return

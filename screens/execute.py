@@ -2,7 +2,8 @@
 safe point (the journal lets ``stackseal apply`` resume).
 
 Why a thread worker and messages: steps block (Docker, cryptsetup); the runner's ``emit`` is
-called in the worker thread and only forwards events to the UI thread with ``call_from_thread``.
+called in the worker thread: progress reports are posted as messages (never blocking; bursts
+collapse to the newest, see :class:`RunEvent`), other events go through ``call_from_thread``.
 Cancelling sets a flag that the next event checks, so no step is killed half-way.
 """
 
@@ -14,6 +15,7 @@ from typing import Any
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
+from textual.message import Message
 from textual.widgets import Button, ProgressBar, RichLog, Static
 
 from screens.base import WizardScreen
@@ -27,11 +29,113 @@ def progress_line(event: StepProgress) -> str:
     return f"{event.step_id} {event.what}: {progress_text(event)}"
 
 
+class RunEvent(Message):
+    """A provisioning event posted from the worker thread (non-blocking, in order).
+
+    Why a message and not ``call_from_thread``: that call blocks the worker until the UI thread
+    has drawn the event, so a copy reporting progress thousands of times waits on the screen.
+    Posting never blocks, and a burst of progress reports of one step collapses to the newest
+    (``can_replace``), so the screen shows the latest numbers and never falls behind.
+    """
+
+    def __init__(self, event: Any) -> None:
+        super().__init__()
+        self.event = event
+
+    def can_replace(self, message: Message) -> bool:
+        return (
+            isinstance(self.event, StepProgress)
+            and isinstance(message, RunEvent)
+            and isinstance(message.event, StepProgress)
+            and message.event.step_id == self.event.step_id
+        )
+
+
+def deliver(screen: Any, event: Any) -> None:
+    """From a worker thread: progress is posted (never blocks, bursts collapse); every other event
+    is delivered with ``call_from_thread`` (rare, and a cancel request is seen at the next one)."""
+    if isinstance(event, StepProgress):
+        screen.post_message(RunEvent(event))
+    else:
+        screen.app.call_from_thread(screen._event, event)
+
+
 class Cancelled(OperationFailed):
     """Raised from ``emit`` in the worker when the user pressed Cancel."""
 
 
-class ExecuteScreen(WizardScreen):
+class EventView:
+    """Renders provisioning events into ``#exec-status``, ``#exec-progress``, ``#exec-steps`` and
+    ``#exec-log`` (shared by Execute and Migrate)."""
+
+    steps: list[list[str]]
+    finished: bool
+    query_one: Any
+
+    STATE_MARK = {
+        "pending": ("·", "dim"),
+        "running": ("▶", "cyan"),
+        "changed": ("✔", "green"),
+        "unchanged": ("=", "dim"),
+        "failed": ("✘", "bold red"),
+    }
+
+    def _set_steps(self, listing: list[tuple[str, str]]) -> None:
+        self.steps = [[step_id, title, "pending"] for step_id, title in listing]
+        self._draw_steps()
+
+    def _mark(self, step_id: str, state: str) -> None:
+        for row in self.steps:
+            if row[0] == step_id:
+                row[2] = state
+        self._draw_steps()
+
+    def _draw_steps(self) -> None:
+        text = Text()
+        for index, (step_id, title, state) in enumerate(self.steps):
+            mark, style = self.STATE_MARK[state]
+            text.append(("\n" if index else "") + f"{mark} ", style=style)
+            text.append(f"{step_id:<14}", style="bold" if state == "running" else "")
+            text.append(f" {title}", style="dim" if state == "pending" else "")
+        self.query_one("#exec-steps", Static).update(text)
+
+    def on_run_event(self, message: RunEvent) -> None:
+        self._event(message.event)
+
+    def _event(self, event: Any) -> None:
+        log = self.query_one("#exec-log", RichLog)
+        status = self.query_one("#exec-status", Static)
+        bar = self.query_one("#exec-progress", ProgressBar)
+        if isinstance(event, StepStarted):
+            status.update(Text.assemble(("▶ ", "cyan"), f"step {event.index} of {event.total}: {event.title}"))
+            bar.display = True
+            bar.update(total=event.total, progress=event.index - 1)
+            log.write(Text(f"▶ {event.step_id}: {event.title}", style="bold"))
+            self._mark(event.step_id, "running")
+        elif isinstance(event, StepDone):
+            bar.advance(1)
+            log.write(
+                Text(
+                    f"✔ {event.step_id}: {event.summary} ({event.seconds:.1f}s)",
+                    style="green" if event.changed else "dim",
+                )
+            )
+            self._mark(event.step_id, "changed" if event.changed else "unchanged")
+        elif isinstance(event, StepFailed):
+            log.write(Text(f"✘ {event.step_id}: {event.error}", style="bold red"))
+            self._mark(event.step_id, "failed")
+        elif isinstance(event, StepProgress):
+            if not self.finished and self._step_active(event.step_id):  # a late report never hides an end
+                status.update(progress_line(event))
+        elif isinstance(event, StepLog):
+            log.write(Text(f"  {event.step_id}: {event.message}", style="yellow" if event.level == "warning" else ""))
+
+    def _step_active(self, step_id: str) -> bool:
+        states = {row[0]: row[2] for row in self.steps}
+        return states.get(step_id, "running") in ("running", "pending")
+
+
+class ExecuteScreen(EventView, WizardScreen):
     """Execute — the steps run one after another, with their progress and logs.
 
     Cancel stops at the next safe point (between steps, or at a progress report); the answers
@@ -83,7 +187,7 @@ class ExecuteScreen(WizardScreen):
             cancelled = Cancelled(f"cancelled by the user; 'stackseal apply -c {answers}' resumes from here")
             if self._cancel.is_set() and isinstance(event, StepStarted):
                 raise cancelled
-            self.app.call_from_thread(self._event, event)
+            deliver(self, event)
             if self._cancel.is_set() and isinstance(event, StepProgress):
                 raise cancelled
 
@@ -104,60 +208,6 @@ class ExecuteScreen(WizardScreen):
         finally:
             ctx.close()
         self.app.call_from_thread(self._done, None)
-
-    STATE_MARK = {
-        "pending": ("·", "dim"),
-        "running": ("▶", "cyan"),
-        "changed": ("✔", "green"),
-        "unchanged": ("=", "dim"),
-        "failed": ("✘", "bold red"),
-    }
-
-    def _set_steps(self, listing: list[tuple[str, str]]) -> None:
-        self.steps = [[step_id, title, "pending"] for step_id, title in listing]
-        self._draw_steps()
-
-    def _mark(self, step_id: str, state: str) -> None:
-        for row in self.steps:
-            if row[0] == step_id:
-                row[2] = state
-        self._draw_steps()
-
-    def _draw_steps(self) -> None:
-        text = Text()
-        for index, (step_id, title, state) in enumerate(self.steps):
-            mark, style = self.STATE_MARK[state]
-            text.append(("\n" if index else "") + f"{mark} ", style=style)
-            text.append(f"{step_id:<14}", style="bold" if state == "running" else "")
-            text.append(f" {title}", style="dim" if state == "pending" else "")
-        self.query_one("#exec-steps", Static).update(text)
-
-    def _event(self, event: Any) -> None:
-        log = self.query_one("#exec-log", RichLog)
-        status = self.query_one("#exec-status", Static)
-        bar = self.query_one("#exec-progress", ProgressBar)
-        if isinstance(event, StepStarted):
-            status.update(Text.assemble(("▶ ", "cyan"), f"step {event.index} of {event.total}: {event.title}"))
-            bar.display = True
-            bar.update(total=event.total, progress=event.index - 1)
-            log.write(Text(f"▶ {event.step_id}: {event.title}", style="bold"))
-            self._mark(event.step_id, "running")
-        elif isinstance(event, StepDone):
-            bar.advance(1)
-            log.write(
-                Text(
-                    f"✔ {event.step_id}: {event.summary} ({event.seconds:.1f}s)",
-                    style="green" if event.changed else "dim",
-                )
-            )
-            self._mark(event.step_id, "changed" if event.changed else "unchanged")
-        elif isinstance(event, StepFailed):
-            log.write(Text(f"✘ {event.step_id}: {event.error}", style="bold red"))
-            self._mark(event.step_id, "failed")
-        elif isinstance(event, StepProgress):
-            status.update(progress_line(event))
-        elif isinstance(event, StepLog):
-            log.write(Text(f"  {event.step_id}: {event.message}", style="yellow" if event.level == "warning" else ""))
 
     def _done(self, error: str | None) -> None:
         self.finished = True

@@ -549,8 +549,9 @@ def test_gocryptfs_unlock_line_mounts_the_volume(tmp_path: Path) -> None:
 
 
 def test_sse_c_rotation_and_backup_commands_work_against_seaweedfs(tmp_path: Path, s3) -> None:
-    """The runbook's SSE-C key rotation block and its bucket-copy line, run as written with the
-    AWS CLI against a real SeaweedFS: objects read with the new key only, content intact."""
+    """The runbook's SSE-C key rotation block (``stackseal rotate object-keys``) and its bucket-copy
+    line (AWS CLI), run as written against a real SeaweedFS: objects read with the new key only,
+    content, Content-Type and user metadata intact."""
     require_tool("aws", "pip install awscli")
     import io
     import secrets as pysecrets
@@ -560,17 +561,17 @@ def test_sse_c_rotation_and_backup_commands_work_against_seaweedfs(tmp_path: Pat
     (tmp_path / "ak").write_text(s3.access_key)
     (tmp_path / "sk").write_text(s3.secret_key)
     buckets = [f"rb-{pysecrets.token_hex(4)}-{n}" for n in ("a", "b")]
-    _, out = _render(
-        tmp_path,
-        object_store={
-            "kind": "seaweedfs",
-            "sse": "sse-c",
-            "endpoint": s3.endpoint,
-            "buckets": buckets,
-            "access_key_file": str(tmp_path / "ak"),
-            "secret_key_file": str(tmp_path / "sk"),
-        },
-    )
+    store = {
+        "kind": "seaweedfs",
+        "sse": "sse-c",
+        "endpoint": s3.endpoint,
+        "buckets": buckets,
+        "access_key_file": str(tmp_path / "ak"),
+        "secret_key_file": str(tmp_path / "sk"),
+    }
+    _, out = _render(tmp_path, object_store=store)
+    answers = tmp_path / "stackseal.yaml"
+    answers.write_text(yaml.safe_dump({**BASE, "object_store": store}))
     old_key = base64.b64decode((out / "secrets" / "sse_c_key").read_text())
     client = s3.client()
     objects = {}
@@ -578,21 +579,32 @@ def test_sse_c_rotation_and_backup_commands_work_against_seaweedfs(tmp_path: Pat
         client.make_bucket(bucket)
         for name in ("x.txt", "dir/y.bin"):
             data = pysecrets.token_bytes(3000)
-            client.put_object(bucket, name, io.BytesIO(data), len(data), sse=SseCustomerKey(old_key))
+            client.put_object(
+                bucket,
+                name,
+                io.BytesIO(data),
+                len(data),
+                content_type="application/xml",
+                metadata={"x-amz-meta-origin": name},
+                sse=SseCustomerKey(old_key),
+            )
             objects[(bucket, name)] = data
     runbook = (out / "RUNBOOK.md").read_text()
-    rotate = subprocess.run(
-        ["bash", "-e", "-c", _shell_block(runbook, "**Object keys** (SSE-C)")],
-        cwd=out,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    block = _shell_block(runbook, "**Object keys** (SSE-C)")
+    assert "stackseal rotate object-keys" in block
+    env = dict(os.environ, STACKSEAL_ANSWERS=str(answers), PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    unset = subprocess.run(
+        ["bash", "-e", "-c", block], cwd=out, capture_output=True, text=True, env={**env, "STACKSEAL_ANSWERS": ""}
     )
+    assert unset.returncode != 0 and "set STACKSEAL_ANSWERS" in unset.stderr
+    rotate = subprocess.run(["bash", "-e", "-c", block], cwd=out, capture_output=True, text=True, timeout=300, env=env)
     assert rotate.returncode == 0, rotate.stderr[-2000:]
     new_key = base64.b64decode((out / "secrets" / "sse_c_key").read_text())
     assert new_key != old_key and not (out / "secrets" / "sse_c_key.new").exists()
     for (bucket, name), data in objects.items():
         assert client.get_object(bucket, name, ssec=SseCustomerKey(new_key)).read() == data
+        st = client.stat_object(bucket, name, ssec=SseCustomerKey(new_key))
+        assert st.content_type == "application/xml" and st.metadata.get("X-Amz-Meta-origin") == name
         with pytest.raises(Exception):  # noqa: B017 - any S3 refusal (S3Error or a decode error) proves the key is wrong
             client.get_object(bucket, name, ssec=SseCustomerKey(old_key)).read()
 

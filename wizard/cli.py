@@ -30,7 +30,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "apply": ("wizard.commands.apply_cmd", "render and execute the steps; resumes an interrupted run"),
     "verify": ("wizard.commands.verify_cmd", "run every encryption check with evidence (exit 1 on any FAIL)"),
     "dashboard": ("wizard.commands.dashboard_cmd", "live verification dashboard (Textual)"),
-    "rotate": ("wizard.commands.rotate_cmd", "rotate keys (backup-keys: re-wrap backup data keys)"),
+    "rotate": ("wizard.commands.rotate_cmd", "execute a key rotation (object-keys, backup-keys; journaled, resumable)"),
+    "migrate": ("wizard.commands.migrate_cmd", "re-encrypt existing objects / move a volume's data, with proof"),
     "bench": ("wizard.commands.bench_cmd", "measure the performance cost of encryption on this host"),
     "backup": ("wizard.commands.backup_cmd", "encrypted backups (create, list, verify, restore) and tested restores"),
 }

@@ -234,6 +234,9 @@ class S3Server(_Service):
     filer_url: str
     sse_kek_hex: str = field(repr=False)
     region: str = "us-east-1"
+    #: ``HOST:PORT.GRPCPORT`` of master and filer, as ``weed shell -master= -filer=`` wants them
+    master_shell: str = ""
+    filer_shell: str = ""
     process: ServerProcess | None = field(default=None, repr=False)
 
     def client(self):
@@ -321,6 +324,8 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
         master_url=f"http://127.0.0.1:{master}",
         filer_url=f"http://127.0.0.1:{filer}",
         sse_kek_hex=kek,
+        master_shell=f"127.0.0.1:{master}.{master_grpc}",
+        filer_shell=f"127.0.0.1:{filer}.{filer_grpc}",
         process=proc,
     )
     proc.start()

@@ -1,36 +1,43 @@
-"""Key rotation (``stackseal rotate backup-keys -c FILE``): one subcommand per kind of key.
+"""Key rotation, one subcommand per kind of key, e.g. ``stackseal rotate object-keys -c FILE`` (journaled, resumable).
 
-``backup-keys`` re-wraps every backup's data key with the current version of the plan's KMS key
-without re-encrypting any data: after ``rotate kms-key`` (a new transit key version), old
-ciphertexts of the data keys are replaced one manifest at a time (atomic), so the older key
-version can then be retired (``min_decryption_version``) without losing a backup.
+Why one command with a module per kind: each kind rotates a different thing with its own journal
+(``object-keys``: SSE-C objects copied from the old customer key to a new one; ``backup-keys``:
+every backup's data key re-wrapped with the current KMS key version, no data re-encrypted), but
+users find them in one place. Only the kinds that exist are registered, so ``--help`` never
+offers one that cannot run. Each module is imported for its arguments only; the work is imported
+when it runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+
+from wizard.errors import UsageError
+
+#: kind -> (module with add_arguments/run, one-line help)
+KINDS: dict[str, tuple[str, str]] = {
+    "object-keys": (
+        "wizard.commands.rotate_object_keys",
+        "SSE-C: copy every object from the old customer key to a new one",
+    ),
+    "backup-keys": (
+        "wizard.commands.rotate_backup_keys",
+        "re-wrap every backup's data key (no data is re-encrypted)",
+    ),
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="kind", metavar="KIND", parser_class=type(parser), required=True)
-    backup = sub.add_parser("backup-keys", help="re-wrap every backup's data key (no data is re-encrypted)")
-    backup.add_argument("-c", "--config", required=True, metavar="FILE", help="answers file (stackseal.yaml)")
-    backup.set_defaults(_rotate=_backup_keys)
-
-
-def _backup_keys(args: argparse.Namespace) -> int:
-    from wizard.backup.restore import rotate_keys
-    from wizard.commands.apply_cmd import load_checked
-    from wizard.commands.backup_cmd import key_wrapper
-    from wizard.steps.console import PlainRenderer
-
-    plan = load_checked(args.config)
-    changed = rotate_keys(plan, key_wrapper(plan), PlainRenderer())
-    for backup_id, old, new in changed:
-        print(f"{backup_id}: data key re-wrapped (key version {old} -> {new})")
-    print(f"{len(changed)} backup data keys re-wrapped; no backup data was re-encrypted.")
-    return 0
+    for kind, (module_name, help_text) in KINDS.items():
+        module = importlib.import_module(module_name)
+        cmd = sub.add_parser(kind, help=help_text, description=help_text)
+        module.add_arguments(cmd)
+        cmd.set_defaults(_rotate_module=module_name)
 
 
 def run(args: argparse.Namespace) -> int:
-    return int(args._rotate(args))
+    if not getattr(args, "kind", None):
+        raise UsageError(f"say what to rotate: one of {', '.join(KINDS)} (e.g. 'stackseal rotate object-keys -c FILE')")
+    return int(importlib.import_module(args._rotate_module).run(args) or 0)

@@ -19,6 +19,7 @@ one reaches a compose file, a Vault policy, a runbook shell block or a message.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -26,6 +27,9 @@ import msgspec
 
 from wizard.plan import validate as v
 from wizard.plan.messages import hint
+
+#: ``weed shell``'s address form: HOST:PORT, with the gRPC port after a dot when not PORT+10000.
+_HOST_PORT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}:[0-9]{1,5}(\.[0-9]{1,5})?$")
 
 CURRENT_VERSION = 1
 
@@ -96,6 +100,11 @@ class ObjectStoreAnswers(_Section):
     key_name: str = "stackseal-objects"
     #: Run MinIO KES (deprecated upstream, still works with the last images) for SSE-KMS.
     kes: bool = True
+    #: SeaweedFS master and filer (``HOST:PORT``, or ``HOST:PORT.GRPCPORT``) that ``migrate objects``
+    #: vacuums with ``weed shell`` (on PATH) so re-encrypted objects leave no plaintext needles;
+    #: ``None`` = run ``weed shell`` inside the rendered stack's seaweedfs container.
+    weed_master: str | None = None
+    weed_filer: str | None = None
 
     def __post_init__(self) -> None:
         creds = "object_store.access_key_file and secret_key_file"
@@ -112,6 +121,10 @@ class ObjectStoreAnswers(_Section):
         _optional_path(self.access_key_file, "access_key_file")
         _optional_path(self.secret_key_file, "secret_key_file")
         _optional_path(self.data_dir, "data_dir")
+        for name in ("weed_master", "weed_filer"):
+            value = getattr(self, name)
+            if value is not None and not _HOST_PORT_RE.match(value):
+                raise ValueError(f"{name}: '{value}' is not HOST:PORT or HOST:PORT.GRPCPORT (e.g. 127.0.0.1:9333)")
 
 
 class VaultAnswers(_Section):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from wizard.questions.model import Choice, Question
 from wizard.questions.rules import absolute, all_, default_kms, default_volume_backend, is_, vol
+from wizard.volumes.luks_device import NOT_OFFERED as LUKS_DEVICE_NOT_OFFERED
 
 KEY_QUESTIONS: tuple[Question, ...] = (
     # -- kms -------------------------------------------------------------------------------------
@@ -231,7 +232,7 @@ KEY_QUESTIONS: tuple[Question, ...] = (
                 "luks-device",
                 "LUKS device",
                 "formats a whole block device (destroys its content)",
-                unavailable=vol("luks-device"),
+                unavailable=lambda _facts: LUKS_DEVICE_NOT_OFFERED,
             ),
             Choice("host-fde", "Host disk encryption", "the host disk is already encrypted (you say so)"),
             Choice("none", "None", "data stays readable on disk (not recommended)"),

@@ -186,7 +186,7 @@ def collect(plan: Plan, store: SecretStore) -> Materials:
             material.sse_c_key,
             "SSE-C customer key (base64 of 32 bytes): every object read and write must send it",
             ("stackseal",),
-            "copy each object onto itself under the new key (aws s3 cp --recursive with --sse-c-copy-source-key; "
+            "copy each object onto itself under the new key with 'stackseal rotate object-keys' ("
             "RUNBOOK section 4), then retire the old key",
         )
 

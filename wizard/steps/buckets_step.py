@@ -9,58 +9,20 @@ creates the buckets and says so.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 from wizard.errors import OperationFailed
 from wizard.steps.base import Action, Facts, Step, StepCheck
 from wizard.steps.context import Context
 from wizard.steps.events import Emit, ProgressMeter, StepLog
-
-
-def _credential(ctx: Context, user_file: str | None, name: str) -> str | None:
-    path = ctx.plan.resolve(user_file) if user_file else ctx.secrets_dir / name
-    try:
-        return Path(path).read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        return None
-    except PermissionError:
-        raise OperationFailed(
-            f"{path}: permission denied reading the object store credentials; run as the user that owns it"
-        ) from None
+from wizard.stores.s3 import StoreUnreachable
 
 
 def s3_client(ctx: Context) -> Any | None:
     """A minio SDK client for the plan's endpoint; None while the credentials are not written yet."""
-    from minio import Minio
+    from wizard.stores.s3 import connect
 
-    store = ctx.plan.object_store
-    access = _credential(ctx, store.access_key_file, "s3_access_key")
-    secret = _credential(ctx, store.secret_key_file, "s3_secret_key")
-    if not access or not secret:
-        return None
-    url = urlparse(store.endpoint)
-    http_client = None
-    ca = ctx.secrets_dir / "store_ca.crt"
-    if url.scheme == "https" and ca.exists():
-        import urllib3
-
-        http_client = urllib3.PoolManager(
-            cert_reqs="CERT_REQUIRED",
-            ca_certs=str(ca),
-            timeout=urllib3.Timeout(10, 30),
-            retries=urllib3.Retry(total=2, backoff_factor=0.5),
-        )
-    elif url.scheme == "http":
-        import urllib3
-
-        http_client = urllib3.PoolManager(
-            timeout=urllib3.Timeout(10, 30), retries=urllib3.Retry(total=2, backoff_factor=0.5)
-        )
-    return Minio(
-        url.netloc, access_key=access, secret_key=secret, secure=url.scheme == "https", http_client=http_client
-    )
+    return connect(ctx.plan, ctx.secrets_dir)
 
 
 def wanted_rule(ctx: Context) -> Any | None:
@@ -98,29 +60,11 @@ def bucket_states(ctx: Context, client: Any) -> list[tuple[str, str]]:
     return states
 
 
-class StoreUnreachable(OperationFailed):
-    """Nothing answers at the endpoint (on a first apply: the store is not started yet)."""
-
-
 def _reach(ctx: Context, func: Any, *args: Any) -> Any:
     """Call the store; connection and credential problems become one line."""
-    from minio.error import S3Error
-    from urllib3.exceptions import HTTPError
+    from wizard.stores.s3 import reach
 
-    try:
-        return func(*args)
-    except S3Error as err:
-        if err.code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied"):
-            raise OperationFailed(
-                f"object store at {ctx.plan.object_store.endpoint} refuses the credentials ({err.code}); "
-                "check object_store.access_key_file / secret_key_file"
-            ) from None
-        raise OperationFailed(f"object store at {ctx.plan.object_store.endpoint}: {err.code}: {err.message}") from None
-    except (HTTPError, OSError) as err:
-        raise StoreUnreachable(
-            f"object store at {ctx.plan.object_store.endpoint} is not reachable ({type(err).__name__}); "
-            "is the stack running? ('docker compose ps')"
-        ) from None
+    return reach(ctx.plan.object_store.endpoint, func, *args)
 
 
 class BucketsStep(Step):

@@ -30,6 +30,10 @@ def get_backend(plan: Plan) -> VolumeBackend:
         from wizard.volumes.plain import PlainBackend
 
         return PlainBackend(name)
+    if name == "luks-device":
+        from wizard.volumes.luks_device import NOT_OFFERED
+
+        raise UsageError(f"volumes.backend: luks-device is {NOT_OFFERED}")
     raise UsageError(
         f"volumes.backend: '{name}' cannot be provisioned by apply yet; "
         "choose gocryptfs, luks-file, fscrypt, host-fde or none (see docs/provisioning.md)"
