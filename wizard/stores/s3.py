@@ -51,7 +51,7 @@ def read_secret_file(path: Path, what: str) -> str | None:
         raise UsageError(f"{path}: {what} is not text") from None
 
 
-def _credential(plan: Plan, secrets_dir: Path, user_file: str | None, name: str) -> str | None:
+def credential(plan: Plan, secrets_dir: Path, user_file: str | None, name: str) -> str | None:
     path = plan.resolve(user_file) if user_file else secrets_dir / name
     return read_secret_file(Path(path), "the object store credentials")
 
@@ -66,8 +66,8 @@ def connect(plan: Plan, secrets_dir: Path, pool: int = 10, read_timeout: float =
     from minio import Minio
 
     store = plan.object_store
-    access = _credential(plan, secrets_dir, store.access_key_file, "s3_access_key")
-    secret = _credential(plan, secrets_dir, store.secret_key_file, "s3_secret_key")
+    access = credential(plan, secrets_dir, store.access_key_file, "s3_access_key")
+    secret = credential(plan, secrets_dir, store.secret_key_file, "s3_secret_key")
     if not access or not secret:
         return None
     url = urlparse(store.endpoint)

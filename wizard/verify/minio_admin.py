@@ -23,12 +23,12 @@ def admin_client(ctx: VerifyContext) -> Any | None:
     from minio.credentials import StaticProvider
     from minio.minioadmin import MinioAdmin
 
-    from wizard.steps.buckets_step import _credential
+    from wizard.stores.s3 import credential
 
     store = ctx.plan.object_store
     steps = ctx.steps_ctx
-    access = _credential(steps, store.access_key_file, "s3_access_key")
-    secret = _credential(steps, store.secret_key_file, "s3_secret_key")
+    access = credential(ctx.plan, steps.secrets_dir, store.access_key_file, "s3_access_key")
+    secret = credential(ctx.plan, steps.secrets_dir, store.secret_key_file, "s3_secret_key")
     if not access or not secret:
         return None
     url = urlparse(store.endpoint)
