@@ -73,8 +73,8 @@ CHECKS: tuple[Check, ...] = (
         "object-store",
         "No unencrypted objects in the planned buckets",
         store.check_unencrypted_objects,
-        "re-encrypt the existing objects by copying each onto itself with SSE (S3 CopyObject, e.g. mc cp --enc-s3); "
-        "a bucket default only applies to new objects",
+        "re-encrypt the existing objects in place: stackseal migrate objects -c FILE (server-side copy with SSE, "
+        "verified, resumable); a bucket default only applies to new objects",
         refs.AT_REST,
         timeout=600,
     ),
@@ -160,7 +160,7 @@ CHECKS: tuple[Check, ...] = (
         "Canary object absent from the store's raw bytes",
         canary.check_object_store_canary,
         "the object store writes plaintext to disk: set bucket default encryption, put its data on an encrypted "
-        "volume ('stackseal apply'), then re-encrypt the existing objects (CopyObject with SSE) and vacuum old copies",
+        "volume ('stackseal apply'), then stackseal migrate objects -c FILE (re-encrypts in place and vacuums the old copies)",
         refs.AT_REST,
         timeout=600,
         periodic=False,
