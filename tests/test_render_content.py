@@ -443,8 +443,8 @@ def _section(runbook: str, start: str, end: str) -> str:
 @pytest.mark.parametrize("backend", ["gocryptfs", "luks-file", "fscrypt", "luks-device", "host-fde", "none"])
 def test_unlock_section_names_the_real_key_files(tmp_path: Path, backend: str) -> None:
     from wizard.errors import UsageError
-    from wizard.volumes import get_backend
     from wizard.kms import runtime_dir as kms_runtime_dir
+    from wizard.volumes import get_backend
     from wizard.volumes.keys import key_path
 
     volumes = {"backend": backend, "root": "/srv/kt"}

@@ -63,12 +63,15 @@ def all_materials(plan: Plan, secrets: SecretStore):  # -> Materials
 
     refuse_impossible(plan)
     mats = materials_mod.collect(plan, secrets)
+    # a preview (no KMS) has placeholders for stored secrets: the derived secret configs are
+    # secret themselves (never part of a public file), so they are placeholders too
+    preview = bool(getattr(secrets, "preview", False))
     # derived secret configs: rendered from the plan and the secrets, kept with them
     if plan.object_store.kind == "seaweedfs":
         mats.add(
             materials_mod.Material(
                 "seaweedfs_s3.json",
-                seaweedfs.s3_config(plan, mats),
+                b"<preview>" if preview else seaweedfs.s3_config(plan, mats),
                 True,
                 "SeaweedFS S3 identities" + (" and KMS provider" if plan.object_store.sse == "sse-kms" else ""),
                 ("seaweedfs",),
@@ -79,7 +82,7 @@ def all_materials(plan: Plan, secrets: SecretStore):  # -> Materials
             mats.add(
                 materials_mod.Material(
                     "seaweedfs_security.toml",
-                    seaweedfs.security_toml(plan, mats),
+                    b"<preview>" if preview else seaweedfs.security_toml(plan, mats),
                     True,
                     "SeaweedFS security.toml holding the SSE-S3 KEK",
                     ("seaweedfs",),
@@ -87,7 +90,11 @@ def all_materials(plan: Plan, secrets: SecretStore):  # -> Materials
                 )
             )
     if compat.uses_kes(plan):
-        config = yaml.safe_dump(kes.kes_config(plan, mats), sort_keys=False, default_flow_style=False, width=120)
+        config = (
+            "<preview>"
+            if preview
+            else yaml.safe_dump(kes.kes_config(plan, mats), sort_keys=False, default_flow_style=False, width=120)
+        )
         mats.add(
             materials_mod.Material(
                 "kes_config.yml",

@@ -19,7 +19,7 @@ def build_steps(plan: Plan) -> list[Step]:
     from wizard.steps.compose_step import ComposeUpStep
     from wizard.steps.engine_step import DockerEngineStep
     from wizard.steps.host_step import HostToolsStep
-    from wizard.steps.kms_step import KmsKeyStep, UnlockStep
+    from wizard.steps.kms_step import KmsKeyStep, UnlockStep, VaultAppRolesStep
     from wizard.steps.ports_step import PortsStep
     from wizard.steps.render_step import RenderStep
     from wizard.steps.volumes_step import VolumesStep
@@ -29,6 +29,7 @@ def build_steps(plan: Plan) -> list[Step]:
         *([KmsKeyStep()] if envelope else []),
         RenderStep(),
         *([UnlockStep()] if envelope else []),
+        *([VaultAppRolesStep()] if envelope and plan.kms.backend == "vault" else []),
         HostToolsStep(),
         DockerEngineStep(),
         VolumesStep(),

@@ -266,3 +266,32 @@ class UnlockStep(Step):
         for note in outcome.notes:
             emit(StepLog(self.id, note))
         return f"unwrapped {len(outcome.keys)} key(s) into {outcome.runtime_dir}"
+
+
+class VaultAppRolesStep(Step):
+    """``vault-approles``: the rendered policies written and one AppRole per consumer (kms.backend vault).
+
+    Why after ``unlock``: each consumer's role_id / secret_id is a secret render stored wrapped;
+    its plaintext is read from the runtime directory and registered as that role's own credential.
+    """
+
+    id = "vault-approles"
+    title = "Vault policies and AppRoles (least privilege)"
+
+    def check(self, ctx: Context) -> StepCheck:
+        from wizard.kms import get_backend
+        from wizard.kms.vault_roles import missing
+
+        todo = missing(ctx.plan, get_backend(ctx.plan))
+        if not todo:
+            return StepCheck("=", "every consumer's policy and AppRole is registered")
+        return StepCheck("~", f"{len(todo)} change(s) to policies and AppRoles", tuple(f"~ {t}" for t in todo))
+
+    def apply(self, ctx: Context, emit: Emit) -> str:
+        from wizard.kms import get_backend
+        from wizard.kms.vault_roles import apply
+
+        done = apply(ctx.plan, get_backend(ctx.plan))
+        for line in done:
+            emit(StepLog(self.id, line))
+        return f"{len(done)} policy/AppRole change(s)"
