@@ -8,6 +8,7 @@ import os
 import secrets
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import hvac
@@ -22,6 +23,15 @@ from wizard.steps.events import discard
 from wizard.steps.kms_step import VaultAppRolesStep
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the runtime tmpfs needs root")
+
+
+@pytest.fixture(autouse=True)
+def _wipe_runtime(tmp_path: Path) -> Iterator[None]:
+    """Every test leaves no tmpfs behind."""
+    yield
+    from wizard.kms import runtime
+
+    runtime.wipe(tmp_path / "run")
 
 
 def _setup(tmp_path: Path, openbao, object_store: dict) -> tuple:
