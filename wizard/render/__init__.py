@@ -126,7 +126,9 @@ def render_files(plan: Plan, secrets: SecretStore) -> dict[str, RenderedFile]:
     for item in mats.items.values():
         if item.external is None and not kms.envelope(plan):
             files[f"secrets/{item.name}"] = RenderedFile(item.value, SECRET_MODE, item.secret)
-    for path, content in vault_policies.policies(plan).items():
+    from wizard.render import aws_policies
+
+    for path, content in {**vault_policies.policies(plan), **aws_policies.policies(plan)}.items():
         files[path] = RenderedFile(content, PUBLIC_MODE, False)
     if plan.kms.backend == "vault" and plan.kms.vault.deploy:
         volume = next(v for v in layout.volume_specs(plan) if v.service == "openbao")
