@@ -670,7 +670,13 @@ def test_vault_by_hand_block_registers_working_approles(tmp_path: Path, openbao,
         tmp_path,
         project=project,
         object_store=store,
-        kms={"backend": "vault", "key_name": "mk", "vault": {"address": openbao.address}},
+        # the runtime directory is where the block reads the credentials; write_unwrapped fills secrets/
+        kms={
+            "backend": "vault",
+            "key_name": "mk",
+            "vault": {"address": openbao.address},
+            "runtime_dir": str(tmp_path / "stack" / "secrets"),
+        },
     )
     admin = openbao.client()  # what apply's kms-key step does: transit enabled, master key created
     if "transit/" not in admin.sys.list_mounted_secrets_engines()["data"]:

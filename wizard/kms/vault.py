@@ -142,9 +142,14 @@ class VaultBackend(KmsBackend):
             with self.errors("AppRole login"):
                 answer = client.auth.approle.login(role_id=role_id, secret_id=secret_id)
             self._token = answer["auth"]["client_token"]
-        elif v.deploy:
-            init = self.plan.output_path / "secrets" / INIT_FILE
-            if init.exists():
+        elif v.deploy:  # the stack's OpenBao: stackseal's admin AppRole, else the dev-grade root token file
+            from wizard.kms import openbao_init
+
+            secrets_dir = self.plan.output_path / "secrets"
+            with self.errors("admin AppRole login"):
+                self._token = openbao_init.admin_token(self.plan, secrets_dir)
+            init = secrets_dir / INIT_FILE
+            if self._token is None and init.exists():
                 self._token = json.loads(init.read_text(encoding="utf-8"))["root_token"]
         else:
             self._token = os.environ.get("VAULT_TOKEN") or os.environ.get("BAO_TOKEN")

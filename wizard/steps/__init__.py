@@ -41,7 +41,7 @@ def build_steps(plan: Plan) -> list[Step]:
     if plan.kms.backend == "vault" and not envelope:  # the stack's own OpenBao: after it runs
         from wizard.steps.kms_step import VaultKeyStep
 
-        steps.append(VaultKeyStep())
+        steps += [VaultKeyStep(), VaultAppRolesStep()]
     return steps
 
 
