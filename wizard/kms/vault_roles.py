@@ -77,7 +77,11 @@ def missing(plan: Any, backend: Any) -> list[str]:
             except hx.InvalidPath:
                 todo.append(f"create AppRole {role.name}")
                 continue
-            creds = _credentials(plan, role.consumer) if role.consumer != "unlock" else None
+            try:
+                creds = _credentials(plan, role.consumer)
+            except OperationFailed:  # not unwrapped yet (a plan before render/unlock): apply registers them
+                todo.append(f"register the credentials of {role.name}")
+                continue
             if creds:
                 if client.auth.approle.read_role_id(role.name)["data"]["role_id"] != creds[0]:
                     todo.append(f"set the role_id of {role.name}")

@@ -301,7 +301,15 @@ class VaultAppRolesStep(Step):
         from wizard.kms import get_backend
         from wizard.kms.vault_roles import missing
 
-        todo = missing(ctx.plan, get_backend(ctx.plan))
+        vault = ctx.plan.kms.vault
+        if vault.deploy and not ctx.compose_file().exists():
+            return StepCheck("+", "write policies and AppRoles once the stack's OpenBao runs")
+        try:
+            todo = missing(ctx.plan, get_backend(ctx.plan))
+        except OperationFailed:
+            if vault.deploy:  # not up, sealed or not initialised yet: kms-key (before this step) fixes that
+                return StepCheck("+", "write policies and AppRoles once the stack's OpenBao is unsealed")
+            raise
         if not todo:
             return StepCheck("=", "every consumer's policy and AppRole is registered")
         return StepCheck("~", f"{len(todo)} change(s) to policies and AppRoles", tuple(f"~ {t}" for t in todo))
