@@ -15,6 +15,7 @@ import json
 import os
 from typing import Any
 
+from wizard.credentials import BadCredential, read_credential
 from wizard.errors import OperationFailed
 from wizard.kms import openbao_init
 from wizard.steps.base import Step, StepCheck
@@ -29,7 +30,9 @@ def _token(ctx: Context) -> str | None:
     if vault.token_file:
         path = ctx.plan.resolve(vault.token_file)
         try:
-            return path.read_text(encoding="utf-8").strip()
+            return read_credential(ctx.plan, vault.token_file)  # the one validated reader
+        except BadCredential as err:
+            raise OperationFailed(f"kms.vault.token_file: {err}") from None
         except OSError as err:
             raise OperationFailed(f"kms.vault.token_file: cannot read {path} ({err.strerror})") from None
     if vault.deploy:

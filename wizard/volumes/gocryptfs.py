@@ -18,6 +18,7 @@ from pathlib import Path
 from wizard.errors import OperationFailed
 from wizard.layout import VolumeSpec
 from wizard.volumes.base import (
+    Requirement,
     VolumeBackend,
     VolumeState,
     ensure_empty_mount_point,
@@ -32,6 +33,10 @@ INSTALL = "apt-get install gocryptfs fuse3"
 class GocryptfsBackend(VolumeBackend):
     name = "gocryptfs"
     tools = (("gocryptfs", INSTALL), ("fusermount", INSTALL))
+    requires = (
+        Requirement("tool.gocryptfs", f"gocryptfs is not installed ({INSTALL})"),
+        Requirement("fuse", None, before_apply=True),
+    )
 
     def status(self, spec: VolumeSpec) -> VolumeState:
         entry = mount_entry(spec.mount_point)
