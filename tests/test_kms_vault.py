@@ -250,3 +250,14 @@ def test_hostile_secrets_and_runtime_paths_are_refused_in_one_line(tmp_path: Pat
         runtime.prepare(tmp_path / "link" / "run")
     assert "symbolic link" in str(err.value)
     assert not (real / "run").exists()
+
+
+def test_render_needs_the_kms_but_dry_run_does_not(tmp_path: Path) -> None:
+    down = f"http://127.0.0.1:{free_port()}"
+    answers = _answers(tmp_path, _vault_plan(tmp_path, down, "s.whatever"))
+    dry = stackseal("render", "-c", str(answers), "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "secrets/" not in dry.stdout.replace("secrets/.gitignore", ""), "no secret is a rendered file"
+    real = stackseal("render", "-c", str(answers))
+    assert real.returncode == 1 and len(real.stderr.strip().splitlines()) == 1, real.stderr
+    assert "not reachable" in real.stderr and not (tmp_path / "stack").exists(), "a refused render writes nothing"

@@ -203,8 +203,8 @@ def write(
     conflicts = [c for c in changes if c.action == "conflict"]
     if conflicts and not force:
         raise ConflictError(conflicts)
+    store.persist()  # first: a KMS that refuses to wrap leaves the disk unchanged (not even the directory)
     _check_out_dir(out)
-    store.persist()  # first: a KMS that refuses to wrap leaves the disk unchanged
     for change in changes:
         if change.action == "unchanged":
             continue
