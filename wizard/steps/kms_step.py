@@ -18,7 +18,7 @@ from typing import Any
 from wizard.credentials import BadCredential, read_credential
 from wizard.errors import OperationFailed
 from wizard.kms import openbao_init
-from wizard.steps.base import Step, StepCheck
+from wizard.steps.base import Facts, Step, StepCheck
 from wizard.steps.context import Context
 from wizard.steps.events import Emit, StepLog
 
@@ -268,18 +268,27 @@ class UnlockStep(Step):
     id = "unlock"
     title = "Keys unwrapped into the runtime directory"
 
-    def check(self, ctx: Context) -> StepCheck:
+    def read_facts(self, ctx: Context) -> Facts:
         from wizard.kms import runtime, runtime_dir
         from wizard.kms.unlock import expected_names
 
         directory = runtime_dir(ctx.plan)
         names = expected_names(ctx.plan)
-        have = runtime.present(directory, names)
-        missing = [n for n in names if n not in have]
+        return {
+            "dir": str(directory),
+            "memory_backed": runtime.is_memory_backed(directory),
+            "names": names,
+            "present": runtime.present(directory, names),
+        }
+
+    def decide(self, facts: Facts) -> StepCheck:
+        missing = [n for n in facts["names"] if n not in facts["present"]]
         if not missing:
-            return StepCheck("=", f"{len(names)} keys unlocked in {directory} (tmpfs)")
-        where = "" if runtime.is_memory_backed(directory) else f"; mount a tmpfs at {directory}"
-        return StepCheck("~", f"unwrap {len(missing)} key(s) into {directory}{where}", tuple(f"~ {n}" for n in missing))
+            return StepCheck("=", f"{len(facts['names'])} keys unlocked in {facts['dir']} (tmpfs)")
+        where = "" if facts["memory_backed"] else f"; mount a tmpfs at {facts['dir']}"
+        return StepCheck(
+            "~", f"unwrap {len(missing)} key(s) into {facts['dir']}{where}", tuple(f"~ {n}" for n in missing)
+        )
 
     def apply(self, ctx: Context, emit: Emit) -> str:
         from wizard.kms.unlock import unwrap_to_runtime
@@ -300,19 +309,24 @@ class VaultAppRolesStep(Step):
     id = "vault-approles"
     title = "Vault policies and AppRoles (least privilege)"
 
-    def check(self, ctx: Context) -> StepCheck:
+    def read_facts(self, ctx: Context) -> Facts:
         from wizard.kms import get_backend
         from wizard.kms.vault_roles import missing
 
         vault = ctx.plan.kms.vault
         if vault.deploy and not ctx.compose_file().exists():
-            return StepCheck("+", "write policies and AppRoles once the stack's OpenBao runs")
+            return {"waiting": "the stack's OpenBao runs", "todo": []}
         try:
-            todo = missing(ctx.plan, get_backend(ctx.plan))
+            return {"waiting": None, "todo": missing(ctx.plan, get_backend(ctx.plan))}
         except OperationFailed:
             if vault.deploy:  # not up, sealed or not initialised yet: kms-key (before this step) fixes that
-                return StepCheck("+", "write policies and AppRoles once the stack's OpenBao is unsealed")
+                return {"waiting": "the stack's OpenBao is unsealed", "todo": []}
             raise
+
+    def decide(self, facts: Facts) -> StepCheck:
+        if facts["waiting"]:
+            return StepCheck("+", f"write policies and AppRoles once {facts['waiting']}")
+        todo = facts["todo"]
         if not todo:
             return StepCheck("=", "every consumer's policy and AppRole is registered")
         return StepCheck("~", f"{len(todo)} change(s) to policies and AppRoles", tuple(f"~ {t}" for t in todo))
