@@ -138,15 +138,15 @@ def shares(plan: Any, secrets_dir: Path) -> list[str]:
 
 
 def admin_policy(plan: Any) -> str:
-    """stackseal's own admin policy on its OpenBao: the rendered admin policy plus the transit mount."""
+    """stackseal's own admin policy on its OpenBao: the rendered admin policy plus its mounts and auth methods."""
     from wizard.render import vault_policies
 
     rendered = vault_policies.policies(plan)[f"vault/policies/{plan.project}-admin.hcl"].decode()
-    mount = plan.kms.vault.transit_mount.strip("/")
-    return (
-        rendered + f'\npath "sys/mounts" {{\n  capabilities = ["read"]\n}}\npath "sys/mounts/{mount}" {{\n'
-        '  capabilities = ["create", "read", "update"]\n}\n'
-    )
+    v = plan.kms.vault
+    extra = ['path "sys/mounts" {\n  capabilities = ["read"]\n}', 'path "sys/auth" {\n  capabilities = ["read"]\n}']
+    for mount in sorted({v.transit_mount.strip("/"), v.kv_mount.strip("/")}):
+        extra.append(f'path "sys/mounts/{mount}" {{\n  capabilities = ["create", "read", "update"]\n}}')
+    return rendered + "\n# the stack's own OpenBao: stackseal manages its mounts\n" + "\n".join(extra) + "\n"
 
 
 def create_admin(plan: Any, client: Any, secrets_dir: Path) -> None:
