@@ -155,7 +155,10 @@ def test_render_unlock_lock_with_moto(tmp_path: Path, moto_server: str) -> None:
 
     assert run("render", "-c", str(answers)).returncode == 0
     out = tmp_path / "stack"
-    assert all(p.name.endswith(".wrapped.json") or p.name == ".gitignore" for p in (out / "secrets").iterdir())
+    assert all(
+        p.name.endswith(".wrapped.json") or p.name in (".gitignore", ".manifest-key")
+        for p in (out / "secrets").iterdir()
+    )
     result = run("unlock", "-c", str(answers), "--no-start")
     assert result.returncode == 0, result.stderr
     secret = (tmp_path / "run" / "s3_secret_key").read_bytes()

@@ -79,7 +79,10 @@ def test_vault_backed_stack_lock_unlock_reboot_and_stolen_disk(vault_stack: tupl
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     for step in ("kms-key", "unlock", "vault-approles"):
         assert step in result.stdout
-    assert all(p.name.endswith(".wrapped.json") or p.name == ".gitignore" for p in (out / "secrets").iterdir())
+    assert all(
+        p.name.endswith(".wrapped.json") or p.name in (".gitignore", ".manifest-key")
+        for p in (out / "secrets").iterdir()
+    )
     assert (
         subprocess.run(["stat", "-f", "-c", "%T", str(run)], capture_output=True, text=True).stdout.strip() == "tmpfs"
     )

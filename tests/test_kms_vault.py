@@ -143,7 +143,7 @@ def test_render_unlock_lock_round_trip_with_openbao(tmp_path: Path, openbao) -> 
     result = stackseal("render", "-c", str(answers))
     assert result.returncode == 0, result.stderr
     stored = sorted(p.name for p in (out / "secrets").iterdir())
-    assert stored and all(n.endswith(".wrapped.json") or n == ".gitignore" for n in stored), stored
+    assert stored and all(n.endswith(".wrapped.json") or n in (".gitignore", ".manifest-key") for n in stored), stored
     blob = json.loads((out / "secrets" / "s3_secret_key.wrapped.json").read_text())
     assert blob["backend"] == "vault" and blob["key_version"] == "1" and blob["created"]
     compose = yaml.safe_load((out / "compose.yaml").read_text())

@@ -129,15 +129,27 @@ def test_edited_secret_config_conflict_shows_no_diff(tmp_path: Path) -> None:
 
 
 def test_manifest_records_every_file_hash(tmp_path: Path) -> None:
+    """Public files by SHA-256; secret files by a keyed HMAC (no offline guessing); the manifest is 0600."""
+    import hashlib
+    import hmac
+
     out = tmp_path / "stack"
     writer.write(_plan(tmp_path), out)
     manifest = json.loads((out / writer.MANIFEST).read_text())
     files = manifest["files"]
-    on_disk = {p for p in _snapshot(out) if p != writer.MANIFEST}
+    internal = {writer.MANIFEST, writer.MANIFEST_KEY, ".stackseal/lock"}
+    on_disk = {p for p in _snapshot(out) if p not in internal}
     assert set(files) == on_disk
+    key = (out / writer.MANIFEST_KEY).read_bytes()
     for path, entry in files.items():
-        assert entry["sha256"] == sha256_file(out / path)
+        if entry["secret"]:
+            assert "sha256" not in entry
+            assert entry["hmac"] == hmac.new(key, (out / path).read_bytes(), hashlib.sha256).hexdigest()
+        else:
+            assert entry["sha256"] == sha256_file(out / path)
     assert files["secrets/neo4j_auth"]["secret"] is True and files["compose.yaml"]["secret"] is False
+    assert (out / writer.MANIFEST).stat().st_mode & 0o777 == 0o600
+    assert (out / writer.MANIFEST_KEY).stat().st_mode & 0o777 == 0o400
 
 
 def test_no_temp_files_are_left_behind(tmp_path: Path) -> None:

@@ -31,6 +31,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "unlock": ("wizard.commands.unlock_cmd", "unwrap the keys into the tmpfs runtime directory, open volumes, start"),
     "lock": ("wizard.commands.lock_cmd", "stop (--stop), close the volumes, wipe the runtime directory"),
     "keys": ("wizard.commands.keys_cmd", "the key inventory: what wraps each key and where its plaintext lives"),
+    "rotate": ("wizard.commands.rotate_cmd", "rotate keys (backup-keys: re-wrap backup data keys)"),
+    "bench": ("wizard.commands.bench_cmd", "measure the performance cost of encryption on this host"),
+    "backup": ("wizard.commands.backup_cmd", "encrypted backups (create, list, verify, restore) and tested restores"),
 }
 
 
@@ -69,7 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(module.run(args) or 0)
     except StacksealError as err:
-        print(f"stackseal: error: {err}", file=sys.stderr)
+        from wizard.plan.messages import one_line  # a path or value in a message never prints raw escapes
+
+        print(f"stackseal: error: {one_line(str(err), 4000)}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print("stackseal: interrupted", file=sys.stderr)

@@ -278,6 +278,14 @@ server.directories.logs=/logs
 """
 
 
+NEO4J_ADMIN = b"""#!/bin/sh
+# neo4j-admin as in the official image, run from the jars (this image has no bin/ scripts), so
+# stackseal's backups run the same command here: neo4j-admin database dump|load|... .
+export NEO4J_CONF="${NEO4J_CONF:-/var/lib/neo4j/conf}"
+exec java ${JAVA_OPTS:-} -cp '/var/lib/neo4j/lib/*' org.neo4j.cli.AdminTool "$@"
+"""
+
+
 def neo4j_jars() -> list[Path]:
     jars = sorted(NEO4J_LIB.glob("*.jar")) if NEO4J_LIB.is_dir() else []
     if not any("neo4j-bolt" in j.name for j in jars) or not any("launcher" in j.name for j in jars):
@@ -295,6 +303,7 @@ def neo4j_recipe() -> Recipe:
     entries = dirs("var/lib/neo4j", "var/lib/neo4j/lib", "startup", "data", "logs", "import", "backups", "plugins")
     entries += [Entry(f"var/lib/neo4j/lib/{jar.name}", "file", 0o644, source=jar) for jar in jars]
     entries.append(Entry("startup/docker-entrypoint.sh", "file", 0o755, data=NEO4J_ENTRYPOINT))
+    entries.append(Entry("usr/local/bin/neo4j-admin", "file", 0o755, data=NEO4J_ADMIN))
     entries.append(Entry("var/lib/neo4j/conf", "dir", 0o755))
     entries.append(Entry("var/lib/neo4j/conf/neo4j.conf", "file", 0o644, data=NEO4J_CONF))
     changes = [

@@ -89,11 +89,14 @@ def run(args: argparse.Namespace) -> int:
             print("Nothing was changed.")
             return 1
         print("", flush=True)
-        if sys.stdout.isatty():
-            with RichRenderer() as render:
-                result = runner.run(ctx, render)
-        else:
-            result = runner.run(ctx, PlainRenderer())
+        from wizard.fsutil import output_lock
+
+        with output_lock(ctx.out_dir):  # one run at a time per stack directory (render takes it too)
+            if sys.stdout.isatty():
+                with RichRenderer() as render:
+                    result = runner.run(ctx, render)
+            else:
+                result = runner.run(ctx, PlainRenderer())
         print(
             f"\nApply complete: {result.changed} steps changed something, "
             f"{len(result.outcomes) - result.changed} had nothing to do."

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from wizard.errors import OperationFailed, UsageError
-from wizard.fsutil import atomic_write
+from wizard.fsutil import MAX_SECRET_BYTES, atomic_write, read_below, read_secret_file
 from wizard.kms.base import Health, KmsBackend, WrappedBlob, utc_now
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
@@ -29,22 +29,6 @@ def check_name(name: str) -> None:
     """Secret names become file names and compose secret names: keep them boring."""
     if not _NAME_RE.match(name):
         raise ValueError(f"invalid secret name {name!r}")
-
-
-def read_secret_file(path: str) -> bytes:
-    """A secret file the user points to in the answers file (``*_file`` keys), stripped."""
-    file = Path(path)
-    try:
-        data = file.read_bytes()
-    except FileNotFoundError:
-        raise UsageError(f"{path}: secret file not found; create it or set the key to null to generate one") from None
-    except PermissionError:
-        raise UsageError(f"{path}: permission denied reading a secret file; fix its owner or mode") from None
-    except IsADirectoryError:
-        raise UsageError(f"{path}: is a directory, expected a secret file") from None
-    if not data.strip():
-        raise UsageError(f"{path}: secret file is empty; put the secret in it or set the key to null to generate one")
-    return data.strip()
 
 
 class LocalSecretStore:
@@ -67,8 +51,8 @@ class LocalSecretStore:
         if name in self._pending:
             return self._pending[name]
         path = self._path(name)
-        try:
-            return path.read_bytes()
+        try:  # no symlink below the stack directory is followed (secrets/ itself included)
+            return read_below(self.directory.parent, f"{self.directory.name}/{name}", MAX_SECRET_BYTES, "secret file")
         except (FileNotFoundError, NotADirectoryError):
             return None
         except PermissionError:
@@ -86,7 +70,7 @@ class LocalSecretStore:
         return value
 
     def read_external(self, path: str) -> bytes:
-        return read_secret_file(path)
+        return read_secret_file(path)  # regular file, bounded, never a FIFO or a device
 
     def pending(self) -> dict[str, bytes]:
         return dict(self._pending)

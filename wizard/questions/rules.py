@@ -13,8 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 from wizard.detect import Facts, volume_backend_ready, volume_backend_unavailable
-from wizard.plan import _PROJECT_RE as PROJECT_NAME  # the answers file's own rule, not a copy
 from wizard.plan import Plan, get_path
+from wizard.plan.validate import PROJECT as PROJECT_NAME  # the answers file's own rule, not a copy
 
 #: Volume backends a default may propose, best first (each only when all its requirements are met).
 PROPOSED_VOLUME_BACKENDS = ("gocryptfs", "fscrypt", "luks-file")
@@ -37,7 +37,7 @@ def default_project(facts: Facts) -> str | None:
     projects = facts.data("stack", "projects") or {}
     if len(projects) == 1:
         name = next(iter(projects))
-        return name if PROJECT_NAME.match(name) else None
+        return name if PROJECT_NAME.fullmatch(name) else None
     return None
 
 

@@ -144,6 +144,9 @@ def render_files(plan: Plan, secrets: SecretStore) -> dict[str, RenderedFile]:
 
         files["boot/stackseal-unlock.sh"] = RenderedFile(boot.script(plan), 0o755, False)
         files[f"boot/{boot.unit_name(plan)}"] = RenderedFile(boot.unit(plan, str(plan.output_path)), PUBLIC_MODE, False)
+    from wizard.backup.schedule import schedule_files
+
+    files.update({path: RenderedFile(content, PUBLIC_MODE, False) for path, content in schedule_files(plan).items()})
     listed = sorted([*files, "RUNBOOK.md"])
     files["RUNBOOK.md"] = RenderedFile(runbook.render_runbook(plan, mats, secrets, listed), PUBLIC_MODE, False)
     return dict(sorted(files.items()))

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from wizard import compat
 from wizard.errors import UsageError
+from wizard.fsutil import SECRET_SHAPES, check_secret_shape
 from wizard.kms.base import SecretStore
 from wizard.plan import Plan
 from wizard.render import material, tls
@@ -123,7 +124,10 @@ def collect(plan: Plan, store: SecretStore) -> Materials:
     ) -> Material:
         if user_file:
             path = str(plan.resolve(user_file))
-            return m.add(Material(name, store.read_external(path), True, purpose, consumers, rotation, external=path))
+            value = store.read_external(path)
+            if name in SECRET_SHAPES:  # an unrelated host file (/etc/shadow) is refused, never quoted
+                value = check_secret_shape(name, value, path)
+            return m.add(Material(name, value, True, purpose, consumers, rotation, external=path))
         return generated(name, factory, purpose, consumers, rotation)
 
     # -- Neo4j --------------------------------------------------------------------------------
@@ -311,7 +315,7 @@ def collect(plan: Plan, store: SecretStore) -> Materials:
         m.add(
             Material(
                 "gcp_credentials.json",
-                store.read_external(path),
+                check_secret_shape("gcp_credentials", store.read_external(path), path, "kms.gcp.credentials_file"),
                 True,
                 "GCP service-account key the in-stack KMS client uses",
                 ("kes", "seaweedfs"),
@@ -325,7 +329,9 @@ def collect(plan: Plan, store: SecretStore) -> Materials:
         m.add(
             Material(
                 "azure_client_secret",
-                store.read_external(path),
+                check_secret_shape(
+                    "azure_client_secret", store.read_external(path), path, "kms.azure.client_secret_file"
+                ),
                 True,
                 "Azure app client secret KES uses for Key Vault",
                 ("kes",),

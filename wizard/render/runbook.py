@@ -15,6 +15,7 @@ available; the test suite fails if the runbook names a subcommand ``wizard.cli``
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -156,10 +157,11 @@ def volume_key_files(plan: Plan) -> dict[str, str]:
 
 def _s3_access(plan: Plan, materials: Materials) -> dict[str, str]:
     """How a user reaches the object store from the host with the AWS CLI (credentials by file, never inline)."""
-    opts = f"--endpoint-url {plan.object_store.endpoint}"
+    opts = f"--endpoint-url {shlex.quote(plan.object_store.endpoint)}"
     if compat.uses_object_store_tls(plan) and "store_ca.crt" in materials:
         opts += " --ca-bundle secrets/store_ca.crt"
-    access, secret = materials["s3_access_key"].compose_file, materials["s3_secret_key"].compose_file
+    # shell-quoted: a user's *_file path is copied into a command line (validation already keeps it plain)
+    access, secret = (shlex.quote(materials[n].compose_file) for n in ("s3_access_key", "s3_secret_key"))
     return {
         "env": f"export AWS_ACCESS_KEY_ID=$(cat {access}) AWS_SECRET_ACCESS_KEY=$(cat {secret}) AWS_DEFAULT_REGION=us-east-1",
         "opts": opts,
@@ -209,5 +211,13 @@ def render_runbook(plan: Plan, materials: Materials, store: SecretStore, files: 
         "consumers": vault_policies.consumers(plan),
         "files": files,
         "warnings": [str(p) for p in compat.check_plan(plan) if p.level == "warning"],
+        "bench_lines": _bench_lines(plan),
     }
     return render_template("RUNBOOK.md.j2", **context)
+
+
+def _bench_lines(plan: Plan) -> list[str]:
+    """The measured overhead of the plan's own choices, when ``stackseal bench`` has run."""
+    from wizard.bench.report import choices_overhead, load
+
+    return choices_overhead(plan, load(plan.output_path))

@@ -10,9 +10,21 @@ stackseal wrote it, is never overwritten silently. Each file is classified first
 - ``conflict``: on disk, differs, and stackseal did not write it or the user edited it since.
 
 Any conflict makes :func:`write` refuse (exit 2) with a unified diff of each conflicting public
-file, unless ``force``. Secret files never get a diff. Every write is atomic (temp + rename);
-``<out_dir>/.stackseal-manifest.json`` records each written file's hash. Generated secrets are
-never regenerated (the secret store returns what exists); the ``secrets/`` directory is 0700.
+file, unless ``force``. Secret files never get a diff.
+
+Why the rest (stackseal runs as root, the output directory may be hostile or shared):
+- every read and write goes through :class:`wizard.fsutil.OutputDir`: no symlink inside the
+  output directory is ever followed; a symlinked ``secrets/`` or file is refused with one line;
+- :func:`write` holds :func:`wizard.fsutil.output_lock`, sweeps temp files a killed run left,
+  and writes secrets first, then the configs that embed them, then the files that name them
+  (compose, runbook), so no file ever names a secret that is not on disk yet;
+- the manifest (``<out>/.stackseal-manifest.json``, mode 0600) is written *before* the files
+  with both the old and the new hash of each file, then rewritten after: a render killed
+  half-way never makes the next one report a false conflict;
+- secret files are recorded with a keyed hash (HMAC-SHA256, per-stack key in
+  ``secrets/.manifest-key``), never a plain SHA-256 that would let anyone test guesses offline;
+- secret files' modes (0400) and the ``secrets/`` directory's (0700) are enforced on every run;
+- a full disk is reported for the render as a whole: which files were and were not written.
 """
 
 from __future__ import annotations
@@ -20,23 +32,32 @@ from __future__ import annotations
 import difflib
 import json
 import os
-import tempfile
-from dataclasses import dataclass
+import re
+import stat
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from wizard.errors import Refused, UsageError
-from wizard.fsutil import atomic_write, sha256_bytes
-from wizard.kms import secret_store as kms_store
+from wizard import kms
+from wizard.errors import OperationFailed, Refused, UsageError
+from wizard.fsutil import DiskFull, OutputDir, keyed_hash, output_lock, sha256_bytes
 from wizard.kms.base import SecretStore
 from wizard.kms.local import SECRET_DIR_MODE, LocalSecretStore
 from wizard.plan import Plan
+from wizard.plan.messages import one_line
 from wizard.render import RenderedFile, render_files
 
 MANIFEST = ".stackseal-manifest.json"
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
+MANIFEST_MODE = 0o600
+MANIFEST_KEY = "secrets/.manifest-key"
+#: Secret configs rendered *from* other secrets: written after them.
+DERIVED = ("secrets/kes_config.yml", "secrets/seaweedfs_s3.json", "secrets/seaweedfs_security.toml")
+#: Files that name secrets by path: written last.
+NAMING = ("compose.yaml", "RUNBOOK.md")
 
 Action = Literal["create", "update", "unchanged", "conflict"]
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -54,24 +75,75 @@ def secret_store_for(out_dir: Path) -> LocalSecretStore:
     return LocalSecretStore(Path(out_dir) / "secrets")
 
 
-def read_manifest(out_dir: Path) -> dict[str, str]:
-    """``{relative path: sha256}`` of what stackseal last wrote into ``out_dir``."""
+@dataclass
+class Manifest:
+    """What stackseal last wrote: per file, its hash (public) or keyed hash (secret)."""
+
+    entries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    key: bytes | None = None
+
+    def digest(self, content: bytes, secret: bool) -> dict[str, str]:
+        if secret and self.key:
+            return {"hmac": keyed_hash(self.key, content)}
+        return {"sha256": sha256_bytes(content)}
+
+    def accepts(self, rel: str, content: bytes) -> bool:
+        """Whether ``content`` is something stackseal wrote (or was about to write) at ``rel``."""
+        entry = self.entries.get(rel)
+        if entry is None:
+            return False
+        for candidate in [entry, *entry.get("previous", [])]:
+            if candidate.get("sha256") == sha256_bytes(content):
+                return True
+            if self.key and candidate.get("hmac") == keyed_hash(self.key, content):
+                return True
+        return False
+
+
+def _damaged(path: Path, why: str) -> UsageError:
+    return UsageError(
+        f"{path}: damaged manifest ({why}); move it away and run 'stackseal render --force' to rebuild it"
+    )
+
+
+def _valid_digest(entry: Any) -> bool:
+    return isinstance(entry, dict) and any(
+        isinstance(entry.get(k), str) and _HEX64.fullmatch(entry[k]) for k in ("sha256", "hmac")
+    )
+
+
+def read_manifest(out_dir: Path) -> Manifest:
+    """The manifest of ``out_dir`` (empty when nothing was written yet); a wrong shape is one line."""
     path = Path(out_dir) / MANIFEST
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, NotADirectoryError):  # nothing written yet (or out_dir is a file: precheck says so)
-        return {}
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise UsageError(
-            f"{path}: damaged manifest; move it away and run 'stackseal render --force' to rebuild it"
-        ) from None
-    except OSError as err:  # a directory in its place, unreadable: one line, not a traceback
-        raise UsageError(
-            f"{path}: cannot read the manifest ({err.strerror}); move it away and run "
-            "'stackseal render --force' to rebuild it"
-        ) from None
-    files = data.get("files", {}) if isinstance(data, dict) else {}
-    return {k: v["sha256"] for k, v in files.items() if isinstance(v, dict) and "sha256" in v}
+        with OutputDir(Path(out_dir)) as out:
+            info = out.lstat(MANIFEST)
+            if info is not None and stat.S_ISDIR(info.st_mode):
+                raise UsageError(
+                    f"{path}: cannot read the manifest (Is a directory); move it away and run "
+                    "'stackseal render --force' to rebuild it"
+                )
+            raw = out.read(MANIFEST, what="manifest")
+            key = out.read(MANIFEST_KEY, 4096, what="manifest key") if raw is not None else None
+    except NotADirectoryError:
+        return Manifest()
+    if raw is None:
+        return Manifest()
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise _damaged(path, "not JSON") from None
+    if not isinstance(data, dict) or not isinstance(data.get("files"), dict):
+        raise _damaged(path, "no 'files' mapping")
+    entries: dict[str, dict[str, Any]] = {}
+    for rel, entry in data["files"].items():
+        if not isinstance(rel, str) or not _valid_digest(entry):
+            raise _damaged(path, "an entry without a hash")
+        previous = entry.get("previous", [])
+        if not isinstance(previous, list) or not all(_valid_digest(p) for p in previous):
+            raise _damaged(path, "an entry with a bad 'previous' list")
+        entries[rel] = entry
+    return Manifest(entries, key.strip() if key else None)
 
 
 def stale_files(files: dict[str, RenderedFile], out_dir: Path) -> list[str]:
@@ -80,26 +152,43 @@ def stale_files(files: dict[str, RenderedFile], out_dir: Path) -> list[str]:
     They are left in place (a key or a config someone may still need is never deleted by a
     render) and stay in the manifest, so rendering them again later is an update, not a conflict.
     """
+    manifest = read_manifest(out_dir)
     stale = []
-    for rel, digest in read_manifest(out_dir).items():
-        if rel in files:
-            continue
-        try:
-            if sha256_bytes((Path(out_dir) / rel).read_bytes()) == digest:
+    with OutputDir(Path(out_dir)) as out:
+        for rel in manifest.entries:
+            if rel in files:
+                continue
+            try:
+                content = out.read(rel)
+            except (UsageError, OSError):
+                continue
+            if content is not None and manifest.accepts(rel, content):
                 stale.append(rel)
-        except OSError:
-            continue
     return sorted(stale)
 
 
-def _manifest_bytes(files: dict[str, RenderedFile], stale: dict[str, str] | None = None) -> bytes:
-    entries = {
-        path: {"sha256": sha256_bytes(f.content), "mode": oct(f.mode), "secret": f.secret} for path, f in files.items()
-    }
-    for path, digest in (stale or {}).items():
-        entries[path] = {"sha256": digest, "stale": True}
+def _manifest_bytes(
+    files: dict[str, RenderedFile], manifest: Manifest, stale: list[str], previous: dict[str, list[dict]] | None = None
+) -> bytes:
+    entries: dict[str, dict[str, Any]] = {}
+    for path, f in files.items():
+        entry: dict[str, Any] = {**manifest.digest(f.content, f.secret), "mode": oct(f.mode), "secret": f.secret}
+        if previous and previous.get(path):
+            entry["previous"] = previous[path]
+        entries[path] = entry
+    for path in stale:
+        old = manifest.entries[path]
+        entries[path] = {k: old[k] for k in ("sha256", "hmac", "previous") if k in old} | {"stale": True}
     doc = {"version": MANIFEST_VERSION, "written_by": "stackseal", "files": dict(sorted(entries.items()))}
     return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _printable(text: str) -> str:
+    """A file on disk may hold terminal escapes: a diff shows them escaped, never raw."""
+    return _CONTROL.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)
 
 
 def _diff(path: str, old: bytes, new: bytes) -> str:
@@ -107,12 +196,14 @@ def _diff(path: str, old: bytes, new: bytes) -> str:
         old_text, new_text = old.decode(), new.decode()
     except UnicodeDecodeError:
         return f"(binary file {path} differs)\n"
-    return "".join(
-        difflib.unified_diff(
-            old_text.splitlines(keepends=True),
-            new_text.splitlines(keepends=True),
-            fromfile=f"{path} (on disk)",
-            tofile=f"{path} (rendered)",
+    return _printable(
+        "".join(
+            difflib.unified_diff(
+                old_text.splitlines(keepends=True),
+                new_text.splitlines(keepends=True),
+                fromfile=f"{path} (on disk)",
+                tofile=f"{path} (rendered)",
+            )
         )
     )
 
@@ -143,43 +234,49 @@ def _precheck_out_dir(out_dir: Path) -> None:
         raise UsageError(f"{out_dir}: not writable ({probe} is not writable); {_HINT}")
 
 
-def _check_out_dir(out_dir: Path) -> None:
-    """Create the output directory and prove a file can be made there, before any real write."""
-    hint = _HINT
-    try:  # root passes os.access everywhere: really try (read-only mounts, /proc, full disks)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=".stackseal-probe-", dir=out_dir)
-        os.close(fd)
-        os.unlink(name)
-    except OSError as err:
-        raise UsageError(f"{out_dir}: not writable ({err.strerror}); {hint}") from None
+def _refuse_symlinked_secrets(out: OutputDir) -> None:
+    info = out.lstat("secrets")
+    if info is not None and not stat.S_ISDIR(info.st_mode):
+        what = "a symbolic link" if stat.S_ISLNK(info.st_mode) else "not a directory"
+        raise UsageError(
+            f"{out.root / 'secrets'}: is {what}; stackseal never writes secrets through it, "
+            "replace it by a real directory (mode 0700)"
+        )
 
 
 def classify(files: dict[str, RenderedFile], out_dir: Path) -> list[FileChange]:
-    """Compare rendered files with what is on disk (reads only)."""
+    """Compare rendered files with what is on disk (reads only, never through a symlink)."""
     manifest = read_manifest(out_dir)
     changes = []
-    for rel, rendered in files.items():
-        path = out_dir / rel
-        try:
-            current = path.read_bytes()
-        except (FileNotFoundError, NotADirectoryError):
-            changes.append(FileChange(rel, "create", None, rendered.secret))
-            continue
-        except PermissionError:
-            raise UsageError(f"{path}: permission denied reading it; run as the user that rendered the stack") from None
-        except IsADirectoryError:
-            raise UsageError(
-                f"{path}: is a directory where stackseal writes a file; move it away and run again"
-            ) from None
-        if current == rendered.content:
-            changes.append(FileChange(rel, "unchanged", None, rendered.secret))
-        elif manifest.get(rel) == sha256_bytes(current):
-            diff = None if rendered.secret else _diff(rel, current, rendered.content)
-            changes.append(FileChange(rel, "update", diff, rendered.secret))
-        else:
-            diff = None if rendered.secret else _diff(rel, current, rendered.content)
-            changes.append(FileChange(rel, "conflict", diff, rendered.secret))
+    with OutputDir(Path(out_dir)) as out:
+        _refuse_symlinked_secrets(out)
+        for rel, rendered in files.items():
+            path = Path(out_dir) / rel
+            info = out.lstat(rel)
+            if info is None:
+                changes.append(FileChange(rel, "create", None, rendered.secret))
+                continue
+            if stat.S_ISLNK(info.st_mode):
+                raise UsageError(
+                    f"{path}: is a symbolic link; stackseal never reads or writes through symlinks in the "
+                    "output directory; remove it and run again"
+                )
+            if stat.S_ISDIR(info.st_mode):
+                raise UsageError(f"{path}: is a directory where stackseal writes a file; move it away and run again")
+            try:
+                current = out.read(rel, what="file stackseal writes")
+            except PermissionError:
+                raise UsageError(
+                    f"{path}: permission denied reading it; run as the user that rendered the stack"
+                ) from None
+            if current is None:
+                changes.append(FileChange(rel, "create", None, rendered.secret))
+            elif current == rendered.content:
+                changes.append(FileChange(rel, "unchanged", None, rendered.secret))
+            else:
+                action: Action = "update" if manifest.accepts(rel, current) else "conflict"
+                diff = None if rendered.secret else _diff(rel, current, rendered.content)
+                changes.append(FileChange(rel, action, diff, rendered.secret))
     return changes
 
 
@@ -187,8 +284,17 @@ def preview(plan: Plan, out_dir: Path | str | None = None, store: SecretStore | 
     """What :func:`write` would do, without writing anything (new secrets stay in memory)."""
     out = Path(out_dir) if out_dir is not None else plan.output_path
     _refuse_non_directory(out)  # an output path that is a file: one line, as in write()
-    files = render_files(plan, store or kms_store(plan, out, preview=True))
+    files = render_files(plan, store or kms.secret_store(plan, out, preview=True))
     return classify(files, out)
+
+
+def _write_rank(rel: str) -> int:
+    """Secrets, then configs derived from them, then other files, then the files naming them."""
+    if rel in NAMING:
+        return 3
+    if rel in DERIVED:
+        return 1
+    return 0 if rel.startswith("secrets/") else 2
 
 
 def write(
@@ -197,35 +303,76 @@ def write(
     """Render and write every artifact into ``out_dir``; refuses on conflicts unless ``force``."""
     out = Path(out_dir) if out_dir is not None else plan.output_path
     _precheck_out_dir(out)
-    store = store or kms_store(plan, out)
-    files = render_files(plan, store)  # pure: refusals happen before anything is created
-    changes = classify(files, out)
-    conflicts = [c for c in changes if c.action == "conflict"]
-    if conflicts and not force:
-        raise ConflictError(conflicts)
-    getattr(store, "wrap_pending", lambda: None)()  # a KMS that refuses to wrap leaves the disk untouched
-    _check_out_dir(out)
-    store.persist()
-    for change in changes:
-        if change.action == "unchanged":
-            continue
-        rendered = files[change.path]
-        target = out / change.path
-        if change.path.startswith("secrets/"):
-            _secrets_dir(out)
-        atomic_write(target, rendered.content, mode=rendered.mode)
-    previous = read_manifest(out)
-    manifest = _manifest_bytes(files, {rel: previous[rel] for rel in stale_files(files, out)})
-    manifest_path = out / MANIFEST
-    if not manifest_path.exists() or manifest_path.read_bytes() != manifest:
-        atomic_write(manifest_path, manifest, mode=0o644)
+    if store is None and kms.envelope(plan):  # wrap before anything is created: a KMS refusal leaves nothing
+        store = kms.secret_store(plan, out)
+        classify(render_files(plan, store), out)
+        getattr(store, "wrap_pending", lambda: None)()
+    elif store is None:  # validate before anything is created: a refused plan leaves no directory behind
+        classify(render_files(plan, secret_store_for(out)), out)
+    with output_lock(out), OutputDir(out, create=True) as od:
+        od.sweep_temp()
+        store = store or secret_store_for(out)
+        files = render_files(plan, store)  # under the lock: a concurrent run cannot generate other secrets
+        changes = classify(files, out)
+        conflicts = [c for c in changes if c.action == "conflict"]
+        if conflicts and not force:
+            raise ConflictError(conflicts)
+        manifest = read_manifest(out)
+        od.ensure_dir("secrets", SECRET_DIR_MODE)
+        if manifest.key is None:
+            key = os.urandom(32).hex().encode()
+            _write_all(od, [(MANIFEST_KEY, key, 0o400)], out)
+            manifest.key = key
+        todo = sorted((c for c in changes if c.action != "unchanged"), key=lambda c: (_write_rank(c.path), c.path))
+        stale = stale_files(files, out)
+        previous: dict[str, list[dict]] = {}
+        for c in todo:
+            if c.path in manifest.entries:
+                old = manifest.entries[c.path]
+                previous[c.path] = [{k: old[k] for k in ("sha256", "hmac") if k in old}]
+        if todo:  # the intent: old and new hashes, so a kill from here on leaves no false conflict
+            _write_all(od, [(MANIFEST, _manifest_bytes(files, manifest, stale, previous), MANIFEST_MODE)], out)
+        _write_all(od, [(c.path, files[c.path].content, files[c.path].mode) for c in todo], out)
+        _enforce_secret_modes(od, files)
+        store.persist()  # remote backends keep their authoritative copy; local files already exist
+        final = _manifest_bytes(files, manifest, stale)
+        if od.read(MANIFEST, what="manifest") != final:
+            _write_all(od, [(MANIFEST, final, MANIFEST_MODE)], out)
+        od.chmod(MANIFEST, MANIFEST_MODE)
     return changes
 
 
-def _secrets_dir(out: Path) -> None:
-    directory = out / "secrets"
-    directory.mkdir(parents=True, exist_ok=True, mode=SECRET_DIR_MODE)
-    os.chmod(directory, SECRET_DIR_MODE)
+def _enforce_secret_modes(od: OutputDir, files: dict[str, RenderedFile]) -> None:
+    """Modes are enforced on every run, not only on a write: rendered secrets get theirs, and any
+    other file in ``secrets/`` (volume keys, the manifest key) loses group and other access (0400)."""
+    for name in od.listdir("secrets"):
+        rel = f"secrets/{name}"
+        info = od.lstat(rel)
+        if info is None or not stat.S_ISREG(info.st_mode):
+            continue  # a symlink or a directory someone put there is never touched
+        if rel in files:
+            od.chmod(rel, files[rel].mode)
+        elif info.st_mode & 0o077:
+            od.chmod(rel, 0o400)
+
+
+def _write_all(od: OutputDir, items: list[tuple[str, bytes, int]], out: Path) -> None:
+    """Write ``items`` in order; a full disk is reported for all of them at once."""
+    done: list[str] = []
+    for rel, content, mode in items:
+        try:
+            od.write(rel, content, mode, dir_mode=SECRET_DIR_MODE if rel.startswith("secrets/") else 0o755)
+        except DiskFull:
+            left = [r for r, _, _ in items if r not in done]
+            raise OperationFailed(
+                one_line(
+                    f"{out}: disk full while rendering; written: {', '.join(done) or 'nothing'}; "
+                    f"not written: {', '.join(left)}; free space and run 'stackseal render' again "
+                    "(the manifest already knows the written files: no false conflict)",
+                    limit=4000,
+                )
+            ) from None
+        done.append(rel)
 
 
 class ConflictError(Refused):

@@ -1,0 +1,254 @@
+"""Backup pieces that need no server: the stream format, manifests, ids, schedule rendering."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shlex
+from pathlib import Path
+
+import pytest
+import yaml
+
+from wizard.backup import engine, schedule, stream
+from wizard.backup.manifest import Manifest, Part, dumps, loads
+from wizard.backup.repo import Repo, new_id
+from wizard.errors import OperationFailed, UsageError
+from wizard.kms.base import WrappedBlob
+from wizard.plan import load_plan
+
+
+@pytest.fixture(params=["age-cli", "pyrage"])
+def engine_choice(request, monkeypatch) -> str:
+    """Run a test with the age CLI doing the encryption, then with pyrage doing it."""
+    if request.param == "pyrage":
+        monkeypatch.setattr(stream, "age_cli", lambda: None)
+    else:
+        assert stream.age_cli(), "the age CLI is installed by tests/testbed/install.sh (Debian 'age')"
+    return request.param
+
+
+def test_stream_round_trip_hashes_the_plaintext(tmp_path: Path, engine_choice: str) -> None:
+    key = stream.new_data_key()
+    assert key.startswith(b"AGE-SECRET-KEY-1")
+    data = os.urandom(3_000_000)
+    with open(tmp_path / "part.age", "wb") as out:
+        sealed = stream.encrypt_to(io.BytesIO(data), out, key)
+    ct = (tmp_path / "part.age").read_bytes()
+    assert sealed.plaintext_sha256 == hashlib.sha256(data).hexdigest()
+    assert sealed.plaintext_bytes == len(data) and sealed.ciphertext_bytes == len(ct)
+    assert ct.startswith(b"age-encryption.org/v1\n")
+    back = io.BytesIO()
+    assert stream.decrypt_to(io.BytesIO(ct), back, key) == (len(data), sealed.plaintext_sha256)
+    assert back.getvalue() == data
+
+
+def test_stream_failure_of_the_source_kills_the_encryption(tmp_path: Path, engine_choice: str) -> None:
+    class Broken(io.RawIOBase):
+        def read(self, n: int = -1) -> bytes:
+            raise OperationFailed("the store went away")
+
+    with open(tmp_path / "part.age", "wb") as out, pytest.raises(OperationFailed, match="went away"):
+        stream.encrypt_to(Broken(), out, stream.new_data_key())
+
+
+def test_stream_refuses_wrong_key_tampering_truncation_and_overlong_plaintext() -> None:
+    key, other = stream.new_data_key(), stream.new_data_key()
+    out = io.BytesIO()
+    import pyrage
+
+    pyrage.encrypt_io(io.BytesIO(os.urandom(200_000)), out, [stream._recipient(key)])
+    ct = out.getvalue()
+    with pytest.raises(OperationFailed, match="does not open"):
+        stream.decrypt_to(io.BytesIO(ct), None, other)
+    flipped = bytearray(ct)
+    flipped[len(ct) // 2] ^= 1
+    with pytest.raises(OperationFailed, match="tampered"):
+        stream.decrypt_to(io.BytesIO(bytes(flipped)), None, key)
+    with pytest.raises(OperationFailed, match="truncated"):
+        stream.decrypt_to(io.BytesIO(ct[:-10]), None, key)
+    with pytest.raises(OperationFailed, match="more bytes than its manifest"):
+        stream.decrypt_to(io.BytesIO(ct), None, key, limit=1000)
+    with pytest.raises(OperationFailed, match="not an age identity"):
+        stream.decrypt_to(io.BytesIO(ct), None, b"not a key")
+
+
+def _manifest(**overrides) -> dict:
+    blob = WrappedBlob("vault", "transit/k", "1", b"vault:v1:xyz", "2026-12-01T00:00:00Z")
+    part = Part(
+        name="keys",
+        kind="keys",
+        file="keys.age",
+        plaintext_bytes=1,
+        plaintext_sha256="0" * 64,
+        ciphertext_bytes=2,
+    )
+    m = Manifest(
+        id=new_id(),
+        project="p",
+        created="t",
+        finished="t",
+        source={},
+        encryption={"format": "age", "data_key": blob.to_json()},
+        parts=[part],
+    )
+    doc = json.loads(dumps(m))
+    doc.update(overrides)
+    return doc
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        ({"format": "other"}, "not a stackseal backup"),
+        ({"format_version": 99}, "newer stackseal"),
+        ({"id": "../../etc"}, "not a backup id"),
+        ({"extra": 1}, "unknown field"),
+        ({"encryption": {"data_key": {"backend": "x"}}}, "malformed"),
+    ],
+)
+def test_hostile_manifests_are_refused_with_one_line(change, match) -> None:
+    with pytest.raises(OperationFailed, match=match) as info:
+        loads(json.dumps(_manifest(**change)).encode(), "m.json")
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "part",
+    [
+        {"file": "../x.age"},
+        {"name": "objects-../../x", "file": "objects-../../x.age", "kind": "objects"},
+        {"kind": "neo4j"},
+        {"plaintext_sha256": "zz"},
+        {"plaintext_bytes": -1},
+    ],
+)
+def test_hostile_parts_are_refused(part) -> None:
+    doc = _manifest()
+    doc["parts"][0].update(part)
+    with pytest.raises(OperationFailed, match="malformed"):
+        loads(json.dumps(doc).encode(), "m.json")
+    assert loads(json.dumps(_manifest()).encode(), "m.json").part("keys") is not None
+    with pytest.raises(OperationFailed, match="too large"):
+        loads(b" " * (2 << 20), "m.json")
+
+
+def test_what_parsing() -> None:
+    assert engine.parse_what(None) == ("neo4j", "objects", "keys")
+    assert engine.parse_what("keys, neo4j,keys") == ("keys", "neo4j")
+    with pytest.raises(UsageError, match="volumes is not one of"):
+        engine.parse_what("neo4j,volumes")
+
+
+def test_repo_refuses_symlinked_dir_and_bad_ids(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    os.symlink(tmp_path / "real", tmp_path / "link")
+    with pytest.raises(UsageError, match="symlink"):
+        Repo(tmp_path / "link").ensure()
+    repo = Repo(tmp_path / "b")
+    with pytest.raises(UsageError, match="not a backup id"):
+        repo.dir_of("..")
+    with pytest.raises(UsageError, match="no backup in"):
+        repo.latest()
+
+
+@pytest.mark.parametrize("dirname", ["plain", "with space", "pct%i", 'q"uote', "$(touch pwned)", "back\\slash"])
+def test_schedule_units_quote_hostile_paths(tmp_path: Path, dirname: str) -> None:
+    base = tmp_path / dirname
+    base.mkdir()
+    (base / "stackseal.yaml").write_text(yaml.safe_dump({"version": 1, "project": "p1"}))
+    files = schedule.schedule_files(load_plan(base / "stackseal.yaml"))
+    service = files["backup/stackseal-backup-p1.service"].decode()
+    config = str(base / "stackseal.yaml")
+    env_line = next(line for line in service.splitlines() if line.startswith("Environment="))
+    value = env_line[len("Environment=") :]
+    assert value.startswith('"') and value.endswith('"')
+    unquoted = value[1:-1].replace('\\"', '"').replace("\\\\", "\\").replace("%%", "%")
+    assert unquoted == f"STACKSEAL_CONFIG={config}"
+    assert "ExecStart=/usr/bin/env stackseal backup create -c ${STACKSEAL_CONFIG}" in service
+    cron = files["backup/stackseal-backup-p1.cron"].decode().splitlines()[-1]
+    assert cron.startswith("17 3 * * * root ")
+    command = cron[len("17 3 * * * root ") :].replace("\\%", "%")
+    words = shlex.split(command)
+    assert words[:5] == ["stackseal", "backup", "create", "-c", config]
+    timer = files["backup/stackseal-backup-p1.timer"].decode()
+    assert "OnCalendar=*-*-* 03:17:00" in timer and "Persistent=true" in timer
+
+
+def test_schedule_refuses_control_characters(tmp_path: Path) -> None:
+    base = tmp_path / "evil\nExecStart=rm"
+    base.mkdir()
+    (base / "stackseal.yaml").write_text(yaml.safe_dump({"version": 1, "project": "p1"}))
+    with pytest.raises(UsageError, match="control characters"):
+        schedule.schedule_files(load_plan(base / "stackseal.yaml"))
+
+
+def test_runbook_quotes_the_measured_overhead_of_the_plans_choices(tmp_path: Path) -> None:
+    from wizard.bench.common import Result
+    from wizard.bench.report import save, to_json
+    from wizard.kms.local import LocalSecretStore
+    from wizard.render import render_files
+
+    (tmp_path / "stackseal.yaml").write_text(
+        yaml.safe_dump({"version": 1, "project": "p1", "volumes": {"backend": "gocryptfs", "root": "/srv/x"}})
+    )
+    plan = load_plan(tmp_path / "stackseal.yaml")
+    store = LocalSecretStore(tmp_path / "s" / "secrets")
+    before = render_files(plan, store)["RUNBOOK.md"].content.decode()
+    assert "Measured on this host" not in before and "stackseal backup create" in before
+    results = [
+        Result("volumes", "plain write", 400.0, "MB/s"),
+        Result("volumes", "gocryptfs write", 100.0, "MB/s", baseline="plain write"),
+        Result("volumes", "fscrypt write", 20.0, "MB/s", baseline="plain write"),
+    ]
+    save(plan.output_path, to_json(results, "host1"))
+    after = render_files(plan, store)["RUNBOOK.md"].content.decode()
+    assert "volumes (gocryptfs) write: 100 MB/s (+300% time vs a plain directory)" in after
+    assert "fscrypt" not in after.split("Measured on this host")[1].split("By hand")[0]
+
+
+def test_a_kms_that_does_not_wrap_is_refused_before_anything_is_read(tmp_path: Path) -> None:
+    class Plaintext:
+        backend = "local"
+        envelope = False
+
+        def wrap_many(self, plaintexts):
+            return {n: WrappedBlob("local", "none", None, v, "t") for n, v in plaintexts.items()}
+
+    class Leaky(Plaintext):
+        envelope = True
+
+    (tmp_path / "stackseal.yaml").write_text(yaml.safe_dump({"version": 1, "project": "p1"}))
+    plan = load_plan(tmp_path / "stackseal.yaml")
+    with pytest.raises(UsageError, match="passphrase_file"):
+        engine.create(plan, Plaintext(), what=("keys",))
+    with pytest.raises(OperationFailed, match="unwrapped"):
+        engine.create(plan, Leaky(), what=("keys",))
+    assert engine.repo_of(plan).ids() == []
+
+
+def test_one_writer_at_a_time_and_leftovers_are_cleaned(tmp_path: Path) -> None:
+    (tmp_path / "stackseal.yaml").write_text(yaml.safe_dump({"version": 1, "project": "p1"}))
+    plan = load_plan(tmp_path / "stackseal.yaml")
+    repo = engine.repo_of(plan)
+    repo.ensure()
+    stale = repo.root / ".restore-deadbeef"
+    stale.mkdir()
+    (stale / "neo4j").write_bytes(b"plaintext left by a killed restore")
+    (repo.root / ".incomplete-20260101T000000.000000Z-abcdef").mkdir()
+    with repo.locked("test"):
+        assert not stale.exists() and not list(repo.root.glob(".incomplete-*"))
+        with pytest.raises(OperationFailed, match="another stackseal backup operation is running"):
+            engine.create(plan, object(), what=("keys",))  # type: ignore[arg-type]
+
+
+def test_a_symlinked_lock_file_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "stackseal.yaml").write_text(yaml.safe_dump({"version": 1, "project": "p1"}))
+    plan = load_plan(tmp_path / "stackseal.yaml")
+    repo = engine.repo_of(plan)
+    repo.ensure()
+    os.symlink("/etc/passwd", repo.root / ".lock")
+    with pytest.raises(OperationFailed, match="cannot be opened safely"):
+        engine.create(plan, object(), what=("keys",))  # type: ignore[arg-type]

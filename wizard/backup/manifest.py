@@ -1,0 +1,132 @@
+"""The manifest of one backup: what was backed up, how big, its SHA-256, and the wrapped data key.
+
+Why JSON with a format version and strict parsing: a manifest is read back by a later stackseal
+(``FORMAT_VERSION`` says which), by scripts (``backup list --json``) and by a restore that must
+not trust it blindly — a backup directory is hostile input. Parsing refuses unknown fields, part
+files outside the backup directory and absurd sizes, so a tampered manifest stops with one line.
+
+The manifest is not secret and not encrypted: it holds hashes of the plaintext (SHA-256 of data
+with at least a 64-bit random key inside, never guessable) and the data key only as the KMS's
+ciphertext (a :class:`wizard.kms.base.WrappedBlob`: backend, key id, key version).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Literal
+
+import msgspec
+
+from wizard.errors import OperationFailed
+from wizard.kms.base import WrappedBlob
+
+FORMAT = "stackseal-backup"
+FORMAT_VERSION = 1
+#: A manifest is a few KB; refuse to parse anything far bigger (hostile backup directory).
+MAX_MANIFEST_BYTES = 1 << 20
+
+ID_RE = re.compile(r"^\d{8}T\d{6}\.\d{6}Z-[0-9a-f]{6}$")
+PART_RE = re.compile(r"^(neo4j|keys|objects-[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])$")
+_SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+
+PartKind = Literal["neo4j", "objects", "keys"]
+
+
+class Part(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """One encrypted file of the backup."""
+
+    name: str  # neo4j | keys | objects-<bucket>
+    kind: PartKind
+    file: str  # <name>.age, inside the backup directory
+    plaintext_bytes: int
+    plaintext_sha256: str
+    ciphertext_bytes: int
+    items: int = 1  # objects in a bucket, files in keys, 1 for a dump
+    #: what the part holds (format of the plaintext, database, bucket, method); never a secret
+    detail: dict[str, Any] = msgspec.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not PART_RE.match(self.name) or self.file != f"{self.name}.age":
+            raise ValueError(f"part {self.name!r}: not a part name stackseal writes")
+        if not self.name.startswith(self.kind):
+            raise ValueError(f"part {self.name!r}: kind {self.kind!r} does not match")
+        for number in (self.plaintext_bytes, self.ciphertext_bytes, self.items):
+            if number < 0 or number > 1 << 50:
+                raise ValueError(f"part {self.name!r}: size out of range")
+        if not _SHA_RE.match(self.plaintext_sha256):
+            raise ValueError(f"part {self.name!r}: not a SHA-256")
+
+
+class Manifest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The whole manifest (``manifest.json``)."""
+
+    format: str = FORMAT
+    format_version: int = FORMAT_VERSION
+    id: str
+    project: str
+    created: str  # ISO 8601 UTC, when the backup started
+    finished: str
+    #: where the data came from: neo4j edition/image/method, object store endpoint/kind
+    source: dict[str, Any]
+    #: {"format": "age", "identity": "X25519", "data_key": WrappedBlob JSON}
+    encryption: dict[str, Any]
+    parts: list[Part]
+    #: Neo4j node/relationship counts when the backup was taken (None: not reachable)
+    counts: dict[str, int] | None = None
+
+    def __post_init__(self) -> None:
+        if self.format != FORMAT:
+            raise ValueError(f"not a stackseal backup manifest (format {self.format!r})")
+        if self.format_version > FORMAT_VERSION:
+            raise ValueError(
+                f"format_version {self.format_version} was written by a newer stackseal; upgrade stackseal"
+            )
+        if not ID_RE.match(self.id):
+            raise ValueError(f"id {self.id!r} is not a backup id")
+        names = [p.name for p in self.parts]
+        if len(set(names)) != len(names):
+            raise ValueError("a part is listed twice")
+
+    @property
+    def data_key(self) -> WrappedBlob:
+        return WrappedBlob.from_json(self.encryption.get("data_key"))
+
+    def with_data_key(self, blob: WrappedBlob) -> Manifest:
+        """A copy whose data key is ``blob`` (key rotation re-wraps, data stays as it is)."""
+        return msgspec.structs.replace(self, encryption={**self.encryption, "data_key": blob.to_json()})
+
+    def part(self, name: str) -> Part | None:
+        return next((p for p in self.parts if p.name == name), None)
+
+    @property
+    def plaintext_bytes(self) -> int:
+        return sum(p.plaintext_bytes for p in self.parts)
+
+    @property
+    def ciphertext_bytes(self) -> int:
+        return sum(p.ciphertext_bytes for p in self.parts)
+
+
+def dumps(manifest: Manifest) -> bytes:
+    """Deterministic, human-readable JSON."""
+    return json.dumps(msgspec.to_builtins(manifest), indent=2, sort_keys=True).encode("utf-8") + b"\n"
+
+
+def loads(data: bytes, where: str) -> Manifest:
+    """Parse a manifest; anything malformed is one line naming ``where``."""
+    if len(data) > MAX_MANIFEST_BYTES:
+        raise OperationFailed(f"{where}: manifest too large; not a stackseal backup")
+    try:
+        manifest = msgspec.json.decode(data, type=Manifest, strict=True)
+        manifest.data_key  # noqa: B018 - parse the wrapped key now, not halfway through a restore
+        return manifest
+    except (msgspec.ValidationError, msgspec.DecodeError) as err:
+        raise OperationFailed(f"{where}: manifest is malformed ({_short(err)}); the backup cannot be trusted") from None
+    except OperationFailed as err:
+        raise OperationFailed(f"{where}: {err}") from None
+
+
+def _short(err: Exception) -> str:
+    text = str(err).replace("`", "")
+    return text if len(text) < 160 else text[:157] + "..."
