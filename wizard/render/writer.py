@@ -309,6 +309,8 @@ def write(
         getattr(store, "wrap_pending", lambda: None)()
     elif store is None:  # validate before anything is created: a refused plan leaves no directory behind
         classify(render_files(plan, secret_store_for(out)), out)
+    else:  # a caller's store: validate with a preview (nothing persisted, no KMS call)
+        classify(render_files(plan, kms.secret_store(plan, out, preview=True)), out)
     with output_lock(out), OutputDir(out, create=True) as od:
         od.sweep_temp()
         store = store or secret_store_for(out)
