@@ -25,7 +25,18 @@ CASES = Path(__file__).resolve().parent / "step_cases"
 #: The stages whose rules are tested as data (facts in, decision out); every other stage of
 #: ``build_steps`` overrides ``check`` itself (``kms-key``: owned by the KMS capability, which
 #: reshapes it) and should move to ``read_facts``/``decide`` with case files of its own.
-AS_DATA = {"render", "host-tools", "docker-engine", "volumes", "adopt", "ports", "compose-up", "buckets"}
+AS_DATA = {
+    "render",
+    "host-tools",
+    "docker-engine",
+    "volumes",
+    "adopt",
+    "ports",
+    "compose-up",
+    "buckets",
+    "unlock",
+    "vault-approles",
+}
 
 
 def _stages() -> dict[str, Stage]:

@@ -32,6 +32,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "dashboard": ("wizard.commands.dashboard_cmd", "live verification dashboard (Textual)"),
     "rotate": ("wizard.commands.rotate_cmd", "execute a key rotation (object-keys, backup-keys; journaled, resumable)"),
     "migrate": ("wizard.commands.migrate_cmd", "re-encrypt existing objects / move a volume's data, with proof"),
+    "unlock": ("wizard.commands.unlock_cmd", "unwrap the keys into the tmpfs runtime directory, open volumes, start"),
+    "lock": ("wizard.commands.lock_cmd", "stop (--stop), close the volumes, wipe the runtime directory"),
+    "keys": ("wizard.commands.keys_cmd", "the key inventory: what wraps each key and where its plaintext lives"),
     "bench": ("wizard.commands.bench_cmd", "measure the performance cost of encryption on this host"),
     "backup": ("wizard.commands.backup_cmd", "encrypted backups (create, list, verify, restore) and tested restores"),
 }

@@ -69,12 +69,13 @@ def preview_files(plan: Plan) -> tuple[list[FileRow], str | None]:
     two calls so that a file to be *created* can be shown in full too: its "diff against what
     exists" is its whole content. Secret files are never shown.
     """
+    from wizard.kms import secret_store
     from wizard.render import render_files
-    from wizard.render.writer import classify, secret_store_for
+    from wizard.render.writer import classify
 
     out = plan.output_path
     try:
-        files = render_files(plan, secret_store_for(out))
+        files = render_files(plan, secret_store(plan, out, preview=True))
         changes = classify(files, out)
     except StacksealError as err:
         return [], str(err)

@@ -51,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def key_wrapper(plan: Any) -> Any:
     """The plan's KMS as a KeyWrapper (``wizard.kms.get_backend``)."""
     try:
-        from wizard.kms import get_backend  # type: ignore[attr-defined]
+        from wizard.kms import get_backend
     except ImportError:
         raise OperationFailed(
             "this build of stackseal has no KMS backends to wrap backup keys with; update stackseal"

@@ -141,9 +141,24 @@ class VaultAnswers(_Section):
     kv_version: Literal[1, 2] = 2
     #: Run an OpenBao server inside the rendered stack (dev/test; production uses your own).
     deploy: bool = False
+    #: deploy: unseal key shares made at initialisation, and how many of them unseal.
+    key_shares: int = 1
+    key_threshold: int = 1
+    #: deploy: age public key (``age1...``) the unseal keys and root token are encrypted to, or
+    #: ``passphrase`` (asked at apply, or STACKSEAL_RECOVERY_PASSPHRASE); ``None`` = a plaintext
+    #: ``secrets/openbao_init.json`` (development only).
+    recovery_recipient: str | None = None
 
     def __post_init__(self) -> None:
         v.url(self.address, "address", ("http", "https"), "kms.vault.token_file", "http(s)://HOST:PORT")
+        if not 1 <= self.key_threshold <= self.key_shares <= 10:
+            raise ValueError(
+                f"key_shares/key_threshold: {self.key_shares}/{self.key_threshold} must satisfy "
+                "1 <= threshold <= shares <= 10"
+            )
+        rec = self.recovery_recipient
+        if rec is not None and rec != "passphrase" and not re.fullmatch(r"age1[02-9ac-hj-np-z]{58}", rec):
+            raise ValueError("recovery_recipient: must be an age public key (age1...) or 'passphrase'")
         if self.namespace is not None:
             v.identifier(
                 self.namespace, v.VAULT_PATH, "namespace", "must be path segments of letters, digits, '_' or '-'"
@@ -227,9 +242,19 @@ class KmsAnswers(_Section):
     aws: AwsAnswers = msgspec.field(default_factory=AwsAnswers)
     azure: AzureAnswers = msgspec.field(default_factory=AzureAnswers)
     gcp: GcpAnswers = msgspec.field(default_factory=GcpAnswers)
+    #: Memory-backed directory the unwrapped keys live in while unlocked; ``None`` = /run/stackseal/<project>.
+    runtime_dir: str | None = None
+    #: local backend: file holding the passphrase that wraps the key files (or env STACKSEAL_LOCAL_PASSPHRASE,
+    #: or a prompt); ``None`` = key files stay plaintext (development only).
+    passphrase_file: str | None = None
 
     def __post_init__(self) -> None:
         v.identifier(self.key_name, v.KEY_NAME, "key_name", _KEY_NAME_WHAT)
+        if self.runtime_dir is not None and (
+            not self.runtime_dir.startswith("/") or any(ch.isspace() or not ch.isprintable() for ch in self.runtime_dir)
+        ):
+            raise ValueError(f"runtime_dir: {self.runtime_dir!r} must be an absolute path without spaces")
+        _optional_path(self.passphrase_file, "passphrase_file")
 
 
 class VolumeAnswers(_Section):

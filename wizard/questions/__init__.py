@@ -49,15 +49,17 @@ PAGES: tuple[Page, ...] = (
     Page(
         "kms",
         "Key management",
-        "The KMS holds the master key for object encryption (SSE-KMS, and MinIO's KES). Volume keys are "
-        "files in secrets/ today; wrapping them with the KMS is planned. 'Test connection' checks the "
-        "answers now; you can continue offline and apply where the KMS is reachable.",
+        "The KMS holds the key that wraps every key stackseal keeps: volume keys, credentials and object "
+        "keys are stored only wrapped (secrets/<name>.wrapped.json), and unwrapped into a tmpfs runtime "
+        "directory only while the stack is unlocked ('stackseal unlock' / 'lock'). Render and apply need the "
+        "KMS; 'Test connection' checks the answers now.",
     ),
     Page(
         "volumes",
         "Volume encryption",
         "The host directories behind the Docker volumes (Neo4j store, transaction logs, logs, object data) are "
-        "encrypted on the host. Only backends this host can run are selectable; the others say why.",
+        "encrypted on the host, each with its own key, stored wrapped by the KMS and unwrapped into tmpfs only "
+        "while the stack is unlocked. Only backends this host can run are selectable; the others say why.",
     ),
     Page(
         "policy",

@@ -12,14 +12,14 @@ KEY_QUESTIONS: tuple[Question, ...] = (
         "kms.backend",
         "kms",
         "Key management service",
-        "Where the master key lives. A real KMS keeps it off this host and audits its use; 'local' keeps "
-        "it in files beside the stack and is for development only.",
+        "Where the wrapping key lives. A real KMS keeps it off this host and audits its use; 'local' keeps "
+        "every key in plaintext files beside the stack (development only) unless kms.passphrase_file is set.",
         choices=(
             Choice("vault", "Vault / OpenBao", "transit engine holds the key (yours, or one in the stack)"),
             Choice("aws", "AWS KMS", "key in AWS; credentials from your AWS profile or environment"),
             Choice("azure", "Azure Key Vault", "key in Azure; service-principal credentials"),
             Choice("gcp", "Google Cloud KMS", "key in a GCP key ring; service-account credentials"),
-            Choice("local", "Local files", "development only: keys in 0400 files beside the stack"),
+            Choice("local", "Local files", "development only: plaintext 0400 files (or passphrase-wrapped)"),
         ),
         default=default_kms,
     ),
@@ -36,8 +36,9 @@ KEY_QUESTIONS: tuple[Question, ...] = (
         "kms.vault.deploy",
         "kms",
         "Run OpenBao inside the stack",
-        "Yes: an OpenBao server runs as a service of the stack (good for development and tests; its own "
-        "storage is on an encrypted volume). No: use your existing Vault or OpenBao at the address below.",
+        "Yes: an OpenBao server runs as a service of the stack (development and tests only: it cannot wrap "
+        "the keys it needs to start, so keys stay plaintext files). No: use your existing Vault or OpenBao "
+        "at the address below (every key stored wrapped by it).",
         kind="bool",
         visible_if=is_("kms.backend", "vault"),
     ),

@@ -95,8 +95,8 @@ STACK_QUESTIONS: tuple[Question, ...] = (
         "object_store.sse",
         "object_store",
         "Server-side encryption mode",
-        "SSE-S3: the store encrypts every object with keys it manages (a key file stackseal generates "
-        "into secrets/, or KES for MinIO with a real KMS) — transparent to clients. SSE-KMS: object keys "
+        "SSE-S3: the store encrypts every object with keys it manages (a key stackseal generates and "
+        "stores wrapped by the KMS, or KES for MinIO with a real KMS) — transparent to clients. SSE-KMS: object keys "
         "come from your KMS (MinIO through KES, deprecated upstream but working; SeaweedFS with Vault/"
         "OpenBao, AWS or GCP). SSE-C: the client sends its own key with every request; the store never "
         "keeps it, so you hold and must never lose the key, and MinIO needs TLS.",

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from wizard import kms
 from wizard.errors import OperationFailed, Refused, UsageError
 from wizard.fsutil import DiskFull, OutputDir, keyed_hash, output_lock, sha256_bytes
 from wizard.kms.base import SecretStore
@@ -283,7 +284,7 @@ def preview(plan: Plan, out_dir: Path | str | None = None, store: SecretStore | 
     """What :func:`write` would do, without writing anything (new secrets stay in memory)."""
     out = Path(out_dir) if out_dir is not None else plan.output_path
     _refuse_non_directory(out)  # an output path that is a file: one line, as in write()
-    files = render_files(plan, store or secret_store_for(out))
+    files = render_files(plan, store or kms.secret_store(plan, out, preview=True))
     return classify(files, out)
 
 
@@ -302,8 +303,14 @@ def write(
     """Render and write every artifact into ``out_dir``; refuses on conflicts unless ``force``."""
     out = Path(out_dir) if out_dir is not None else plan.output_path
     _precheck_out_dir(out)
-    if store is None:  # validate before anything is created: a refused plan leaves no directory behind
+    if store is None and kms.envelope(plan):  # wrap before anything is created: a KMS refusal leaves nothing
+        store = kms.secret_store(plan, out)
+        classify(render_files(plan, store), out)
+        getattr(store, "wrap_pending", lambda: None)()
+    elif store is None:  # validate before anything is created: a refused plan leaves no directory behind
         classify(render_files(plan, secret_store_for(out)), out)
+    else:  # a caller's store: validate with a preview (nothing persisted, no KMS call)
+        classify(render_files(plan, kms.secret_store(plan, out, preview=True)), out)
     with output_lock(out), OutputDir(out, create=True) as od:
         store = store or secret_store_for(out)
         files = render_files(plan, store)  # under the lock: a concurrent run cannot generate other secrets

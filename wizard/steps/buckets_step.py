@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from wizard.errors import OperationFailed
+from wizard.kms import plaintext_dir
 from wizard.steps.base import Action, Facts, Step, StepCheck
 from wizard.steps.context import Context
 from wizard.steps.events import Emit, ProgressMeter, StepLog
@@ -22,7 +23,7 @@ def s3_client(ctx: Context) -> Any | None:
     """A minio SDK client for the plan's endpoint; None while the credentials are not written yet."""
     from wizard.stores.s3 import connect
 
-    return connect(ctx.plan, ctx.secrets_dir)
+    return connect(ctx.plan, plaintext_dir(ctx.plan))
 
 
 def wanted_rule(ctx: Context) -> Any | None:
@@ -109,7 +110,7 @@ class BucketsStep(Step):
         client = s3_client(ctx)
         if client is None:
             raise OperationFailed(
-                f"object store credentials not found in {ctx.secrets_dir} (s3_access_key, s3_secret_key); "
+                f"object store credentials not found in {plaintext_dir(ctx.plan)} (s3_access_key, s3_secret_key); "
                 "run the render step first ('stackseal render')"
             )
         states = _reach(ctx, bucket_states, ctx, client)
