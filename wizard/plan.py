@@ -180,10 +180,19 @@ class KmsAnswers(_Section):
     aws: AwsAnswers = msgspec.field(default_factory=AwsAnswers)
     azure: AzureAnswers = msgspec.field(default_factory=AzureAnswers)
     gcp: GcpAnswers = msgspec.field(default_factory=GcpAnswers)
+    #: Memory-backed directory the unwrapped keys live in while unlocked; ``None`` = /run/stackseal/<project>.
+    runtime_dir: str | None = None
+    #: local backend: file holding the passphrase that wraps the key files (or env STACKSEAL_LOCAL_PASSPHRASE,
+    #: or a prompt); ``None`` = key files stay plaintext (development only).
+    passphrase_file: str | None = None
 
     def __post_init__(self) -> None:
         if not _KEY_NAME_RE.match(self.key_name):
             raise ValueError(f"key_name: '{self.key_name}' may only hold letters, digits, '_', '.', '-'")
+        if self.runtime_dir is not None and (
+            not self.runtime_dir.startswith("/") or any(ch.isspace() or not ch.isprintable() for ch in self.runtime_dir)
+        ):
+            raise ValueError(f"runtime_dir: {self.runtime_dir!r} must be an absolute path without spaces")
 
 
 class VolumeAnswers(_Section):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -127,3 +128,79 @@ class KeyWrapper(Protocol):
 
     def unwrap_many(self, blobs: dict[str, WrappedBlob]) -> dict[str, bytes]:
         """Unwrap each blob (any version the KMS still allows)."""
+
+
+# --------------------------------------------------------------------------- one shape per backend
+
+
+@dataclass(frozen=True)
+class Health:
+    """The answer of a connection test or a health probe: ``ok`` is None when it could not be told."""
+
+    ok: bool | None
+    detail: str
+
+
+class KmsBackend(ABC):
+    """One KMS (``wizard/kms/<backend>.py``): connection test, wrap/unwrap, rotate, health, secret store.
+
+    Why one class per backend: the wizard's "test connection", render's secret store, ``unlock``,
+    ``keys list``, rotation and backups all need the same few operations; each backend keeps its
+    SDK calls and its error wording in one module, and everything else codes against this shape.
+    """
+
+    backend: str = ""
+    #: False only for ``local`` without a passphrase: secrets are then plaintext files (dev only).
+    envelope: bool = True
+
+    def __init__(self, plan: Any) -> None:
+        self.plan = plan
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.key_id})"
+
+    @property
+    @abstractmethod
+    def key_id(self) -> str:
+        """The id of the key that wraps (transit key name, AWS key id/alias, Key Vault key URL, ...)."""
+
+    @abstractmethod
+    def connection_test(self, timeout: float = 5.0) -> Health:
+        """The wizard's "test connection": reachable, credentials accepted, key present (reads only)."""
+
+    def health(self, timeout: float = 5.0) -> Health:
+        """Can keys be unwrapped right now? (Defaults to the connection test.)"""
+        return self.connection_test(timeout)
+
+    @abstractmethod
+    def wrap_many(self, plaintexts: dict[str, bytes]) -> dict[str, WrappedBlob]:
+        """See :class:`KeyWrapper`."""
+
+    @abstractmethod
+    def unwrap_many(self, blobs: dict[str, WrappedBlob]) -> dict[str, bytes]:
+        """See :class:`KeyWrapper`."""
+
+    @abstractmethod
+    def rotate(self) -> str | None:
+        """Make a new version of the wrapping key the current one; returns that version."""
+
+    def ensure_key(self) -> str:
+        """Make sure the wrapping key exists (creating it where stackseal may); returns a one-line result."""
+        result = self.connection_test()
+        if result.ok is False:
+            raise OperationFailed(result.detail)
+        return result.detail
+
+    def wrap(self, name: str, value: bytes) -> WrappedBlob:
+        return self.wrap_many({name: value})[name]
+
+    def unwrap(self, name: str, blob: WrappedBlob) -> bytes:
+        return self.unwrap_many({name: blob})[name]
+
+    def check_blob(self, name: str, blob: WrappedBlob) -> None:
+        """Refuse a blob another backend or key wrapped (one line, before asking the KMS)."""
+        if blob.backend != self.backend:
+            raise OperationFailed(
+                f"secret {name} was wrapped by the {blob.backend} backend, but kms.backend is {self.backend}; "
+                "set kms.backend back or re-wrap the secrets (stackseal rotate kms-key)"
+            )
