@@ -14,11 +14,15 @@ directory for the duration of the call.
 from __future__ import annotations
 
 import os
+import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
 from wizard.errors import OperationFailed
 from wizard.fsutil import atomic_write
+from wizard.kms.base import KmsBackend, utc_now
+from wizard.kms.store import SUFFIX, blob_path, ensure_directory, read_blobs, write_blob
 from wizard.volumes.keys import key_path
 
 
@@ -79,3 +83,89 @@ class FileVolumeKeys:
             os.fsync(fd)  # the rename itself must survive a power cut
         finally:
             os.close(fd)
+
+
+class WrappedVolumeKeys:
+    """Volume keys stored only wrapped by the KMS: ``secrets/volume-V.key.wrapped.json`` and, during
+    a rotation, ``secrets/volume-V.key.next.wrapped.json`` next to it.
+
+    The tools get the plaintext in a private directory on a memory-backed filesystem
+    (``/dev/shm``), removed when the rotation ends (:meth:`close`). If the stack is unlocked, the
+    runtime directory's copy of a promoted key is replaced too, so the next unlock uses the new key.
+    """
+
+    def __init__(self, secrets_dir: Path, backend: KmsBackend, runtime_dir: Path | None = None) -> None:
+        self.secrets_dir = secrets_dir
+        self.backend = backend
+        self.runtime_dir = runtime_dir
+        self._tmp: Path | None = None
+
+    @staticmethod
+    def name(volume: str, pending: bool = False) -> str:
+        return f"volume-{volume}.key" + (".next" if pending else "")
+
+    def _scratch(self) -> Path:
+        if self._tmp is None:
+            base = Path("/dev/shm")
+            if not base.is_dir():
+                raise OperationFailed("/dev/shm is missing: no memory-backed place for the keys during a rotation")
+            self._tmp = Path(tempfile.mkdtemp(prefix="stackseal-rotate-", dir=base))
+            os.chmod(self._tmp, 0o700)
+        return self._tmp
+
+    def _materialise(self, name: str) -> Path | None:
+        blob = read_blobs(self.secrets_dir).get(name)
+        if blob is None:
+            return None
+        value = self.backend.unwrap_many({name: blob})[name]
+        path = self._scratch() / name
+        atomic_write(path, value, mode=0o400)
+        return path
+
+    def current_file(self, volume: str) -> Path:
+        path = self._materialise(self.name(volume))
+        if path is None:
+            raise OperationFailed(
+                f"volume {volume}: its wrapped key secrets/{self.name(volume)}{SUFFIX} is missing; restore it from "
+                "your escrow bundle (stackseal keys import) and run the rotation again"
+            )
+        return path
+
+    def pending_file(self, volume: str) -> Path | None:
+        return self._materialise(self.name(volume, pending=True))
+
+    def put_pending(self, volume: str, key: bytes) -> Path:
+        name = self.name(volume, pending=True)
+        blob = self.backend.wrap_many({name: key})[name]  # the KMS first: a refusal changes nothing
+        ensure_directory(self.secrets_dir)
+        write_blob(self.secrets_dir, name, blob, replace=True)
+        path = self._scratch() / name
+        atomic_write(path, key, mode=0o400)
+        return path
+
+    def promote(self, volume: str) -> None:
+        pending = self.name(volume, pending=True)
+        blob = read_blobs(self.secrets_dir).get(pending)
+        if blob is None:
+            raise OperationFailed(f"volume {volume}: no next key to promote")
+        current = self.name(volume)
+        write_blob(self.secrets_dir, current, replace(blob, rotated=utc_now()), replace=True)
+        value = (self._scratch() / pending).read_bytes() if (self._scratch() / pending).exists() else None
+        if self.runtime_dir is not None and value is not None and (self.runtime_dir / current).is_file():
+            atomic_write(self.runtime_dir / current, value, mode=0o400)  # an unlocked stack's copy
+        blob_path(self.secrets_dir, pending).unlink(missing_ok=True)
+
+    def close(self) -> None:
+        """Overwrite and remove the plaintext copies made for the tools."""
+        if self._tmp is None:
+            return
+        for path in self._tmp.iterdir():
+            try:
+                size = path.stat().st_size
+                with open(path, "r+b") as handle:
+                    handle.write(b"\0" * size)
+            except OSError:
+                pass
+            path.unlink(missing_ok=True)
+        self._tmp.rmdir()
+        self._tmp = None

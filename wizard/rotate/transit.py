@@ -21,6 +21,9 @@ from wizard.errors import OperationFailed
 
 #: OpenBao 2.7 refuses 500 items per batch; 400 is accepted and still amortises the round trip.
 MAX_BATCH = 400
+#: OpenBao also caps the strings in one JSON body (about 1,000: "refused JSON input due to high
+#: complexity"); an item that pins ``key_version`` carries one more key, so such batches are smaller.
+PINNED_MAX_BATCH = 300
 
 _VERSION = re.compile(r"^vault:v(\d+):")
 
@@ -61,6 +64,8 @@ def rewrap_batched(
     """
     if not 1 <= batch <= MAX_BATCH:
         raise OperationFailed(f"rewrap batch size {batch} is out of range 1..{MAX_BATCH} (OpenBao refuses more)")
+    if key_version is not None:
+        batch = min(batch, PINNED_MAX_BATCH)
     out: list[str] = []
     total = len(ciphertexts)
     for start in range(0, total, batch):

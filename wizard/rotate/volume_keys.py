@@ -125,3 +125,18 @@ def _header_backup(backend: VolumeBackend, spec: VolumeSpec, state_dir: Path) ->
     backend.header_backup(spec, tmp)  # type: ignore[attr-defined]
     os.chmod(tmp, 0o600)
     os.replace(tmp, dest)
+
+
+def run_kind(plan: Plan, emit: Emit) -> str:
+    """Entry point of ``stackseal rotate volume-keys``: keys wrapped by the KMS, or local files."""
+    from wizard import kms
+    from wizard.rotate.keystore import FileVolumeKeys, WrappedVolumeKeys
+
+    out = plan.output_path
+    if not kms.envelope(plan):
+        return rotate_volume_keys(plan, FileVolumeKeys(out / "secrets"), out / ".stackseal", emit)
+    keys = WrappedVolumeKeys(out / "secrets", kms.get_backend(plan), kms.runtime_dir(plan))
+    try:
+        return rotate_volume_keys(plan, keys, out / ".stackseal", emit)
+    finally:
+        keys.close()

@@ -1,0 +1,137 @@
+"""``stackseal rotate kms-key`` on the real OpenBao: the stack's own wrapped secrets plus 1,000 extra
+wrapped keys survive a rotation that is SIGKILLed at several points and re-run; afterwards every
+blob is at the new version and the old version no longer decrypts."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from wizard import kms
+from wizard.kms.store import read_blobs, write_blob
+from wizard.plan import load_plan
+from wizard.render.materials import collect
+from wizard.rotate.journal import RotationJournal
+
+STACKSEAL = [sys.executable, "-m", "wizard.cli"]
+
+
+def make_answers(tmp: Path, address: str, token: str, key: str) -> Path:
+    (tmp / "token").write_text(token)
+    answers = {
+        "version": 1,
+        "project": "rot",
+        "output_dir": "./stack",
+        "kms": {"backend": "vault", "key_name": key, "vault": {"address": address, "token_file": "./token"}},
+        "volumes": {"backend": "gocryptfs", "root": str(tmp / "volumes")},
+    }
+    path = tmp / "stackseal.yaml"
+    path.write_text(yaml.safe_dump(answers))
+    return path
+
+
+@pytest.fixture
+def wrapped_stack(openbao, tmp_path):
+    """A plan on OpenBao whose own secrets (render's materials + volume keys) and 1,000 extra keys are wrapped."""
+    answers = make_answers(tmp_path, openbao.address, openbao.token, "rot-" + secrets.token_hex(4))
+    plan = load_plan(answers)
+    backend = kms.get_backend(plan)
+    backend.ensure_key()
+    store = kms.secret_store(plan)
+    collect(plan, store)  # the secrets render creates for this stack
+    for volume in ("neo4j-data", "neo4j-logs", "seaweedfs-data"):
+        store.get_or_create(f"volume-{volume}.key", lambda: secrets.token_urlsafe(32).encode())
+    own = store.persist()
+    secrets_dir = plan.output_path / "secrets"
+    extra = {f"extra-{i:04d}": os.urandom(32) for i in range(1000)}
+    for name, blob in backend.wrap_many(extra).items():
+        write_blob(secrets_dir, name, blob)
+    values = backend.unwrap_many(read_blobs(secrets_dir))
+    assert len(values) == len(own) + 1000 and len(own) >= 5
+    return answers, plan, backend, secrets_dir, values
+
+
+def run_cli(
+    args: list[str], pause_at: str | None = None, tmp: Path | None = None
+) -> subprocess.CompletedProcess | None:
+    env = dict(os.environ)
+    if pause_at is None:
+        return subprocess.run(STACKSEAL + args, capture_output=True, text=True, timeout=600, env=env)
+    marker = tmp / f"paused-{secrets.token_hex(3)}"
+    env.update(STACKSEAL_PAUSE_AT=pause_at, STACKSEAL_PAUSE_FILE=str(marker))
+    proc = subprocess.Popen(STACKSEAL + args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert marker.exists(), f"never reached {pause_at}: {proc.communicate()}"
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    return None
+
+
+def versions(secrets_dir: Path) -> dict[str, str | None]:
+    return {name: blob.key_version for name, blob in read_blobs(secrets_dir).items()}
+
+
+def test_rotate_kms_key_survives_sigkill_and_retires_the_old_version(wrapped_stack, tmp_path):
+    answers, plan, backend, secrets_dir, values = wrapped_stack
+    before = read_blobs(secrets_dir)
+    assert set(versions(secrets_dir).values()) == {"1"}
+    args = ["rotate", "kms-key", "-c", str(answers)]
+
+    run_cli(args, pause_at="kms-key-rotate", tmp=tmp_path)
+    run_cli(args, pause_at="kms-key-rewrap", tmp=tmp_path)  # after the first batch of 400 is written
+    mixed = versions(secrets_dir)
+    assert set(mixed.values()) == {"1", "2"} and list(mixed.values()).count("2") == 400
+    assert backend.unwrap_many(read_blobs(secrets_dir)) == values  # mid-rotation: every key still opens
+    run_cli(args, pause_at="kms-key-min-decryption", tmp=tmp_path)
+    done = run_cli(args)
+    assert done.returncode == 0, done.stderr
+    assert "now at version 2" in done.stdout
+
+    assert set(versions(secrets_dir).values()) == {"2"}  # one rotation, not one per run
+    after = read_blobs(secrets_dir)
+    assert all(b.rotated for b in after.values())
+    assert backend.unwrap_many(after) == values
+    client = backend.client()
+    key = client.secrets.transit.read_key(plan.kms.key_name, mount_point="transit")["data"]
+    assert key["latest_version"] == 2 and key["min_decryption_version"] == 2
+    old = before["neo4j_auth"].ciphertext.decode()
+    with pytest.raises(Exception) as refused:
+        client.secrets.transit.decrypt_data(plan.kms.key_name, old, mount_point="transit")
+    assert "decryption" in str(refused.value).lower() or "version" in str(refused.value).lower()
+    journal = RotationJournal.load(plan.output_path / ".stackseal", "kms-key")
+    assert journal.status == "done" and journal.resumed == 3
+    assert not (plan.output_path / ".stackseal" / "journal.json").exists()  # never apply's journal
+    assert all(v.hex() not in json.dumps(journal.to_dict()) for v in list(values.values())[:50])
+
+
+def test_a_kms_that_refuses_the_new_version_changes_nothing(wrapped_stack, openbao, tmp_path):
+    answers, plan, backend, secrets_dir, values = wrapped_stack
+    client = openbao.client()
+    key = plan.kms.key_name
+    client.sys.create_or_update_policy(
+        name=f"no-rotate-{key}",
+        policy=f'path "transit/encrypt/{key}" {{ capabilities = ["update"] }}\n'
+        f'path "transit/decrypt/{key}" {{ capabilities = ["update"] }}\n'
+        f'path "transit/keys/{key}" {{ capabilities = ["read"] }}\n',
+    )
+    weak = client.auth.token.create(policies=[f"no-rotate-{key}"], ttl="10m")["auth"]["client_token"]
+    (tmp_path / "token").write_text(weak)
+    before = {p.name: p.read_bytes() for p in secrets_dir.iterdir()}
+    result = run_cli(["rotate", "kms-key", "-c", str(answers)])
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("stackseal: error:") and "permission denied" in lines[0]
+    assert weak not in result.stderr
+    assert {p.name: p.read_bytes() for p in secrets_dir.iterdir()} == before
+    assert client.secrets.transit.read_key(key, mount_point="transit")["data"]["latest_version"] == 1
