@@ -135,3 +135,52 @@ def test_a_kms_that_refuses_the_new_version_changes_nothing(wrapped_stack, openb
     assert weak not in result.stderr
     assert {p.name: p.read_bytes() for p in secrets_dir.iterdir()} == before
     assert client.secrets.transit.read_key(key, mount_point="transit")["data"]["latest_version"] == 1
+
+
+def test_rotate_volume_keys_with_keys_wrapped_by_openbao(openbao, tmp_path):
+    """gocryptfs volume whose key is a KMS-wrapped blob: rotate via the CLI (killed twice), then
+    lock/unlock with the new key unwrapped from its blob reads the data back."""
+    from wizard.layout import volume_specs
+    from wizard.volumes.base import unguard_mount_point
+    from wizard.volumes.gocryptfs import GocryptfsBackend
+
+    answers = make_answers(tmp_path, openbao.address, openbao.token, "vk-" + secrets.token_hex(4))
+    plan = load_plan(answers)
+    backend = kms.get_backend(plan)
+    backend.ensure_key()
+    store = kms.secret_store(plan)
+    key = store.get_or_create("volume-neo4j-data.key", lambda: secrets.token_urlsafe(32).encode())
+    store.persist()
+    spec = volume_specs(plan)[0]
+    keyfile = tmp_path / "plain.key"
+    keyfile.write_bytes(key)
+    vol = GocryptfsBackend()
+    vol.create(spec, keyfile)
+    vol.unlock(spec, keyfile)
+    try:
+        (spec.mount_point / "graph.db").write_text("nodes and edges")
+        secrets_dir = plan.output_path / "secrets"
+        old_blob = read_blobs(secrets_dir)["volume-neo4j-data.key"]
+        args = ["rotate", "volume-keys", "-c", str(answers)]
+        run_cli(args, pause_at="gocryptfs-passwd", tmp=tmp_path)
+        assert "volume-neo4j-data.key.next" in read_blobs(secrets_dir)  # new key stored before the change
+        run_cli(args, pause_at="volume-keys-promote", tmp=tmp_path)
+        done = run_cli(args)
+        assert done.returncode == 0, done.stderr
+        assert "rotated the keys of 1 gocryptfs volumes" in done.stdout
+
+        blobs = read_blobs(secrets_dir)
+        assert "volume-neo4j-data.key.next" not in blobs and blobs["volume-neo4j-data.key"].rotated
+        assert blobs["volume-neo4j-data.key"].ciphertext != old_blob.ciphertext
+        new_key = backend.unwrap_many({"k": blobs["volume-neo4j-data.key"]})["k"]
+        assert new_key != key and b"\n" not in new_key
+        assert not list(Path("/dev/shm").glob("stackseal-rotate-*"))  # plaintext copies removed
+        vol.lock(spec)
+        keyfile.write_bytes(new_key)
+        vol.unlock(spec, keyfile)
+        assert (spec.mount_point / "graph.db").read_text() == "nodes and edges"
+        keyfile.write_bytes(key)
+        assert not vol.opens(spec, keyfile)
+    finally:
+        vol.lock(spec)
+        unguard_mount_point(spec.mount_point)

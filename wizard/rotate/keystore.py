@@ -109,7 +109,8 @@ class WrappedVolumeKeys:
             base = Path("/dev/shm")
             if not base.is_dir():
                 raise OperationFailed("/dev/shm is missing: no memory-backed place for the keys during a rotation")
-            self._tmp = Path(tempfile.mkdtemp(prefix="stackseal-rotate-", dir=base))
+            _sweep_stale(base)
+            self._tmp = Path(tempfile.mkdtemp(prefix=f"stackseal-rotate-{os.getpid()}-", dir=base))
             os.chmod(self._tmp, 0o700)
         return self._tmp
 
@@ -157,15 +158,36 @@ class WrappedVolumeKeys:
 
     def close(self) -> None:
         """Overwrite and remove the plaintext copies made for the tools."""
-        if self._tmp is None:
-            return
-        for path in self._tmp.iterdir():
+        if self._tmp is not None:
+            _wipe_dir(self._tmp)
+            self._tmp = None
+
+
+def _wipe_dir(directory: Path) -> None:
+    for path in directory.iterdir():
+        if path.is_file() and not path.is_symlink():
             try:
                 size = path.stat().st_size
                 with open(path, "r+b") as handle:
                     handle.write(b"\0" * size)
             except OSError:
                 pass
-            path.unlink(missing_ok=True)
-        self._tmp.rmdir()
-        self._tmp = None
+        path.unlink(missing_ok=True)
+    directory.rmdir()
+
+
+def _sweep_stale(base: Path) -> None:
+    """Remove the plaintext scratch directories of rotations that were killed (their pid is gone).
+
+    Why: a SIGKILL gives no chance to clean up, and /dev/shm keeps files until a reboot.
+    """
+    for candidate in base.glob("stackseal-rotate-*"):
+        parts = candidate.name.split("-")
+        if len(parts) < 4 or not parts[2].isdigit() or candidate.is_symlink() or not candidate.is_dir():
+            continue
+        if candidate.stat().st_uid != os.geteuid() or Path(f"/proc/{parts[2]}").exists():
+            continue
+        try:
+            _wipe_dir(candidate)
+        except OSError:
+            pass
