@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "plan": ("wizard.commands.plan_cmd", "show the provisioning steps and what each would change"),
     "apply": ("wizard.commands.apply_cmd", "render and execute the steps; resumes an interrupted run"),
+    "keys": ("wizard.commands.keys_cmd", "escrow bundle: export the keys (age format), import them on a new host"),
     "rotate": ("wizard.commands.rotate_cmd", "rotate keys (kms-key, volume-keys): journaled, resumable"),
 }
 

@@ -26,7 +26,7 @@ die() { printf 'testbed: ERROR: %s\n' "$*" >&2; exit 1; }
 started=$(date +%s)
 
 # --- 1. Debian packages -------------------------------------------------------------------
-DEB_PACKAGES=(docker.io fuse3 gocryptfs fscrypt cryptsetup-bin e2fsprogs tmux busybox-static debootstrap)
+DEB_PACKAGES=(docker.io fuse3 gocryptfs fscrypt cryptsetup-bin e2fsprogs tmux busybox-static debootstrap age)
 
 deb_installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q '^install ok installed$'
