@@ -111,3 +111,26 @@ def tokens(value: bytes) -> set[str]:
 
 def read_tree(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def write_unwrapped(plan, out: Path, **kwargs):  # -> list[FileChange]
+    """``writer.write`` for render tests that have no KMS: a plain store stands in for it.
+
+    Render's contract is store-agnostic (the KMS backends have their own tests against real
+    OpenBao / moto / recorded SDK traffic). For a KMS plan nothing secret is rendered into
+    ``out/secrets``; this helper then puts there what ``stackseal unlock`` would put in the
+    runtime directory, so content tests can read the secret configs they check.
+    """
+    from wizard import kms
+    from wizard.kms.local import LocalSecretStore
+    from wizard.kms.unlock import runtime_values
+    from wizard.render import writer
+
+    standin = Path(out).parent / f".kms-standin-{Path(out).name}"
+    changes = writer.write(plan, out, store=LocalSecretStore(standin), **kwargs)
+    if kms.envelope(plan):
+        for name, value in runtime_values(plan, LocalSecretStore(standin)).items():
+            target = Path(out) / "secrets" / name
+            target.write_bytes(value)
+            target.chmod(0o400)
+    return changes

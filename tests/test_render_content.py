@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 from cryptography import x509
-from render_helpers import gcp_service_account, tokens
+from render_helpers import gcp_service_account, tokens, write_unwrapped
 from testbed.require import missing, require_tool
 
 from wizard import layout
@@ -32,7 +32,7 @@ def _render(tmp_path: Path, **sections) -> tuple[dict, Path]:
     data.update(sections)
     plan = plan_from_dict(data, base_dir=tmp_path)
     out = tmp_path / "stack"
-    writer.write(plan, out)
+    write_unwrapped(plan, out)
     compose = yaml.safe_load((out / "compose.yaml").read_text())
     return compose, out
 
@@ -299,7 +299,7 @@ def test_user_provided_secret_files_are_referenced_not_copied_and_never_leak(tmp
     )
     plan = plan_from_dict(data, base_dir=tmp_path)
     out = tmp_path / "stack"
-    writer.write(plan, out)
+    write_unwrapped(plan, out)
     compose = yaml.safe_load((out / "compose.yaml").read_text())
     assert compose["secrets"]["neo4j_auth"] == {"file": str(auth)}
     assert not (out / "secrets" / "neo4j_auth").exists()
@@ -443,6 +443,7 @@ def _section(runbook: str, start: str, end: str) -> str:
 @pytest.mark.parametrize("backend", ["gocryptfs", "luks-file", "fscrypt", "luks-device", "host-fde", "none"])
 def test_unlock_section_names_the_real_key_files(tmp_path: Path, backend: str) -> None:
     from wizard.errors import UsageError
+    from wizard.kms import runtime_dir as kms_runtime_dir
     from wizard.volumes import get_backend
     from wizard.volumes.keys import key_path
 
@@ -464,17 +465,14 @@ def test_unlock_section_names_the_real_key_files(tmp_path: Path, backend: str) -
     if not vb.uses_key:
         assert "secrets/volume-" not in runbook and "nothing to unlock" in unlock
         return
-    assert "stackseal apply -c <answers file> --yes" in unlock
-    assert "not wrapped by any KMS today" in runbook
+    # a KMS plan: every volume key is stored wrapped; its plaintext only in the tmpfs runtime directory
+    assert "stackseal unlock -c <answers file>" in unlock and "stored **only wrapped**" in runbook
+    assert f"boot/stackseal-unlock-{plan.project}.service" in unlock
     for s in specs:
-        key = str(key_path(Path("secrets"), s.name))
+        key = str(key_path(kms_runtime_dir(plan), s.name))
         line = next((ln for ln in unlock.splitlines() if key in ln), None)
         assert line is not None, f"{backend}: unlock section does not name {key}"
-        assert str(s.mount_point) in line, line
-        if backend == "luks-file":
-            assert f"/dev/mapper/{vb.mapper_name(s)} " in line and str(s.backing) in line
-        if backend == "gocryptfs":
-            assert line.strip().startswith(f"- `gocryptfs -allow_other -passfile {key} {s.backing} ")
+        assert str(s.mount_point) in line and str(s.backing) in line, line
 
 
 def _shell_block(runbook: str, after: str) -> str:

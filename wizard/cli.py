@@ -28,7 +28,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "plan": ("wizard.commands.plan_cmd", "show the provisioning steps and what each would change"),
     "apply": ("wizard.commands.apply_cmd", "render and execute the steps; resumes an interrupted run"),
-    "keys": ("wizard.commands.keys_cmd", "escrow bundle: export the keys (age format), import them on a new host"),
+    "unlock": ("wizard.commands.unlock_cmd", "unwrap the keys into the tmpfs runtime directory, open volumes, start"),
+    "lock": ("wizard.commands.lock_cmd", "stop (--stop), close the volumes, wipe the runtime directory"),
+    "keys": ("wizard.commands.keys_cmd", "keys: inventory (list), escrow bundle (export) and its restore (import)"),
     "rotate": ("wizard.commands.rotate_cmd", "rotate keys (kms-key, volume-keys): journaled, resumable"),
 }
 

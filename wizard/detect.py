@@ -552,20 +552,11 @@ def volume_backend_unavailable(backend: str, facts: Facts) -> str | None:
 
 
 def kms_test(plan: Plan, timeout: float = DEFAULT_TIMEOUT) -> Fact:
-    """The KMS screen's "test connection": can stackseal reach the chosen KMS with these answers?
+    """The KMS screen's "test connection": each backend's own test (wizard/kms/<backend>.py), never a secret."""
+    from wizard.kms import get_backend  # the connection test lives with its backend
 
-    Never prints a secret: tokens are read from their files and only sent to the KMS.
-    """
-    backend = plan.kms.backend
-    if backend == "local":
-        return Fact("kms_test", "KMS", True, "local keys need no connection (development only)")
-    if backend == "vault":
-        return _vault_test(plan, timeout)
-    if backend == "aws":
-        return _aws_test(plan, timeout)
-    if backend == "azure":
-        return _endpoint_test("azure", plan.kms.azure.vault_url, plan.kms.azure.client_secret_file, plan, timeout)
-    return _endpoint_test("gcp", "https://cloudkms.googleapis.com", plan.kms.gcp.credentials_file, plan, timeout)
+    result = get_backend(plan).connection_test(timeout)
+    return Fact("kms_test", "KMS", result.ok, result.detail)
 
 
 class _BadCredential(ValueError):

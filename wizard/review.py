@@ -69,13 +69,14 @@ def preview_files(plan: Plan) -> tuple[list[FileRow], str | None]:
     exists" is its whole content. Secret files are never shown.
     """
     try:
+        from wizard.kms import secret_store
         from wizard.render import render_files
-        from wizard.render.writer import classify, secret_store_for
+        from wizard.render.writer import classify
     except ImportError as err:
         return [], f"the renderer is not available in this build ({err})"
     out = plan.output_path
     try:
-        files = render_files(plan, secret_store_for(out))
+        files = render_files(plan, secret_store(plan, out, preview=True))
         changes = classify(files, out)
     except StacksealError as err:
         return [], str(err)

@@ -45,9 +45,10 @@ def run(args: argparse.Namespace) -> int:
         if args.dry_run and change.diff:
             print(change.diff, end="")
     if not args.dry_run:
+        from wizard.kms import secret_store
         from wizard.render import render_files
 
-        for rel in writer.stale_files(render_files(plan, writer.secret_store_for(out)), out):
+        for rel in writer.stale_files(render_files(plan, secret_store(plan, out, preview=True)), out):
             print(f"- stale     {rel} (no longer part of this plan; left in place, delete it when unused)")
     for problem in compat.check_plan(plan):  # after success: a refusal stays one line
         if problem.level == "warning":

@@ -50,8 +50,11 @@ def get_backend(plan: Plan) -> KmsBackend:
 
 
 def envelope(plan: Plan) -> bool:
-    """True when secrets are stored wrapped (every backend but ``local`` without a passphrase)."""
-    return plan.kms.backend != "local" or plan.kms.passphrase_file is not None
+    """True when secrets are stored wrapped: every backend but ``local`` without a passphrase and the
+    stack's own OpenBao (``kms.vault.deploy``, which cannot wrap the keys it needs to start: docs/kms.md)."""
+    if plan.kms.backend == "local":
+        return plan.kms.passphrase_file is not None
+    return not (plan.kms.backend == "vault" and plan.kms.vault.deploy)
 
 
 def runtime_dir(plan: Plan) -> Path:
@@ -76,9 +79,7 @@ def secret_store(plan: Plan, out_dir: Path | None = None, preview: bool = False)
     directory = Path(out_dir if out_dir is not None else plan.output_path) / "secrets"
     if not envelope(plan):
         return LocalSecretStore(directory)
-    if preview:
-        return PreviewStore(directory)
-    return WrappedSecretStore(directory, get_backend(plan))
+    return (PreviewStore if preview else WrappedSecretStore)(directory, get_backend(plan), runtime_dir(plan))
 
 
 __all__ = [

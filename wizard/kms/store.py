@@ -222,6 +222,8 @@ class PreviewStore(WrappedSecretStore):
     public files: those only name secrets), new ones are generated in memory and never stored.
     """
 
+    preview = True
+
     def _unwrap_all(self, blobs: dict[str, WrappedBlob]) -> dict[str, bytes]:
         return {name: f"<wrapped {name}>".encode() for name in blobs}
 

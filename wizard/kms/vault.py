@@ -95,12 +95,12 @@ class VaultBackend(KmsBackend):
             yield
         except hx.Forbidden:
             raise OperationFailed(
-                f"{what}: Vault at {address} refuses the credential (permission denied); check kms.vault.token_file, "
+                f"{what}: Vault at {address} refused the credential (permission denied); check kms.vault.token_file, "
                 "the AppRole files or VAULT_TOKEN, and that its policy allows this key"
             ) from None
         except hx.Unauthorized:
             raise OperationFailed(
-                f"{what}: Vault at {address} rejects the credential (invalid or expired); renew it "
+                f"{what}: Vault at {address} refused the credential (invalid or expired); renew it "
                 "(kms.vault.token_file, AppRole secret_id or VAULT_TOKEN)"
             ) from None
         except (hx.VaultDown, hx.VaultNotInitialized):
@@ -122,7 +122,7 @@ class VaultBackend(KmsBackend):
             raise OperationFailed(f"{what}: Vault at {address} failed ({type(err).__name__})") from None
         except requests.exceptions.RequestException as err:
             raise OperationFailed(
-                f"{what}: Vault at {address} is not reachable ({type(err).__name__}); is it running?"
+                f"{what}: Vault at {address} is not reachable ({_net_reason(err)}); is it running?"
             ) from None
 
     # -- the client --------------------------------------------------------------------------------
@@ -149,6 +149,14 @@ class VaultBackend(KmsBackend):
         else:
             self._token = os.environ.get("VAULT_TOKEN") or os.environ.get("BAO_TOKEN")
         return self._token
+
+    def _how(self) -> str:
+        v = self.vault
+        if v.token_file:
+            return "token"
+        if v.approle_role_id_file and v.approle_secret_id_file:
+            return "AppRole"
+        return "deployed OpenBao token" if v.deploy else "VAULT_TOKEN"
 
     def client(self, timeout: float = 15) -> Any:
         if self._client is None:
@@ -183,7 +191,7 @@ class VaultBackend(KmsBackend):
             if self.token() is None:
                 return Health(None, f"{v.address} is up and unsealed; no token given, so access was not tested")
             client = hvac.Client(url=v.address, token=self.token(), namespace=v.namespace, timeout=timeout)
-            with self.errors("token lookup"):
+            with self.errors(f"{self._how()} lookup"):
                 info = client.auth.token.lookup_self()
             policies = ", ".join(info.get("data", {}).get("policies", []) or []) or "none"
             try:
@@ -196,7 +204,7 @@ class VaultBackend(KmsBackend):
                     if "does not exist" in str(err)
                     else "the transit key is not readable with this token (apply needs transit access)"
                 )
-            return Health(True, f"credential accepted (policies: {policies}); {what}")
+            return Health(True, f"{self._how()} accepted (policies: {policies}); {what}")
         except UsageError as err:
             return Health(False, str(err))
         except OperationFailed as err:
@@ -212,7 +220,7 @@ class VaultBackend(KmsBackend):
             return {"initialized": bool(data["initialized"]), "sealed": bool(data["sealed"]), **data}
         except requests.exceptions.RequestException as err:
             raise OperationFailed(
-                f"Vault at {self.vault.address} is not reachable ({type(err).__name__}); is it running?"
+                f"Vault at {self.vault.address} is not reachable ({_net_reason(err)}); is it running?"
             ) from None
         except (ValueError, KeyError, TypeError):
             raise OperationFailed(f"{self.vault.address} did not answer like Vault/OpenBao (sys/seal-status)") from None
@@ -321,6 +329,18 @@ def _ciphertext(name: str, blob: WrappedBlob) -> str:
     if version_of(text) is None:
         raise OperationFailed(f"secret {name}: its blob is not a Vault ciphertext (tampered)")
     return text
+
+
+def _net_reason(err: Exception) -> str:
+    """Why a connection failed, in words; never ``str(err)`` as such (it could quote a header)."""
+    text = repr(err)
+    if "Connection refused" in text:
+        return "connection refused"
+    if "Timeout" in type(err).__name__ or "timed out" in text:
+        return "timed out"
+    if "Name or service not known" in text or "NameResolution" in text:
+        return "unknown host"
+    return type(err).__name__
 
 
 def _reason(err: Exception) -> str:

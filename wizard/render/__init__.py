@@ -52,20 +52,26 @@ def refuse_impossible(plan: Plan) -> None:
         raise UsageError(f"{first}{more}")
 
 
-def render_files(plan: Plan, secrets: SecretStore) -> dict[str, RenderedFile]:
-    """Every artifact of ``plan`` as ``{relative path: RenderedFile}`` (no I/O but reading secrets)."""
-    from wizard.render import compose, kes, runbook, seaweedfs, vault_policies
+def all_materials(plan: Plan, secrets: SecretStore):  # -> Materials
+    """Every secret and certificate of ``plan``, the derived secret configs included.
+
+    Why separate from :func:`render_files`: ``stackseal unlock`` writes exactly these values into
+    the runtime directory (the derived configs are re-rendered there, never stored).
+    """
+    from wizard.render import kes, seaweedfs
     from wizard.render import materials as materials_mod
-    from wizard.render.templates import render_template
 
     refuse_impossible(plan)
     mats = materials_mod.collect(plan, secrets)
+    # a preview (no KMS) has placeholders for stored secrets: the derived secret configs are
+    # secret themselves (never part of a public file), so they are placeholders too
+    preview = bool(getattr(secrets, "preview", False))
     # derived secret configs: rendered from the plan and the secrets, kept with them
     if plan.object_store.kind == "seaweedfs":
         mats.add(
             materials_mod.Material(
                 "seaweedfs_s3.json",
-                seaweedfs.s3_config(plan, mats),
+                b"<preview>" if preview else seaweedfs.s3_config(plan, mats),
                 True,
                 "SeaweedFS S3 identities" + (" and KMS provider" if plan.object_store.sse == "sse-kms" else ""),
                 ("seaweedfs",),
@@ -76,7 +82,7 @@ def render_files(plan: Plan, secrets: SecretStore) -> dict[str, RenderedFile]:
             mats.add(
                 materials_mod.Material(
                     "seaweedfs_security.toml",
-                    seaweedfs.security_toml(plan, mats),
+                    b"<preview>" if preview else seaweedfs.security_toml(plan, mats),
                     True,
                     "SeaweedFS security.toml holding the SSE-S3 KEK",
                     ("seaweedfs",),
@@ -84,7 +90,11 @@ def render_files(plan: Plan, secrets: SecretStore) -> dict[str, RenderedFile]:
                 )
             )
     if compat.uses_kes(plan):
-        config = yaml.safe_dump(kes.kes_config(plan, mats), sort_keys=False, default_flow_style=False, width=120)
+        config = (
+            "<preview>"
+            if preview
+            else yaml.safe_dump(kes.kes_config(plan, mats), sort_keys=False, default_flow_style=False, width=120)
+        )
         mats.add(
             materials_mod.Material(
                 "kes_config.yml",
@@ -96,11 +106,25 @@ def render_files(plan: Plan, secrets: SecretStore) -> dict[str, RenderedFile]:
             )
         )
 
+    return mats
+
+
+def render_files(plan: Plan, secrets: SecretStore) -> dict[str, RenderedFile]:
+    """Every artifact of ``plan`` as ``{relative path: RenderedFile}`` (no I/O but reading secrets).
+
+    With a KMS (:func:`wizard.kms.envelope`) no secret is a rendered file: the store keeps each one
+    wrapped (``secrets/<name>.wrapped.json``) and ``unlock`` puts the plaintext on tmpfs.
+    """
+    from wizard import kms
+    from wizard.render import compose, runbook, vault_policies
+    from wizard.render.templates import render_template
+
+    mats = all_materials(plan, secrets)
     files: dict[str, RenderedFile] = {}
     files["compose.yaml"] = RenderedFile(compose.render_compose(plan, mats), PUBLIC_MODE, False)
     files["secrets/.gitignore"] = RenderedFile(GITIGNORE, 0o600, False)
     for item in mats.items.values():
-        if item.external is None:
+        if item.external is None and not kms.envelope(plan):
             files[f"secrets/{item.name}"] = RenderedFile(item.value, SECRET_MODE, item.secret)
     for path, content in vault_policies.policies(plan).items():
         files[path] = RenderedFile(content, PUBLIC_MODE, False)
@@ -109,6 +133,11 @@ def render_files(plan: Plan, secrets: SecretStore) -> dict[str, RenderedFile]:
         files["openbao/openbao.hcl"] = RenderedFile(
             render_template("openbao.hcl.j2", plan=plan, volume=volume), PUBLIC_MODE, False
         )
+    if kms.envelope(plan):  # after a reboot the tmpfs is empty: unlock before the stack starts
+        from wizard.render import boot
+
+        files["boot/stackseal-unlock.sh"] = RenderedFile(boot.script(plan), 0o755, False)
+        files[f"boot/{boot.unit_name(plan)}"] = RenderedFile(boot.unit(plan, str(plan.output_path)), PUBLIC_MODE, False)
     listed = sorted([*files, "RUNBOOK.md"])
     files["RUNBOOK.md"] = RenderedFile(runbook.render_runbook(plan, mats, secrets, listed), PUBLIC_MODE, False)
     return dict(sorted(files.items()))

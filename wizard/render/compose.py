@@ -273,11 +273,21 @@ def compose_dict(plan: Plan, materials: Materials) -> dict[str, Any]:
             v.name: {"driver": "local", "driver_opts": {"type": "none", "o": "bind", "device": str(v.mount_point)}}
             for v in layout.volume_specs(plan)
         },
-        "secrets": {name: {"file": by_compose_name[name].compose_file} for name in used},
+        "secrets": {name: {"file": secret_file(plan, by_compose_name[name])} for name in used},
     }
     if deploy_bao:
         doc["configs"] = {"openbao_config": {"file": "./openbao/openbao.hcl"}}
     return doc
+
+
+def secret_file(plan: Plan, item: Any) -> str:
+    """Where Compose reads a secret: the user's own file, the tmpfs runtime directory (a KMS wraps the
+    stored copy), or ``./secrets/`` for the development-only local backend without a passphrase."""
+    from wizard import kms
+
+    if item.external is not None or not kms.envelope(plan):
+        return str(item.compose_file)
+    return str(kms.runtime_dir(plan) / item.name)
 
 
 def render_compose(plan: Plan, materials: Materials) -> bytes:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from wizard import compat, layout
+from wizard import kms as kms_mod
 from wizard.errors import UsageError
 from wizard.kms.base import SecretStore
 from wizard.plan import Plan
@@ -48,6 +49,13 @@ def _master_key_location(plan: Plan) -> str:
     return (
         f"Cloud KMS key `projects/{g.project}/locations/{g.location}/keyRings/{g.key_ring}/cryptoKeys/{kms.key_name}`"
     )
+
+
+def _wrapped_by(plan: Plan) -> str:
+    """The key that wraps every stored key, in words (no version: it changes with rotation)."""
+    if plan.kms.backend == "local":
+        return "derived from your passphrase (scrypt; `kms.passphrase_file` / STACKSEAL_LOCAL_PASSPHRASE)"
+    return f"`{kms_mod.get_backend(plan).key_id}` ({plan.kms.backend})"
 
 
 def _object_key(plan: Plan) -> dict[str, str]:
@@ -133,10 +141,17 @@ def _volume_facts(plan: Plan) -> dict[str, Any]:
 
 
 def volume_key_files(plan: Plan) -> dict[str, str]:
-    """Volume name -> its key file relative to the stack directory (empty when no keys are used)."""
+    """Volume name -> its plaintext key file while unlocked (empty when no keys are used).
+
+    With a KMS: in the tmpfs runtime directory (absolute); without (local, dev only): relative to
+    the stack directory, in ``secrets/``.
+    """
+    from wizard import kms
+
     if not _volume_facts(plan)["uses_key"]:
         return {}
-    return {s.name: str(key_path(SECRETS_DIR, s.name)) for s in layout.volume_specs(plan)}
+    base = kms.runtime_dir(plan) if kms.envelope(plan) else SECRETS_DIR
+    return {s.name: str(key_path(base, s.name)) for s in layout.volume_specs(plan)}
 
 
 def _s3_access(plan: Plan, materials: Materials) -> dict[str, str]:
@@ -182,6 +197,9 @@ def render_runbook(plan: Plan, materials: Materials, store: SecretStore, files: 
         "kms_keys": _kms_keys(plan),
         "vol": _volume_facts(plan),
         "key_files": volume_key_files(plan),
+        "envelope": kms_mod.envelope(plan),
+        "runtime_dir": str(kms_mod.runtime_dir(plan)),
+        "wrapped_by": _wrapped_by(plan),
         "s3": _s3_access(plan, materials),
         "seaweedfs_key": swfs.kms_key_id(plan),
         "object_key": _object_key(plan),

@@ -27,6 +27,7 @@ from typing import Literal
 
 from wizard.errors import Refused, UsageError
 from wizard.fsutil import atomic_write, sha256_bytes
+from wizard.kms import secret_store as kms_store
 from wizard.kms.base import SecretStore
 from wizard.kms.local import SECRET_DIR_MODE, LocalSecretStore
 from wizard.plan import Plan
@@ -186,7 +187,7 @@ def preview(plan: Plan, out_dir: Path | str | None = None, store: SecretStore | 
     """What :func:`write` would do, without writing anything (new secrets stay in memory)."""
     out = Path(out_dir) if out_dir is not None else plan.output_path
     _refuse_non_directory(out)  # an output path that is a file: one line, as in write()
-    files = render_files(plan, store or secret_store_for(out))
+    files = render_files(plan, store or kms_store(plan, out, preview=True))
     return classify(files, out)
 
 
@@ -196,13 +197,14 @@ def write(
     """Render and write every artifact into ``out_dir``; refuses on conflicts unless ``force``."""
     out = Path(out_dir) if out_dir is not None else plan.output_path
     _precheck_out_dir(out)
-    store = store or secret_store_for(out)
+    store = store or kms_store(plan, out)
     files = render_files(plan, store)  # pure: refusals happen before anything is created
     changes = classify(files, out)
     conflicts = [c for c in changes if c.action == "conflict"]
     if conflicts and not force:
         raise ConflictError(conflicts)
     _check_out_dir(out)
+    store.persist()  # first: a KMS that refuses to wrap leaves the disk unchanged
     for change in changes:
         if change.action == "unchanged":
             continue
@@ -211,7 +213,6 @@ def write(
         if change.path.startswith("secrets/"):
             _secrets_dir(out)
         atomic_write(target, rendered.content, mode=rendered.mode)
-    store.persist()  # remote backends keep their authoritative copy; local files already exist
     previous = read_manifest(out)
     manifest = _manifest_bytes(files, {rel: previous[rel] for rel in stale_files(files, out)})
     manifest_path = out / MANIFEST

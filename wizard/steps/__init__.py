@@ -13,17 +13,23 @@ from wizard.steps.base import Step, StepCheck
 
 def build_steps(plan: Plan) -> list[Step]:
     """The steps that bring the plan's stack up, in the order they must run."""
+    from wizard import kms
     from wizard.steps.adopt_step import AdoptStep
     from wizard.steps.buckets_step import BucketsStep
     from wizard.steps.compose_step import ComposeUpStep
     from wizard.steps.engine_step import DockerEngineStep
     from wizard.steps.host_step import HostToolsStep
+    from wizard.steps.kms_step import KmsKeyStep, UnlockStep, VaultAppRolesStep
     from wizard.steps.ports_step import PortsStep
     from wizard.steps.render_step import RenderStep
     from wizard.steps.volumes_step import VolumesStep
 
+    envelope = kms.envelope(plan)  # a KMS wraps every key: it must be there before render, unwrap after
     steps: list[Step] = [
+        *([KmsKeyStep()] if envelope else []),
         RenderStep(),
+        *([UnlockStep()] if envelope else []),
+        *([VaultAppRolesStep()] if envelope and plan.kms.backend == "vault" else []),
         HostToolsStep(),
         DockerEngineStep(),
         VolumesStep(),
@@ -32,7 +38,7 @@ def build_steps(plan: Plan) -> list[Step]:
         ComposeUpStep(),
         BucketsStep(),
     ]
-    if plan.kms.backend == "vault":
+    if plan.kms.backend == "vault" and not envelope:  # the stack's own OpenBao: after it runs
         from wizard.steps.kms_step import VaultKeyStep
 
         steps.append(VaultKeyStep())

@@ -14,13 +14,14 @@ from typing import Any
 from urllib.parse import urlparse
 
 from wizard.errors import OperationFailed
+from wizard.kms import plaintext_dir
 from wizard.steps.base import Step, StepCheck
 from wizard.steps.context import Context
 from wizard.steps.events import Emit, ProgressMeter, StepLog
 
 
 def _credential(ctx: Context, user_file: str | None, name: str) -> str | None:
-    path = ctx.plan.resolve(user_file) if user_file else ctx.secrets_dir / name
+    path = ctx.plan.resolve(user_file) if user_file else plaintext_dir(ctx.plan) / name
     try:
         return Path(path).read_text(encoding="utf-8").strip()
     except FileNotFoundError:
@@ -42,7 +43,7 @@ def s3_client(ctx: Context) -> Any | None:
         return None
     url = urlparse(store.endpoint)
     http_client = None
-    ca = ctx.secrets_dir / "store_ca.crt"
+    ca = plaintext_dir(ctx.plan) / "store_ca.crt"
     if url.scheme == "https" and ca.exists():
         import urllib3
 
@@ -153,7 +154,7 @@ class BucketsStep(Step):
         client = s3_client(ctx)
         if client is None:
             raise OperationFailed(
-                f"object store credentials not found in {ctx.secrets_dir} (s3_access_key, s3_secret_key); "
+                f"object store credentials not found in {plaintext_dir(ctx.plan)} (s3_access_key, s3_secret_key); "
                 "run the render step first ('stackseal render')"
             )
         states = _reach(ctx, bucket_states, ctx, client)

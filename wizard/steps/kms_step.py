@@ -203,3 +203,95 @@ class VaultKeyStep(Step):
         for line in done:
             emit(StepLog(self.id, line))
         return ", ".join(done) or "nothing was missing"
+
+
+class KmsKeyStep(Step):
+    """``kms-key`` for every KMS but the stack's own OpenBao: the wrapping key is there, before render.
+
+    Why first: render wraps every new secret with this key, so it must exist (Vault transit: created
+    here; AWS/Azure/GCP: stackseal never creates cloud keys, it checks them) and the credential must
+    be accepted before anything is written.
+    """
+
+    id = "kms-key"
+    title = "KMS wrapping key"
+
+    def check(self, ctx: Context) -> StepCheck:
+        from wizard.kms import get_backend
+
+        backend = get_backend(ctx.plan)
+        result = backend.connection_test()
+        if result.ok is False:
+            raise OperationFailed(result.detail)
+        if backend.backend == "vault" and ("missing" in result.detail or "not readable" in result.detail):
+            return StepCheck("+", f"enable transit and create key {backend.key_id} at {ctx.plan.kms.vault.address}")
+        return StepCheck("=", result.detail)
+
+    def apply(self, ctx: Context, emit: Emit) -> str:
+        from wizard.kms import get_backend
+
+        done = get_backend(ctx.plan).ensure_key()
+        emit(StepLog(self.id, done))
+        return done
+
+
+class UnlockStep(Step):
+    """``unlock``: every key unwrapped into the tmpfs runtime directory the stack's files point to.
+
+    Why a step of apply: Compose reads its secrets, and the volume tools their keys, from the
+    runtime directory; after render stored new secrets wrapped (or after a reboot emptied the
+    tmpfs), they are unwrapped here, before volumes open and containers start.
+    """
+
+    id = "unlock"
+    title = "Keys unwrapped into the runtime directory"
+
+    def check(self, ctx: Context) -> StepCheck:
+        from wizard.kms import runtime, runtime_dir
+        from wizard.kms.unlock import expected_names
+
+        directory = runtime_dir(ctx.plan)
+        names = expected_names(ctx.plan)
+        have = runtime.present(directory, names)
+        missing = [n for n in names if n not in have]
+        if not missing:
+            return StepCheck("=", f"{len(names)} keys unlocked in {directory} (tmpfs)")
+        where = "" if runtime.is_memory_backed(directory) else f"; mount a tmpfs at {directory}"
+        return StepCheck("~", f"unwrap {len(missing)} key(s) into {directory}{where}", tuple(f"~ {n}" for n in missing))
+
+    def apply(self, ctx: Context, emit: Emit) -> str:
+        from wizard.kms.unlock import unwrap_to_runtime
+
+        outcome = unwrap_to_runtime(ctx.plan)
+        for note in outcome.notes:
+            emit(StepLog(self.id, note))
+        return f"unwrapped {len(outcome.keys)} key(s) into {outcome.runtime_dir}"
+
+
+class VaultAppRolesStep(Step):
+    """``vault-approles``: the rendered policies written and one AppRole per consumer (kms.backend vault).
+
+    Why after ``unlock``: each consumer's role_id / secret_id is a secret render stored wrapped;
+    its plaintext is read from the runtime directory and registered as that role's own credential.
+    """
+
+    id = "vault-approles"
+    title = "Vault policies and AppRoles (least privilege)"
+
+    def check(self, ctx: Context) -> StepCheck:
+        from wizard.kms import get_backend
+        from wizard.kms.vault_roles import missing
+
+        todo = missing(ctx.plan, get_backend(ctx.plan))
+        if not todo:
+            return StepCheck("=", "every consumer's policy and AppRole is registered")
+        return StepCheck("~", f"{len(todo)} change(s) to policies and AppRoles", tuple(f"~ {t}" for t in todo))
+
+    def apply(self, ctx: Context, emit: Emit) -> str:
+        from wizard.kms import get_backend
+        from wizard.kms.vault_roles import apply
+
+        done = apply(ctx.plan, get_backend(ctx.plan))
+        for line in done:
+            emit(StepLog(self.id, line))
+        return f"{len(done)} policy/AppRole change(s)"

@@ -2,7 +2,8 @@
 
 Why: the compose file binds each volume to ``wizard.layout`` 's mount point; if the encrypted
 storage is not mounted there when containers start, they would write plaintext into the bare
-directory. This step creates what is absent (generating its key into ``secrets/``) and unlocks
+directory. This step creates what is absent (its key generated and stored wrapped by the KMS, its
+plaintext only in the tmpfs runtime directory: wizard.volumes.keys) and unlocks
 what is locked (after a reboot), through the :mod:`wizard.volumes` backend interface.
 """
 
@@ -13,7 +14,7 @@ from wizard.steps.base import Step, StepCheck
 from wizard.steps.context import Context
 from wizard.steps.events import Emit, ProgressMeter, StepLog
 from wizard.volumes import get_backend
-from wizard.volumes.keys import ensure_key, existing_key
+from wizard.volumes.keys import provide_key
 
 
 class VolumesStep(Step):
@@ -51,7 +52,7 @@ class VolumesStep(Step):
             state = backend.status(spec).state  # re-read: an earlier volume may share nothing, but a rerun may
             if state == "absent":
                 key = (
-                    ensure_key(ctx.secrets_dir, spec.name, raw=backend.raw_key)
+                    provide_key(ctx.plan, spec.name, backend.raw_key, create=True)
                     if backend.uses_key
                     else ctx.secrets_dir / "unused"
                 )
@@ -60,7 +61,11 @@ class VolumesStep(Step):
                 created += 1
                 emit(StepLog(self.id, f"created and opened {spec.name} at {spec.mount_point}"))
             elif state == "locked":
-                key = existing_key(ctx.secrets_dir, spec.name) if backend.uses_key else ctx.secrets_dir / "unused"
+                key = (
+                    provide_key(ctx.plan, spec.name, backend.raw_key, create=False)
+                    if backend.uses_key
+                    else ctx.secrets_dir / "unused"
+                )
                 backend.unlock(spec, key)
                 unlocked += 1
                 emit(StepLog(self.id, f"unlocked {spec.name} at {spec.mount_point}"))
