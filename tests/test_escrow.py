@@ -21,6 +21,7 @@ from wizard.plan import load_plan
 from wizard.render.materials import collect
 from wizard.volumes.base import unguard_mount_point
 from wizard.volumes.gocryptfs import GocryptfsBackend
+from wizard.volumes.keys import provide_key
 
 STACKSEAL = [sys.executable, "-m", "wizard.cli"]
 
@@ -50,25 +51,25 @@ def one_error_line(result: subprocess.CompletedProcess) -> str:
     return lines[0]
 
 
-def test_escrow_round_trip_restores_keys_that_open_the_real_gocryptfs_volume(openbao, tmp_path):
+def test_escrow_round_trip_then_stackseal_unlock_opens_the_real_gocryptfs_volume(openbao, tmp_path):
+    """render (keys wrapped by OpenBao) -> volume made -> lock -> export -> keys, runtime dir and
+    gocryptfs.conf removed -> damaged bundles refused -> import -> ``stackseal unlock`` reads the data."""
     answers = make_answers(tmp_path, openbao.address, openbao.token, "esc-" + secrets.token_hex(4))
     plan = load_plan(answers)
     backend = kms.get_backend(plan)
     backend.ensure_key()
-    store = kms.secret_store(plan)
-    collect(plan, store)
-    key = store.get_or_create("volume-neo4j-data.key", lambda: secrets.token_urlsafe(32).encode())
-    store.persist()
+    rendered = cli("render", "-c", str(answers))
+    assert rendered.returncode == 0, rendered.stderr
     spec = volume_specs(plan)[0]
-    keyfile = tmp_path / "k"
-    keyfile.write_bytes(key)
     vol = GocryptfsBackend()
+    keyfile = provide_key(plan, spec.name, raw=False, create=True)  # what apply's volume step does
     vol.create(spec, keyfile)
     vol.unlock(spec, keyfile)
     (spec.mount_point / "graph.db").write_text("recover me")
-    vol.lock(spec)
-    keyfile.unlink()
+    key = keyfile.read_bytes()
     try:
+        locked = cli("lock", "-c", str(answers))
+        assert locked.returncode == 0, locked.stderr
         identity = tmp_path / "id.txt"
         recipient = age_identity(identity)
         bundle = tmp_path / "escrow.age"
@@ -85,9 +86,10 @@ def test_escrow_round_trip_restores_keys_that_open_the_real_gocryptfs_volume(ope
         assert "volume-neo4j-data.key" in doc["blobs"] and "neo4j_auth" in doc["blobs"]
         assert len(doc["gocryptfs"]["neo4j-data"]["master_key"]) == 64 and "stackseal keys import" in doc["recovery"]
 
-        # a new host: keys, runtime copies and even gocryptfs.conf are gone
+        # a new host: keys, runtime directory and even gocryptfs.conf are gone
         secrets_dir = plan.output_path / "secrets"
         shutil.rmtree(secrets_dir)
+        assert not (tmp_path / "run").exists() or not any((tmp_path / "run").iterdir())
         (spec.backing / "gocryptfs.conf").unlink()
         before = tree(plan.output_path)
 
@@ -113,15 +115,14 @@ def test_escrow_round_trip_restores_keys_that_open_the_real_gocryptfs_volume(ope
         assert result.returncode == 0, result.stderr
         again = cli("keys", "import", "-c", str(answers), "--from", str(bundle), "--identity", str(identity))
         assert again.returncode == 0 and "restored 0 files" in again.stdout  # idempotent
+        assert set(read_blobs(secrets_dir)) == set(doc["blobs"])
 
-        # what unlock does: unwrap the restored blob through the KMS, open the volume, read the data
-        restored = read_blobs(secrets_dir)
-        assert set(restored) == set(doc["blobs"])
-        keyfile.write_bytes(backend.unwrap_many({"v": restored["volume-neo4j-data.key"]})["v"])
-        vol.unlock(spec, keyfile)
+        unlocked = cli("unlock", "-c", str(answers), "--no-start")
+        assert unlocked.returncode == 0, unlocked.stderr
+        assert "opened 1 volume(s): neo4j-data" in unlocked.stdout
         assert (spec.mount_point / "graph.db").read_text() == "recover me"
-        assert vol.master_key(spec, keyfile) == doc["gocryptfs"]["neo4j-data"]["master_key"]
     finally:
+        cli("lock", "-c", str(answers))
         vol.lock(spec)
         unguard_mount_point(spec.mount_point)
 

@@ -19,7 +19,6 @@ import yaml
 from wizard import kms
 from wizard.kms.store import read_blobs, write_blob
 from wizard.plan import load_plan
-from wizard.render.materials import collect
 from wizard.rotate.journal import RotationJournal
 
 STACKSEAL = [sys.executable, "-m", "wizard.cli"]
@@ -31,7 +30,12 @@ def make_answers(tmp: Path, address: str, token: str, key: str) -> Path:
         "version": 1,
         "project": "rot",
         "output_dir": "./stack",
-        "kms": {"backend": "vault", "key_name": key, "vault": {"address": address, "token_file": "./token"}},
+        "kms": {
+            "backend": "vault",
+            "key_name": key,
+            "runtime_dir": str(tmp / "run"),
+            "vault": {"address": address, "token_file": "./token"},
+        },
         "volumes": {"backend": "gocryptfs", "root": str(tmp / "volumes")},
     }
     path = tmp / "stackseal.yaml"
@@ -46,12 +50,14 @@ def wrapped_stack(openbao, tmp_path):
     plan = load_plan(answers)
     backend = kms.get_backend(plan)
     backend.ensure_key()
+    rendered = run_cli(["render", "-c", str(answers)])  # the stack's own secrets, wrapped by OpenBao
+    assert rendered.returncode == 0, rendered.stderr
     store = kms.secret_store(plan)
-    collect(plan, store)  # the secrets render creates for this stack
     for volume in ("neo4j-data", "neo4j-logs", "seaweedfs-data"):
         store.get_or_create(f"volume-{volume}.key", lambda: secrets.token_urlsafe(32).encode())
-    own = store.persist()
+    store.persist()
     secrets_dir = plan.output_path / "secrets"
+    own = list(read_blobs(secrets_dir))
     extra = {f"extra-{i:04d}": os.urandom(32) for i in range(1000)}
     for name, blob in backend.wrap_many(extra).items():
         write_blob(secrets_dir, name, blob)
@@ -109,6 +115,13 @@ def test_rotate_kms_key_survives_sigkill_and_retires_the_old_version(wrapped_sta
     with pytest.raises(Exception) as refused:
         client.secrets.transit.decrypt_data(plan.kms.key_name, old, mount_point="transit")
     assert "decryption" in str(refused.value).lower() or "version" in str(refused.value).lower()
+    listing = run_cli(["keys", "list", "-c", str(answers), "--json"])
+    assert listing.returncode == 0, listing.stderr
+    wrapped = [k for k in json.loads(listing.stdout)["keys"] if k.get("key_version")]
+    assert wrapped and {k["key_version"] for k in wrapped} == {"2"}
+    unlocked = run_cli(["unlock", "-c", str(answers), "--no-start"])  # every key still unwraps after the rotation
+    assert unlocked.returncode == 0, unlocked.stderr
+    assert run_cli(["lock", "-c", str(answers)]).returncode == 0
     journal = RotationJournal.load(plan.output_path / ".stackseal", "kms-key")
     assert journal.status == "done" and journal.resumed == 3
     assert not (plan.output_path / ".stackseal" / "journal.json").exists()  # never apply's journal
@@ -138,23 +151,22 @@ def test_a_kms_that_refuses_the_new_version_changes_nothing(wrapped_stack, openb
 
 
 def test_rotate_volume_keys_with_keys_wrapped_by_openbao(openbao, tmp_path):
-    """gocryptfs volume whose key is a KMS-wrapped blob: rotate via the CLI (killed twice), then
-    lock/unlock with the new key unwrapped from its blob reads the data back."""
+    """gocryptfs volume whose key is a KMS-wrapped blob (made as apply makes it): rotate through the CLI
+    while the stack is unlocked (killed twice), then ``stackseal lock`` / ``unlock`` reads the data back."""
     from wizard.layout import volume_specs
     from wizard.volumes.base import unguard_mount_point
     from wizard.volumes.gocryptfs import GocryptfsBackend
+    from wizard.volumes.keys import provide_key
 
     answers = make_answers(tmp_path, openbao.address, openbao.token, "vk-" + secrets.token_hex(4))
     plan = load_plan(answers)
     backend = kms.get_backend(plan)
     backend.ensure_key()
-    store = kms.secret_store(plan)
-    key = store.get_or_create("volume-neo4j-data.key", lambda: secrets.token_urlsafe(32).encode())
-    store.persist()
+    assert run_cli(["render", "-c", str(answers)]).returncode == 0
     spec = volume_specs(plan)[0]
-    keyfile = tmp_path / "plain.key"
-    keyfile.write_bytes(key)
     vol = GocryptfsBackend()
+    keyfile = provide_key(plan, spec.name, raw=False, create=True)  # runtime dir copy, wrapped blob on disk
+    key = keyfile.read_bytes()
     vol.create(spec, keyfile)
     vol.unlock(spec, keyfile)
     try:
@@ -174,13 +186,17 @@ def test_rotate_volume_keys_with_keys_wrapped_by_openbao(openbao, tmp_path):
         assert blobs["volume-neo4j-data.key"].ciphertext != old_blob.ciphertext
         new_key = backend.unwrap_many({"k": blobs["volume-neo4j-data.key"]})["k"]
         assert new_key != key and b"\n" not in new_key
-        assert not list(Path("/dev/shm").glob("stackseal-rotate-*"))  # plaintext copies removed
-        vol.lock(spec)
-        keyfile.write_bytes(new_key)
-        vol.unlock(spec, keyfile)
+        assert keyfile.read_bytes() == new_key  # the unlocked stack's runtime copy follows the rotation
+        assert not [d for d in Path("/dev/shm").glob("stackseal-rotate-*") if d.stat().st_uid == os.geteuid()]
+        assert run_cli(["lock", "-c", str(answers)]).returncode == 0
+        assert vol.status(spec).state == "locked"
+        unlocked = run_cli(["unlock", "-c", str(answers), "--no-start"])
+        assert unlocked.returncode == 0, unlocked.stderr
         assert (spec.mount_point / "graph.db").read_text() == "nodes and edges"
-        keyfile.write_bytes(key)
-        assert not vol.opens(spec, keyfile)
+        stale = tmp_path / "old.key"
+        stale.write_bytes(key)
+        assert not vol.opens(spec, stale)
     finally:
+        run_cli(["lock", "-c", str(answers)])
         vol.lock(spec)
         unguard_mount_point(spec.mount_point)
