@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 import shutil
@@ -164,3 +165,40 @@ def test_escrow_with_a_passphrase_and_the_local_backend(tmp_path):
     clash = cli("keys", "import", "-c", str(answers), "--from", str(bundle), "--passphrase", stdin="correct horse\n")
     assert clash.returncode == 2 and "--force" in one_error_line(clash)
     assert (secrets_dir / name).read_bytes() == b"changed"
+
+
+def test_escrow_carries_a_luks_header_backup_that_opens_with_the_volume_key(tmp_path):
+    """luks-file volume (no device-mapper needed): the bundle's header backup opens with the key,
+    and import restores it to .stackseal/luks-headers/."""
+    import zlib
+
+    from wizard.volumes.keys import ensure_key
+    from wizard.volumes.luks_file import LuksFileBackend
+
+    if shutil.which("cryptsetup") is None:
+        pytest.skip("cryptsetup is not installed (apt-get install cryptsetup-bin)")
+    answers = tmp_path / "stackseal.yaml"
+    volumes = {"backend": "luks-file", "root": str(tmp_path / "vols"), "size_mb": 64}
+    answers.write_text(yaml.safe_dump({"version": 1, "project": "lk", "volumes": volumes}))
+    plan = load_plan(answers)
+    spec = volume_specs(plan)[0]
+    key = ensure_key(plan.output_path / "secrets", spec.name)
+    LuksFileBackend("lk", 64).create(spec, key)
+    bundle = tmp_path / "b.age"
+    result = cli("keys", "export", "-c", str(answers), "--to", str(bundle), "--passphrase", stdin="luks drill pw\n")
+    assert result.returncode == 0, result.stderr
+    assert "1 LUKS headers" in result.stdout
+    from wizard.rotate.escrow import open_bundle
+
+    doc = open_bundle(bundle, passphrase="luks drill pw")
+    header = tmp_path / "header.img"
+    header.write_bytes(zlib.decompress(base64.b64decode(doc["luks_headers"][spec.name])))
+    probe = subprocess.run(
+        ["cryptsetup", "open", "--test-passphrase", "--header", str(header), "--key-file", str(key), str(spec.backing)],
+        capture_output=True,
+    )
+    assert probe.returncode == 0, probe.stderr
+    ok = cli("keys", "import", "-c", str(answers), "--from", str(bundle), "--passphrase", stdin="luks drill pw\n")
+    assert ok.returncode == 0, ok.stderr
+    restored = plan.output_path / ".stackseal" / "luks-headers" / f"{spec.name}.img"
+    assert restored.read_bytes() == header.read_bytes() and restored.stat().st_mode & 0o777 == 0o600
