@@ -152,6 +152,11 @@ def test_fscrypt_rotation_swaps_protectors_survives_sigkill_and_reads_back(fscry
     points = ("volume-keys-backend", "fscrypt-create-protector", "fscrypt-add-protector", "fscrypt-remove-protector")
     for point in (*points, "volume-keys-promote"):
         run_driver(config, pause_at=point, tmp=tmp_path)
+        if point == "fscrypt-remove-protector":  # killed with two protectors: both keys still unlock it
+            for key in stored_keys(secrets_dir, "data"):
+                backend.lock(spec)
+                backend.unlock(spec, key)
+                assert (directory / "canary.txt").read_text() == "fscrypt data"
     run_driver(config)
 
     current = FileVolumeKeys(secrets_dir).current_file("data")

@@ -97,10 +97,16 @@ class FscryptBackend(VolumeBackend):
     def unlock(self, spec: VolumeSpec, key_file: Path) -> None:
         if self.status(spec).state == "unlocked":
             return
+        argv = ["fscrypt", "unlock", str(spec.mount_point), f"--key={key_file}", "--quiet"]
+        state = fmeta.read_policy(spec.mount_point, f"volume {spec.name}")
+        if len(state.protectors) > 1:  # a key rotation stopped between its steps: pick this key's protector
+            mine = self._protectors_for(spec, state.protectors, key_file.read_bytes()) or [
+                pid for pid, name in state.protectors.items() if name == self.protector_name(spec)
+            ]
+            if mine:
+                argv.append(f"--unlock-with={state.mountpoint}:{mine[0]}")
         try:
-            run_tool(
-                ["fscrypt", "unlock", str(spec.mount_point), f"--key={key_file}", "--quiet"], f"volume {spec.name}"
-            )
+            run_tool(argv, f"volume {spec.name}")
         except OperationFailed as err:
             if "incorrect" in str(err).lower() or "wrong" in str(err).lower():
                 raise OperationFailed(
