@@ -226,15 +226,17 @@ PAGES: tuple[Page, ...] = (
     Page(
         "kms",
         "Key management",
-        "The KMS holds the master key for object encryption (SSE-KMS, and MinIO's KES). Volume keys are "
-        "files in secrets/ today; wrapping them with the KMS is planned. 'Test connection' checks the "
-        "answers now; you can continue offline and apply where the KMS is reachable.",
+        "The KMS holds the key that wraps every key stackseal keeps: volume keys, credentials and object "
+        "keys are stored only wrapped (secrets/<name>.wrapped.json), and unwrapped into a tmpfs runtime "
+        "directory only while the stack is unlocked ('stackseal unlock' / 'lock'). Render and apply need the "
+        "KMS; 'Test connection' checks the answers now.",
     ),
     Page(
         "volumes",
         "Volume encryption",
         "The host directories behind the Docker volumes (Neo4j store, transaction logs, logs, object data) are "
-        "encrypted on the host. Only backends this host can run are selectable; the others say why.",
+        "encrypted on the host, each with its own key, stored wrapped by the KMS and unwrapped into tmpfs only "
+        "while the stack is unlocked. Only backends this host can run are selectable; the others say why.",
     ),
     Page(
         "policy",
@@ -390,8 +392,8 @@ QUESTIONS: tuple[Question, ...] = (
         "object_store.sse",
         "object_store",
         "Server-side encryption mode",
-        "SSE-S3: the store encrypts every object with keys it manages (a key file stackseal generates "
-        "into secrets/, or KES for MinIO with a real KMS) — transparent to clients. SSE-KMS: object keys "
+        "SSE-S3: the store encrypts every object with keys it manages (a key stackseal generates and "
+        "stores wrapped by the KMS, or KES for MinIO with a real KMS) — transparent to clients. SSE-KMS: object keys "
         "come from your KMS (MinIO through KES, deprecated upstream but working; SeaweedFS with Vault/"
         "OpenBao, AWS or GCP). SSE-C: the client sends its own key with every request; the store never "
         "keeps it, so you hold and must never lose the key, and MinIO needs TLS.",
@@ -452,14 +454,14 @@ QUESTIONS: tuple[Question, ...] = (
         "kms.backend",
         "kms",
         "Key management service",
-        "Where the master key lives. A real KMS keeps it off this host and audits its use; 'local' keeps "
-        "it in files beside the stack and is for development only.",
+        "Where the wrapping key lives. A real KMS keeps it off this host and audits its use; 'local' keeps "
+        "every key in plaintext files beside the stack (development only) unless kms.passphrase_file is set.",
         choices=(
             Choice("vault", "Vault / OpenBao", "transit engine holds the key (yours, or one in the stack)"),
             Choice("aws", "AWS KMS", "key in AWS; credentials from your AWS profile or environment"),
             Choice("azure", "Azure Key Vault", "key in Azure; service-principal credentials"),
             Choice("gcp", "Google Cloud KMS", "key in a GCP key ring; service-account credentials"),
-            Choice("local", "Local files", "development only: keys in 0400 files beside the stack"),
+            Choice("local", "Local files", "development only: plaintext 0400 files (or passphrase-wrapped)"),
         ),
         default=_default_kms,
     ),
@@ -476,8 +478,9 @@ QUESTIONS: tuple[Question, ...] = (
         "kms.vault.deploy",
         "kms",
         "Run OpenBao inside the stack",
-        "Yes: an OpenBao server runs as a service of the stack (good for development and tests; its own "
-        "storage is on an encrypted volume). No: use your existing Vault or OpenBao at the address below.",
+        "Yes: an OpenBao server runs as a service of the stack (development and tests only: it cannot wrap "
+        "the keys it needs to start, so keys stay plaintext files). No: use your existing Vault or OpenBao "
+        "at the address below (every key stored wrapped by it).",
         kind="bool",
         visible_if=_is("kms.backend", "vault"),
     ),

@@ -73,18 +73,23 @@ class GcpBackend(KmsBackend):
             raise
         except Exception as err:
             kind = type(err).__name__
+            code = getattr(err, "code", None)
             hint = {
-                "PermissionDenied": "the credential may not use this key (needs cloudkms.cryptoKeyVersions.useToEncrypt/Decrypt)",
-                "Unauthenticated": "the credential was rejected or has expired: check kms.gcp.credentials_file",
-                "NotFound": "the key does not exist: create it or fix kms.gcp.* / kms.key_name",
-                "InvalidArgument": "a tampered blob, a blob of another key or a wrong name: restore it from a backup",
-                "FailedPrecondition": "the key version is disabled or destroyed: enable it or restore the blob",
-                "DefaultCredentialsError": "no Google credential: set kms.gcp.credentials_file",
-                "ServiceUnavailable": "Cloud KMS is not reachable; check the network",
-                "ConnectionError": "Cloud KMS is not reachable; check the network",
-                "TransportError": "Cloud KMS is not reachable; check the network",
-            }.get(kind, "see the Cloud KMS audit log")
-            raise OperationFailed(f"{what}: Cloud KMS key {self.key_id}: {kind}; {hint}") from None
+                400: "a tampered blob, a blob of another key or a wrong name (or a disabled key version): "
+                "restore it from a backup",
+                401: "the credential was rejected or has expired: check kms.gcp.credentials_file",
+                403: "the credential may not use this key (needs cloudkms.cryptoKeyVersions.useToEncrypt/Decrypt)",
+                404: "the key does not exist: create it or fix kms.gcp.* / kms.key_name",
+                503: "Cloud KMS is not available; try again",
+            }.get(code if isinstance(code, int) else 0)
+            if hint is None and kind in ("DefaultCredentialsError", "RefreshError"):
+                hint = "no usable Google credential: set kms.gcp.credentials_file"
+            if hint is None and kind in ("ConnectionError", "TransportError", "ServiceUnavailable", "RetryError"):
+                hint = "Cloud KMS is not reachable; check the network"
+            what_failed = f"HTTP {code}" if isinstance(code, int) else kind
+            raise OperationFailed(
+                f"{what}: Cloud KMS key {self.key_id}: {what_failed}; {hint or 'see the Cloud KMS audit log'}"
+            ) from None
 
     def connection_test(self, timeout: float = 5.0) -> Health:
         try:
