@@ -200,3 +200,18 @@ def test_rotate_volume_keys_with_keys_wrapped_by_openbao(openbao, tmp_path):
         run_cli(["lock", "-c", str(answers)])
         vol.lock(spec)
         unguard_mount_point(spec.mount_point)
+
+
+def test_rotate_kms_key_works_with_the_rendered_admin_policy_alone(wrapped_stack, openbao, tmp_path):
+    """Least privilege: the token of the rendered '<project>-admin' policy (no root) is enough."""
+    answers, plan, backend, secrets_dir, values = wrapped_stack
+    client = openbao.client()
+    admin = (plan.output_path / "vault" / "policies" / f"{plan.project}-admin.hcl").read_text()
+    name = f"{plan.project}-admin-{plan.kms.key_name}"
+    client.sys.create_or_update_policy(name=name, policy=admin)
+    token = client.auth.token.create(policies=[name], no_default_policy=True, ttl="10m")["auth"]["client_token"]
+    (tmp_path / "token").write_text(token)
+    result = run_cli(["rotate", "kms-key", "-c", str(answers)])
+    assert result.returncode == 0, result.stderr
+    assert set(versions(secrets_dir).values()) == {"2"}
+    assert backend.unwrap_many(read_blobs(secrets_dir)) == values  # (root's client: the admin cannot decrypt)
