@@ -215,3 +215,41 @@ def test_rotate_kms_key_works_with_the_rendered_admin_policy_alone(wrapped_stack
     assert result.returncode == 0, result.stderr
     assert set(versions(secrets_dir).values()) == {"2"}
     assert backend.unwrap_many(read_blobs(secrets_dir)) == values  # (root's client: the admin cannot decrypt)
+
+
+def test_rotate_volume_keys_on_fscrypt_with_keys_wrapped_by_openbao(openbao, fscrypt_volume, tmp_path):
+    """fscrypt volume on a real ext4 image, its raw key a KMS-wrapped blob: rotate via the CLI (killed
+    once with two protectors), then ``stackseal lock`` / ``unlock`` reads the data back."""
+    from wizard.layout import volume_specs
+    from wizard.volumes.fscrypt import FscryptBackend
+    from wizard.volumes.keys import provide_key
+
+    answers = make_answers(tmp_path, openbao.address, openbao.token, "fs-" + secrets.token_hex(4))
+    data = yaml.safe_load(answers.read_text())
+    data["volumes"] = {"backend": "fscrypt", "root": str(fscrypt_volume.mnt / "vols")}
+    answers.write_text(yaml.safe_dump(data))
+    plan = load_plan(answers)
+    kms.get_backend(plan).ensure_key()
+    assert run_cli(["render", "-c", str(answers)]).returncode == 0
+    spec = volume_specs(plan)[0]
+    vol = FscryptBackend(plan.project)
+    keyfile = provide_key(plan, spec.name, raw=True, create=True)
+    old = keyfile.read_bytes()
+    vol.create(spec, keyfile)
+    (spec.mount_point / "graph.db").write_text("fscrypt via the KMS")
+    try:
+        args = ["rotate", "volume-keys", "-c", str(answers)]
+        run_cli(args, pause_at="fscrypt-remove-protector", tmp=tmp_path)
+        done = run_cli(args)
+        assert done.returncode == 0, done.stderr
+        assert "rotated the keys of 1 fscrypt volumes" in done.stdout
+        assert keyfile.read_bytes() != old and len(keyfile.read_bytes()) == 32
+        status = subprocess.run(["fscrypt", "status", str(spec.mount_point)], capture_output=True, text=True).stdout
+        assert "Protected with 1 protector" in status
+        assert run_cli(["lock", "-c", str(answers)]).returncode == 0
+        assert vol.status(spec).state == "locked"
+        unlocked = run_cli(["unlock", "-c", str(answers), "--no-start"])
+        assert unlocked.returncode == 0, unlocked.stderr
+        assert (spec.mount_point / "graph.db").read_text() == "fscrypt via the KMS"
+    finally:
+        run_cli(["lock", "-c", str(answers)])
