@@ -18,7 +18,6 @@ contents keep their keys; see docs/rotation.md).
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
 
 from wizard.errors import OperationFailed
@@ -32,6 +31,7 @@ from wizard.rotate.keystore import VolumeKeys
 from wizard.steps.events import Emit, ProgressMeter, StepLog
 from wizard.volumes import get_backend
 from wizard.volumes.base import VolumeBackend
+from wizard.volumes.keys import new_key
 
 STEP = "rotate-volume-keys"
 
@@ -39,11 +39,6 @@ STEP = "rotate-volume-keys"
 def header_backup_path(state_dir: Path, volume: str) -> Path:
     """Where the LUKS header backup of a volume is kept (the escrow bundle carries it)."""
     return state_dir / "luks-headers" / f"{volume}.img"
-
-
-def new_key(backend: VolumeBackend) -> bytes:
-    """256 random bits: raw bytes for fscrypt, a passphrase line for gocryptfs/cryptsetup."""
-    return secrets.token_bytes(32) if backend.raw_key else secrets.token_urlsafe(32).encode("ascii")
 
 
 def rotate_volume_keys(
@@ -97,7 +92,7 @@ def _rotate_one(
         if record.get("state") == "rotating" and record.get("new") == key_fingerprint(current.read_bytes()):
             journal.set_item(spec.name, state="done", rotated=utc_now())  # promoted just before a kill
             return "rotated"
-        key = new_key(backend)
+        key = new_key(raw=backend.raw_key)  # the same generator apply uses
         journal.set_item(spec.name, state="rotating", new=key_fingerprint(key), started=utc_now())
         checkpoint("volume-keys-next-key")
         pending = keys.put_pending(spec.name, key)
