@@ -98,3 +98,33 @@ def test_a_bundle_with_hostile_names_is_refused_before_anything_is_written(tmp_p
     path, identity = _bundle(tmp_path, {"format": "something-else"})
     with pytest.raises(OperationFailed, match="not a stackseal escrow bundle"):
         open_bundle(path, identity=identity)
+
+
+def test_only_one_rotation_runs_at_a_time(tmp_path: Path) -> None:
+    """A second process is refused while the first holds the lock; the lock dies with its process."""
+    state = tmp_path / "state"
+    code = (
+        "import sys, time; from pathlib import Path; from wizard.rotate.journal import RotationJournal;"
+        f"RotationJournal.begin(Path({str(state)!r}), 'kms-key'); print('held', flush=True); time.sleep(60)"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        probe = subprocess.run(
+            [sys.executable, "-c", code.replace("'kms-key'", "'volume-keys'")], capture_output=True, text=True
+        )
+        assert probe.returncode == 1 and "another stackseal rotation" in probe.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+    assert RotationJournal.begin(state, "volume-keys").status == "running"  # free again after the kill
+
+
+def test_the_lock_is_released_when_a_rotation_ends_in_process(tmp_path: Path) -> None:
+    journal = RotationJournal.begin(tmp_path, "kms-key")
+    journal.finish()
+    code = (
+        "from pathlib import Path; from wizard.rotate.journal import RotationJournal;"
+        f"RotationJournal.begin(Path({str(tmp_path)!r}), 'volume-keys')"
+    )
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0

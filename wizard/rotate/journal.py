@@ -10,7 +10,9 @@ blob carries) before acting. It never holds a key, only public fingerprints and 
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import re
 import time
 import uuid
@@ -81,7 +83,8 @@ class RotationJournal:
 
     @classmethod
     def begin(cls, state_dir: Path, kind: str) -> RotationJournal:
-        """Resume the unfinished run of this kind, or start a new one."""
+        """Resume the unfinished run of this kind, or start a new one (one rotation at a time)."""
+        _hold_lock(state_dir)
         previous = cls.load(state_dir, kind)
         if previous is not None and previous.status != "done":
             previous.resumed += 1
@@ -124,7 +127,45 @@ class RotationJournal:
     def fail(self, error: str) -> None:
         self.status, self.error = "failed", error
         self.save()
+        _release_lock(self.path.parent)
 
     def finish(self) -> None:
         self.status, self.finished_at = "done", time.time()
         self.save()
+        _release_lock(self.path.parent)
+
+
+_LOCKS: dict[str, int] = {}
+
+
+def _hold_lock(state_dir: Path) -> None:
+    """One rotation at a time per stack, of any kind, until this process exits.
+
+    Why every kind: ``rotate kms-key`` rewrites every blob it read; a ``rotate volume-keys``
+    promoting a new volume key meanwhile would be overwritten by the re-wrapped *old* key.
+    The kernel drops the lock when the process dies, so a SIGKILL never leaves it stale.
+    """
+    key = str(state_dir.resolve())
+    if key in _LOCKS:
+        return
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / "rotate.lock"
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    except OSError as err:
+        raise OperationFailed(f"{path}: cannot open the rotation lock ({err.strerror})") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise OperationFailed(
+            f"another stackseal rotation of this stack is running (lock {path}); wait for it and run again"
+        ) from None
+    _LOCKS[key] = fd
+
+
+def _release_lock(state_dir: Path) -> None:
+    """Let the next rotation run (a long-lived process such as the TUI must not keep the lock)."""
+    fd = _LOCKS.pop(str(state_dir.resolve()), None)
+    if fd is not None:
+        os.close(fd)
