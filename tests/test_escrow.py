@@ -20,7 +20,6 @@ from wizard.kms.store import read_blobs
 from wizard.layout import volume_specs
 from wizard.plan import load_plan
 from wizard.render.materials import collect
-from wizard.volumes.base import unguard_mount_point
 from wizard.volumes.gocryptfs import GocryptfsBackend
 from wizard.volumes.keys import provide_key
 
@@ -125,7 +124,7 @@ def test_escrow_round_trip_then_stackseal_unlock_opens_the_real_gocryptfs_volume
     finally:
         cli("lock", "-c", str(answers))
         vol.lock(spec)
-        unguard_mount_point(spec.mount_point)
+        subprocess.run(["chattr", "-i", str(spec.mount_point)], capture_output=True)  # apply's guard
 
 
 def test_escrow_with_a_passphrase_and_the_local_backend(tmp_path):

@@ -154,7 +154,6 @@ def test_rotate_volume_keys_with_keys_wrapped_by_openbao(openbao, tmp_path):
     """gocryptfs volume whose key is a KMS-wrapped blob (made as apply makes it): rotate through the CLI
     while the stack is unlocked (killed twice), then ``stackseal lock`` / ``unlock`` reads the data back."""
     from wizard.layout import volume_specs
-    from wizard.volumes.base import unguard_mount_point
     from wizard.volumes.gocryptfs import GocryptfsBackend
     from wizard.volumes.keys import provide_key
 
@@ -199,7 +198,7 @@ def test_rotate_volume_keys_with_keys_wrapped_by_openbao(openbao, tmp_path):
     finally:
         run_cli(["lock", "-c", str(answers)])
         vol.lock(spec)
-        unguard_mount_point(spec.mount_point)
+        subprocess.run(["chattr", "-i", str(spec.mount_point)], capture_output=True)  # apply's guard
 
 
 def test_rotate_kms_key_works_with_the_rendered_admin_policy_alone(wrapped_stack, openbao, tmp_path):

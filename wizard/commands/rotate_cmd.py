@@ -1,10 +1,11 @@
-"""Execute a key rotation (``stackseal rotate KIND -c FILE``): journaled, resumable by running it again.
+"""Execute a key rotation (``stackseal rotate KIND -c FILE``): one subcommand per kind of key.
 
-Kinds: ``kms-key`` (new transit key version, every stored blob re-wrapped, old version retired)
-and ``volume-keys`` (a new key per encrypted volume). Other kinds (object-keys, backup-keys) are
-added to :data:`KINDS` by their owners. Each kind keeps its own journal in
-``<output_dir>/.stackseal/rotate-<kind>.json``; exit 0 done, 1 failed cleanly (the previous key
-still opens everything), 2 bad input.
+``kms-key``: a new transit key version, every stored blob re-wrapped, the old version retired.
+``volume-keys``: a new key per encrypted volume (gocryptfs, fscrypt, LUKS slots). Both are
+journaled in ``<output_dir>/.stackseal/rotate-<kind>.json`` and resumable by running them again;
+exit 0 done, 1 failed cleanly (the previous key still opens everything), 2 bad input. Other kinds
+(``backup-keys``, ``object-keys``) are added by their owners as one more parser each, in the same
+shape (``set_defaults(_rotate=...)``).
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ KINDS: dict[str, tuple[str, str]] = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="kind", metavar="KIND", required=True, parser_class=type(parser))
+    sub = parser.add_subparsers(dest="kind", metavar="KIND", parser_class=type(parser), required=True)
     for kind, (_module, help_text) in KINDS.items():
         cmd = sub.add_parser(kind, help=help_text, description=help_text)
         cmd.add_argument("-c", "--config", required=True, metavar="FILE", help="answers file (stackseal.yaml)")
+        cmd.set_defaults(_rotate=_journaled)
 
 
-def run(args: argparse.Namespace) -> int:
+def _journaled(args: argparse.Namespace) -> int:
     from wizard.commands.apply_cmd import load_checked
     from wizard.steps.console import PlainRenderer
     from wizard.steps.events import StepDone, StepStarted
@@ -44,3 +46,7 @@ def run(args: argparse.Namespace) -> int:
     summary = module.run_kind(plan, emit)
     emit(StepDone(step, True, summary, time.monotonic() - start))
     return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    return int(args._rotate(args))

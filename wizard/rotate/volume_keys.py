@@ -51,7 +51,7 @@ def rotate_volume_keys(
 ) -> str:
     """Rotate every volume's key; returns a one-line summary. Resumes an interrupted run."""
     backend = backend or get_backend(plan)
-    if not backend.rotatable or not backend.uses_key:
+    if not backend.uses_key:  # host-fde, none: stackseal holds no key to rotate
         return f"nothing to rotate: volumes.backend {backend.name} has no stackseal key"
     specs = volume_specs(plan) if specs is None else specs
     journal = RotationJournal.begin(state_dir, "volume-keys")
