@@ -31,12 +31,18 @@ install-test: $(TSTAMP)
 testbed: $(TSTAMP)
 	bash tests/testbed/install.sh
 
-# Installs everything, starts the test bed (pytest session fixtures start and stop each
-# service on free ports) and runs the whole suite.
-test: testbed
+# The gates first (lint, formatting, types, the import contract), then installs everything,
+# starts the test bed (pytest session fixtures start and stop each service on free ports) and
+# runs the whole suite.
+test: lint testbed
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The gates `make test` runs before any test; each fails on the first violation it finds.
+# tests/test_gates.py proves they do (a deliberately bad file through the same configuration).
 lint: $(TSTAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/lint-imports
 
 bench: $(TSTAMP)

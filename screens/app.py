@@ -66,8 +66,8 @@ class StacksealApp(App[WizardResult]):
     ENABLE_COMMAND_PALETTE = False
     BINDINGS = [
         Binding("ctrl+n", "next", "Next"),
-        Binding("ctrl+p", "back", "Back"),
-        Binding("escape", "back", "Back", show=False),
+        Binding("ctrl+p", "previous", "Back"),
+        Binding("escape", "previous", "Back", show=False),
         Binding("question_mark,f1", "help", "Help"),
         Binding("ctrl+q", "cancel", "Cancel", priority=True),
         Binding("ctrl+c", "cancel", "Cancel", show=False, priority=True),
@@ -188,7 +188,8 @@ class StacksealApp(App[WizardResult]):
         if screen.can_leave() and self.index + 1 < len(FLOW):
             self._go(self.index + 1)
 
-    def action_back(self) -> None:
+    def action_previous(self) -> None:
+        """The previous page (named apart from Textual's own async ``action_back``, which it is not)."""
         screen = self.screen
         if isinstance(screen, WizardScreen) and not isinstance(screen, ExecuteScreen) and self.index > 0:
             if self._switching():

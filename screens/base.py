@@ -57,7 +57,7 @@ class WizardScreen(Screen):
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "back":
             event.stop()
-            self.wizard.action_back()
+            self.wizard.action_previous()
         elif event.button.id == "next":
             event.stop()
             self.wizard.action_next()

@@ -19,20 +19,12 @@ from textual.widgets import Button, ProgressBar, RichLog, Static
 from screens.base import WizardScreen
 from wizard.errors import OperationFailed, StacksealError
 from wizard.plan import Plan
-from wizard.steps.events import StepDone, StepFailed, StepLog, StepProgress, StepStarted
+from wizard.steps.events import StepDone, StepFailed, StepLog, StepProgress, StepStarted, progress_text
 
 
 def progress_line(event: StepProgress) -> str:
-    """ "copy objects: 120/400 items, 35.2 MB, 12.1 MB/s, ETA 23 s"."""
-    items = f"{event.items}/{event.items_total}" if event.items_total else f"{event.items}"
-    parts = [f"{items} items"]
-    if event.bytes:
-        parts.append(f"{event.bytes / 1e6:.1f} MB")
-    if event.rate:
-        parts.append(f"{event.rate / 1e6:.1f} MB/s" if event.bytes else f"{event.rate:.1f} items/s")
-    if event.eta is not None:
-        parts.append(f"ETA {event.eta:.0f} s")
-    return f"{event.step_id} {event.what}: {', '.join(parts)}"
+    """ "adopt seaweedfs-data: 120/400 items, 35.2 MiB of 80.0 MiB, 12.1 MiB/s, ETA 23s"."""
+    return f"{event.step_id} {event.what}: {progress_text(event)}"
 
 
 class Cancelled(OperationFailed):
@@ -77,13 +69,9 @@ class ExecuteScreen(WizardScreen):
 
     @work(thread=True, exclusive=True, group="execute", exit_on_error=False)
     def _run(self, plan: Plan) -> None:
-        try:
-            from wizard.steps import build_steps
-            from wizard.steps.context import Context
-            from wizard.steps.runner import run
-        except ImportError as err:
-            self.app.call_from_thread(self._done, f"the provisioning steps are not available in this build ({err})")
-            return
+        from wizard.steps import build_steps
+        from wizard.steps.context import Context
+        from wizard.steps.runner import run
 
         answers = self.wizard.out
 

@@ -44,7 +44,20 @@ class KmsScreen(QuestionPage):
 
     @work(thread=True, exclusive=True, group="kms-test", exit_on_error=False)
     def _test(self, plan: Plan) -> None:
-        fact = kms_test(plan, TEST_TIMEOUT)
+        """Always ends in a result on screen: an unexpected error becomes one (never "Testing…" forever).
+
+        Only the error's type is shown: its text may quote what was sent (a token in a header).
+        """
+        try:
+            fact = kms_test(plan, TEST_TIMEOUT)
+        except Exception as err:
+            fact = Fact(
+                "kms_test",
+                "KMS",
+                False,
+                f"the connection test failed unexpectedly ({type(err).__name__}); "
+                "you can continue and apply where the KMS is reachable",
+            )
         self.app.call_from_thread(self._show, fact)
 
     def _show(self, fact: Fact) -> None:

@@ -15,10 +15,12 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.widgets import Button, LoadingIndicator, Static, TabbedContent, TabPane, Tree
+from textual.widgets.tree import TreeNode
 
 from screens.base import WizardScreen
+from wizard.marks import FILE_LEGEND, FILE_MARK
 from wizard.plan import Plan
-from wizard.review import ACTION_MARK, FileRow, Review, build_review
+from wizard.review import FileRow, Review, build_review
 
 ACTION_STYLE = {"create": "green", "update": "yellow", "unchanged": "dim", "conflict": "bold red"}
 
@@ -120,22 +122,22 @@ class ReviewScreen(WizardScreen):
         out_node = tree.root.add(f"{self.wizard.plan.output_dir}/", expand=True)
         if review.files_error:
             out_node.add_leaf(Text(f"not available: {review.files_error}", style="red"))
-        dirs: dict[str, object] = {"": out_node}
+        dirs: dict[str, TreeNode[FileRow]] = {"": out_node}
         for row in sorted(review.files, key=lambda r: r.path):
             parts = PurePosixPath(row.path).parts
             parent = out_node
             for depth in range(1, len(parts)):
                 key = "/".join(parts[:depth])
                 if key not in dirs:
-                    dirs[key] = parent.add(parts[depth - 1] + "/", expand=True)  # type: ignore[attr-defined]
-                parent = dirs[key]  # type: ignore[assignment]
-            parent.add_leaf(self._label(parts[-1], row), data=row)  # type: ignore[attr-defined]
-        tree.root.set_label(Text("Files (+ create, ~ update, = unchanged, ! conflict)"))
+                    dirs[key] = parent.add(parts[depth - 1] + "/", expand=True)
+                parent = dirs[key]
+            parent.add_leaf(self._label(parts[-1], row), data=row)
+        tree.root.set_label(Text(f"Files ({FILE_LEGEND})"))
         self._show_diff(answers)
 
     @staticmethod
     def _label(name: str, row: FileRow) -> Text:
-        text = Text(f"{ACTION_MARK.get(row.action, '?')} {name}", style=ACTION_STYLE.get(row.action, ""))
+        text = Text(f"{FILE_MARK.get(row.action, '?')} {name}", style=ACTION_STYLE.get(row.action, ""))
         if row.secret:
             text.append("  (secret)", style="dim")
         return text

@@ -20,7 +20,7 @@ KMS_BACKENDS = ("local", "vault", "aws", "azure", "gcp")
 VOLUME_BACKENDS = ("luks-file", "luks-device", "gocryptfs", "fscrypt", "host-fde", "none")
 
 
-#: Combinations that cannot work, by the facts (FACTS.md, SeaweedFS 4.x source):
+#: Combinations that cannot work, by the facts (docs/rendering.md, SeaweedFS 4.x source):
 #: SeaweedFS SSE-KMS has no provider for stackseal's local keys nor (in published builds) Azure.
 def expected_refusal(kind: str, sse: str, kms: str) -> bool:
     return kind == "seaweedfs" and sse == "sse-kms" and kms in ("local", "azure")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import threading
 from pathlib import Path
+
+import pytest
 
 from wizard import detect
 from wizard.detect import Fact, Facts, Probe, detect_all
@@ -208,3 +211,75 @@ def test_plain_wizard_connection_test_never_shows_a_malformed_token(openbao, tmp
     plan.set_base_dir(tmp_path)
     fact = detect.kms_test(set_path(plan, "kms.vault.token_file", "token"))
     assert fact.ok is False and "one line" in fact.summary and secret not in repr(fact)
+
+
+def test_one_credential_reader_refuses_hostile_files(tmp_path):
+    """The reader the KMS test and the kms-key step share: never hangs on a FIFO, never reads a
+    huge file whole, never echoes content."""
+    import os
+
+    from wizard.credentials import MAX_CREDENTIAL_BYTES, BadCredential, read_credential
+
+    plan = default_plan()
+    plan.set_base_dir(tmp_path)
+    (tmp_path / "ok").write_text("hvs.token123\n")
+    assert read_credential(plan, "ok") == "hvs.token123"
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "huge").write_bytes(b"A" * (MAX_CREDENTIAL_BYTES + 1))
+    (tmp_path / "two").write_text("SECRETPART\nsecond\n")
+    (tmp_path / "empty").write_text("\n")
+    for name, why in (("fifo", "regular file"), ("huge", "larger than"), ("two", "one line"), ("empty", "empty")):
+        with pytest.raises(BadCredential, match=why) as caught:
+            read_credential(plan, name)
+        assert "SECRETPART" not in str(caught.value) and name in str(caught.value)
+    with pytest.raises(OSError):
+        read_credential(plan, "absent")
+
+
+def test_disk_encryption_follows_the_block_stack(tmp_path):
+    """LVM on LUKS: the filesystem's device (dm-1) sits on a dm-crypt device (dm-0)."""
+    from wizard.detect.host import _dm_crypt_below
+
+    sys_block = tmp_path / "block"
+    for name, uuid, dm_name in (("dm-0", "CRYPT-LUKS2-abc-cryptroot", "cryptroot"), ("dm-1", "LVM-xyz", "vg-root")):
+        (sys_block / name / "dm").mkdir(parents=True)
+        (sys_block / name / "dm" / "uuid").write_text(uuid + "\n")
+        (sys_block / name / "dm" / "name").write_text(dm_name + "\n")
+        (sys_block / name / "slaves").mkdir()
+    (sys_block / "dm-1" / "slaves" / "dm-0").symlink_to(sys_block / "dm-0")
+    (sys_block / "sda1" / "slaves").mkdir(parents=True)
+    assert _dm_crypt_below(sys_block / "dm-1") == "cryptroot"
+    assert _dm_crypt_below(sys_block / "sda1") is None
+
+
+def test_disk_encryption_probe_never_claims_what_it_cannot_see():
+    fact = detect.PROBES[[p.key for p in detect.PROBES].index("disk_encryption")].run(default_plan())
+    if fact.ok is True:  # only with a dm-crypt device really under volumes.root
+        assert "dm-crypt" in fact.summary and fact.data["device"]
+    else:
+        assert fact.ok in (False, None) and "dm-crypt" not in fact.summary
+
+
+@pytest.mark.parametrize("backend", ["azure", "gcp"])
+def test_cloud_kms_test_never_claims_the_credentials_are_checked(backend, tmp_path):
+    """No step uses Azure or GCP credentials yet: the test may say what it reached, nothing more."""
+    plan = set_path(default_plan(), "kms.backend", backend)
+    if backend == "azure":
+        plan = set_path(plan, "kms.azure.vault_url", "https://127.0.0.1:9")
+    fact = detect.kms_test(plan, timeout=0.5)
+    assert fact.ok is not True
+    assert "checked at apply" not in fact.summary and "accepted" not in fact.summary
+
+
+def test_compose_lookup_never_offers_compose_gos_python_wrapper(tmp_path, monkeypatch):
+    """Detection and apply share one lookup: the wrapper exits 0 when Compose fails, so neither may use it."""
+    from wizard.detect.docker import compose_candidates, is_python_wrapper
+
+    wrapper = tmp_path / "docker-compose"
+    wrapper.write_text("#!/usr/bin/python3\nimport sys\nsys.exit(0)\n")
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    assert is_python_wrapper(wrapper)
+    assert [str(wrapper)] not in compose_candidates()
+    fact = detect.PROBES[[p.key for p in detect.PROBES].index("compose")].run(default_plan())
+    assert str(wrapper) not in fact.summary

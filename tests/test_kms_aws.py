@@ -162,3 +162,30 @@ def test_render_unlock_lock_with_moto(tmp_path: Path, moto_server: str) -> None:
     assert not any(secret in p.read_bytes() for p in tmp_path.rglob("*") if p.is_file() and "run" not in p.parts)
     assert run("lock", "-c", str(answers)).returncode == 0
     assert not (tmp_path / "run").exists()
+
+
+def test_aws_per_consumer_policies_are_least_privilege(tmp_path: Path) -> None:
+    import json
+
+    from wizard.render.aws_policies import policies
+
+    plan = plan_from_dict(
+        {
+            "version": 1,
+            "project": "ap",
+            "object_store": {"kind": "seaweedfs", "sse": "sse-kms", "key_name": "objs"},
+            "kms": {"backend": "aws", "key_name": "master", "aws": {"region": "eu-west-1"}},
+        },
+        base_dir=tmp_path,
+    )
+    docs = {k: json.loads(v) for k, v in policies(plan).items()}
+    assert set(docs) == {f"aws/policies/ap-{c}.json" for c in ("admin", "unlock", "seaweedfs")} | {
+        "aws/policies/key-policy.json"
+    }
+    unlock = docs["aws/policies/ap-unlock.json"]["Statement"]
+    assert [s["Action"] for s in unlock] == [["kms:Decrypt"]]
+    assert unlock[0]["Condition"]["ForAnyValue:StringEquals"] == {"kms:ResourceAliases": "alias/master"}
+    sw = docs["aws/policies/ap-seaweedfs.json"]["Statement"][0]
+    assert sw["Condition"]["ForAnyValue:StringEquals"] == {"kms:ResourceAliases": "alias/objs"}
+    assert "kms:Encrypt" not in sw["Action"] and "kms:RotateKeyOnDemand" not in sw["Action"]
+    assert policies(plan_from_dict({"version": 1, "kms": {"backend": "vault"}}, base_dir=tmp_path)) == {}

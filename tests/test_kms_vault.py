@@ -209,3 +209,55 @@ def test_local_passphrase_wraps_and_a_wrong_one_is_one_line(tmp_path: Path, monk
     with pytest.raises(OperationFailed) as err:
         get_backend(plan).unwrap_many(blobs)
     assert "wrong passphrase" in str(err.value) and "ALPHA" not in str(err.value)
+
+
+def test_unlock_with_a_sealed_vault_is_one_line_and_changes_nothing(tmp_path: Path, openbao_sealed) -> None:
+    data = _vault_plan(tmp_path, openbao_sealed.address, openbao_sealed.root_token)
+    answers = _answers(tmp_path, data)
+    result = stackseal("unlock", "-c", str(answers), "--no-start")
+    assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "sealed" in result.stderr and not (tmp_path / "run").exists()
+    assert openbao_sealed.root_token not in result.stderr
+
+
+def test_hostile_secrets_and_runtime_paths_are_refused_in_one_line(tmp_path: Path, openbao) -> None:
+    from wizard.errors import StacksealError
+    from wizard.kms import runtime
+    from wizard.kms.store import read_blobs
+
+    secrets_dir = tmp_path / "secrets"
+    secrets_dir.mkdir()
+    target = tmp_path / "elsewhere.json"
+    target.write_text("{}")
+    (secrets_dir / "neo4j_auth.wrapped.json").symlink_to(target)
+    with pytest.raises(StacksealError) as err:
+        read_blobs(secrets_dir)
+    assert "regular file" in str(err.value) or "cannot be read safely" in str(err.value)
+    (secrets_dir / "neo4j_auth.wrapped.json").unlink()
+    (secrets_dir / "s3_secret_key.wrapped.json").write_bytes(b"{" + b" " * 300_000 + b"}")
+    with pytest.raises(StacksealError) as err:
+        read_blobs(secrets_dir)
+    assert "too large" in str(err.value)
+    (secrets_dir / "s3_secret_key.wrapped.json").write_text('{"backend": "vault"}')
+    with pytest.raises(OperationFailed) as err:
+        read_blobs(secrets_dir)
+    assert "malformed" in str(err.value)
+    # a runtime directory reached through a symlink is refused before anything is mounted
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "link").symlink_to(real)
+    with pytest.raises(StacksealError) as err:
+        runtime.prepare(tmp_path / "link" / "run")
+    assert "symbolic link" in str(err.value)
+    assert not (real / "run").exists()
+
+
+def test_render_needs_the_kms_but_dry_run_does_not(tmp_path: Path) -> None:
+    down = f"http://127.0.0.1:{free_port()}"
+    answers = _answers(tmp_path, _vault_plan(tmp_path, down, "s.whatever"))
+    dry = stackseal("render", "-c", str(answers), "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "secrets/" not in dry.stdout.replace("secrets/.gitignore", ""), "no secret is a rendered file"
+    real = stackseal("render", "-c", str(answers))
+    assert real.returncode == 1 and len(real.stderr.strip().splitlines()) == 1, real.stderr
+    assert "not reachable" in real.stderr and not (tmp_path / "stack").exists(), "a refused render writes nothing"

@@ -126,7 +126,25 @@ def test_a_default_this_host_cannot_run_is_not_set():
         ]
     )
     plan = Q.apply_defaults(default_plan(), facts)
-    assert plan.volumes.backend == "host-fde"
+    # nothing runs here and no disk encryption was seen: no default (never "the disk is encrypted")
+    assert plan.volumes.backend == default_plan().volumes.backend != "host-fde"
+    assert "gocryptfs" in " ".join(Q.page_problems(plan, "volumes", facts))
+
+
+def test_host_fde_is_proposed_only_when_detection_saw_disk_encryption():
+    nothing_runs = [
+        Fact("tool.gocryptfs", "g", False, ""),
+        Fact("tool.fscrypt", "f", False, ""),
+        Fact("tool.cryptsetup", "c", False, ""),
+    ]
+    for seen in (False, None):
+        facts = Facts([*nothing_runs, Fact("disk_encryption", "d", seen, "")])
+        assert Q.question("volumes.backend").default(facts) is None
+    facts = Facts([*nothing_runs, Fact("disk_encryption", "d", True, "/srv is on dm-crypt device cryptroot")])
+    assert Q.apply_defaults(default_plan(), facts).volumes.backend == "host-fde"
+    # a backend this host runs still comes first
+    facts = Facts([*HOST_OK.all(), Fact("disk_encryption", "d", True, "")])
+    assert Q.apply_defaults(default_plan(), facts).volumes.backend == "gocryptfs"
 
 
 def test_validation_is_one_line_naming_the_key():

@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from render_helpers import write_unwrapped
 from testbed.require import require_tool
 
 from wizard.plan import plan_from_dict
@@ -201,7 +202,7 @@ def test_rendered_sse_kms_block_policy_and_approle_work_with_openbao(tmp_path: P
         base_dir=tmp_path,
     )
     out = tmp_path / "stack"
-    writer.write(plan, out)
+    write_unwrapped(plan, out)  # a KMS stand-in: this test is about the rendered SeaweedFS config
     secrets = out / "secrets"
 
     # what apply does with the rendered files: policy, AppRole with render's ids, transit key

@@ -21,7 +21,7 @@ from wizard.steps.adopt_step import AdoptStep
 from wizard.steps.buckets_step import BucketsStep, s3_client
 from wizard.steps.compose_step import ComposeUpStep
 from wizard.steps.context import Context
-from wizard.steps.ports_step import PortsStep
+from wizard.steps.ports_step import PortsPrecondition
 from wizard.steps.volumes_step import VolumesStep
 
 pytestmark = pytest.mark.slow
@@ -96,7 +96,7 @@ def ctx(tmp_path: Path, docker: DockerEngine, seaweed_image: str) -> Iterator[Co
 
 def test_compose_up_and_buckets_converge(ctx: Context) -> None:
     store_only(ctx)
-    steps = [VolumesStep(), AdoptStep(), PortsStep(), ComposeUpStep(), BucketsStep()]
+    steps = [VolumesStep(), AdoptStep(), PortsPrecondition(), ComposeUpStep(), BucketsStep()]
     plan_before = runner.check_all(ctx, steps)
     assert [c.action for _, c in plan_before] == ["+", "=", "=", "+", "+"]
     events: list = []

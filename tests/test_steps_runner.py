@@ -226,7 +226,7 @@ def test_plain_renderer_lines() -> None:
     render(StepFailed("compose-up", "port 127.0.0.1:7687 is already in use"))
     lines = out.getvalue().splitlines()
     assert lines[0] == "[2/5] volumes: Encrypted volumes"
-    assert lines[1] == "    progress: 2/2 items, 2.0 KB of 2.0 KB, 1.0 KB/s, ETA 0s (neo4j-data)"
+    assert lines[1] == "    progress: 2/2 items, 2.0 KiB of 2.0 KiB, 1.0 KiB/s, ETA 0s (neo4j-data)"
     assert lines[2] == "    changed: created 2 (1.2s)"
     assert lines[3] == "    FAILED: port 127.0.0.1:7687 is already in use"
 
@@ -318,3 +318,16 @@ def test_adopt_copy_check_is_byte_for_byte(tmp_path):
     (dest / "db" / "b.store").unlink()
     (dest / "db" / "c.store").write_bytes(b"C" * 50)  # totals still match
     assert copy_mismatches(source, dest) == ["db/b.store"]
+
+
+def test_every_progress_display_uses_one_unit_convention() -> None:
+    """The CLI (lines and bars) and the TUI's Execute screen render the same numbers the same way."""
+    from screens.execute import progress_line
+    from wizard.steps.console import PlainRenderer
+    from wizard.steps.events import progress_text
+
+    event = StepProgress("adopt", 3, 4, 3 * 1024 * 1024, 4 * 1024 * 1024, 1024 * 1024, 1.0, "seaweedfs-data")
+    text = progress_text(event)
+    assert text == "3/4 items, 3.0 MiB of 4.0 MiB, 1.0 MiB/s, ETA 1s"
+    assert progress_line(event) == f"adopt seaweedfs-data: {text}"
+    assert text in (PlainRenderer().format(event) or "")

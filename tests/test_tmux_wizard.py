@@ -67,7 +67,7 @@ class Tmux:
         args = [self.tmux, "-L", self.socket, "capture-pane", "-p", "-t", "0"] + (["-S", "-"] if history else [])
         return subprocess.run(args, capture_output=True, text=True, check=True).stdout
 
-    def wait_for(self, text: str, deadline: float = 30.0, history: bool = False) -> str:
+    def wait_for(self, text: str, deadline: float = 90.0, history: bool = False) -> str:
         end = time.monotonic() + deadline
         while True:
             screen = self.screen(history)

@@ -435,3 +435,22 @@ async def test_enter_on_a_choice_moves_to_the_next_field(tmp_path: Path):
         await pilot.press("enter")
         await pilot.pause()
         assert app.focused is app.screen.query_one("#in-object_store-sse", ChoiceSet)
+
+
+@sync
+async def test_kms_test_connection_ends_in_an_error_when_the_test_raises(tmp_path: Path, monkeypatch):
+    """An exception inside the test used to leave "Testing the connection…" on screen for ever."""
+    import screens.kms
+
+    def explode(plan, timeout):
+        raise RuntimeError("header value 'hvs.SECRETTOKEN' is invalid")
+
+    monkeypatch.setattr(screens.kms, "kms_test", explode)
+    app = make_app(tmp_path, "KmsScreen")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.click("#test")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        result = str(app.screen.query_one("#kms-result", Static).render())
+        assert "Testing" not in result
+        assert "failed unexpectedly (RuntimeError)" in result and "SECRETTOKEN" not in result

@@ -1,4 +1,4 @@
-"""The ``stackseal`` command line (DESIGN.md section 2).
+"""The ``stackseal`` command line (the contract is README's command table; see docs/architecture.md).
 
 Why argparse with lazily imported command modules: ``stackseal --help`` and scripted calls
 must start fast, and the core must never import Textual. Each subcommand lives in

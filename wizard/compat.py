@@ -74,17 +74,28 @@ def host_ports(plan: Plan) -> list[tuple[int, str]]:
     return ports
 
 
+def duplicate_ports(ports: list[tuple[int, str]]) -> list[tuple[str, str]]:
+    """(answers-file key, message) for each port already published by an earlier key.
+
+    The one duplicate-port rule: the answers check here and the ``ports`` precondition use it.
+    """
+    seen: dict[int, str] = {}
+    found = []
+    for port, key in ports:
+        if port in seen:
+            found.append((key, f"port {port} is also used by {seen[port]}; give each service its own host port"))
+        seen.setdefault(port, key)
+    return found
+
+
 def check_plan(plan: Plan) -> list[Problem]:
     """Every combination problem of ``plan``, errors first."""
     problems: list[Problem] = []
     add = problems.append
     store, kms, vol = plan.object_store, plan.kms, plan.volumes
 
-    seen: dict[int, str] = {}
-    for port, key in host_ports(plan):
-        if port in seen:
-            add(Problem(key, f"port {port} is also used by {seen[port]}; give each service its own host port"))
-        seen.setdefault(port, key)
+    for key, message in duplicate_ports(host_ports(plan)):
+        add(Problem(key, message))
 
     if plan.neo4j.edition == "enterprise" and not plan.neo4j.accept_license_agreement:
         add(

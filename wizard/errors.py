@@ -1,7 +1,7 @@
 """Error types that map to the CLI contract's exit codes.
 
 Why: every failure a user can cause must end as one clear line with a fixed exit code
-(DESIGN.md section 2), never as a traceback. Code raises these; ``wizard.cli`` turns them
+(README "Using it"), never as a traceback. Code raises these; ``wizard.cli`` turns them
 into ``stackseal: error: ...`` and the exit code.
 """
 

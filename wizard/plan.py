@@ -129,11 +129,25 @@ class VaultAnswers(_Section):
     kv_version: Literal[1, 2] = 2
     #: Run an OpenBao server inside the rendered stack (dev/test; production uses your own).
     deploy: bool = False
+    #: deploy: unseal key shares made at initialisation, and how many of them unseal.
+    key_shares: int = 1
+    key_threshold: int = 1
+    #: deploy: age public key (``age1...``) the unseal keys and root token are encrypted to, or
+    #: ``passphrase`` (asked at apply, or STACKSEAL_RECOVERY_PASSPHRASE); ``None`` = a plaintext
+    #: ``secrets/openbao_init.json`` (development only).
+    recovery_recipient: str | None = None
 
     def __post_init__(self) -> None:
         _refuse_url_credentials(self.address, "address", "kms.vault.token_file")
         if not self.address.startswith(("http://", "https://")):
             raise ValueError(f"address: '{self.address}' is not an http(s) URL")
+        if not 1 <= self.key_threshold <= self.key_shares <= 10:
+            raise ValueError(
+                f"key_shares/key_threshold: {self.key_shares}/{self.key_threshold} must satisfy 1 <= threshold <= shares <= 10"
+            )
+        rec = self.recovery_recipient
+        if rec is not None and rec != "passphrase" and not re.fullmatch(r"age1[02-9ac-hj-np-z]{58}", rec):
+            raise ValueError("recovery_recipient: must be an age public key (age1...) or 'passphrase'")
 
 
 class AwsAnswers(_Section):

@@ -15,6 +15,7 @@ from typing import Any
 
 from wizard import compat
 from wizard.errors import StacksealError
+from wizard.marks import FILE_MARK
 from wizard.plan import Plan, dump_plan
 
 
@@ -68,12 +69,10 @@ def preview_files(plan: Plan) -> tuple[list[FileRow], str | None]:
     two calls so that a file to be *created* can be shown in full too: its "diff against what
     exists" is its whole content. Secret files are never shown.
     """
-    try:
-        from wizard.kms import secret_store
-        from wizard.render import render_files
-        from wizard.render.writer import classify
-    except ImportError as err:
-        return [], f"the renderer is not available in this build ({err})"
+    from wizard.kms import secret_store
+    from wizard.render import render_files
+    from wizard.render.writer import classify
+
     out = plan.output_path
     try:
         files = render_files(plan, secret_store(plan, out, preview=True))
@@ -94,11 +93,9 @@ def preview_files(plan: Plan) -> tuple[list[FileRow], str | None]:
 
 def step_plan(plan: Plan) -> tuple[str | None, str | None]:
     """(what ``stackseal plan`` prints, None) or (None, why it could not be computed)."""
-    try:
-        from wizard.steps.context import Context
-        from wizard.steps.runner import check_all, format_plan
-    except ImportError as err:
-        return None, f"the provisioning steps are not available in this build ({err})"
+    from wizard.steps.context import Context
+    from wizard.steps.runner import check_all, format_plan
+
     ctx: Any = None
     try:
         ctx = Context.for_plan(plan)
@@ -127,13 +124,10 @@ def build_review(plan: Plan, answers_out: Path, with_files: bool = True, with_st
     return review
 
 
-ACTION_MARK = {"create": "+", "update": "~", "unchanged": "=", "conflict": "!"}
-
-
 def format_review(review: Review) -> str:
     """The review as plain text (what ``--plain`` prints before asking to save)."""
     lines = [
-        f"Answers file: {ACTION_MARK.get(review.answers.action, '?')} {review.answers.path} ({review.answers.action})"
+        f"Answers file: {FILE_MARK.get(review.answers.action, '?')} {review.answers.path} ({review.answers.action})"
     ]
     if review.answers.diff:
         lines.append(review.answers.diff.rstrip())
@@ -143,7 +137,7 @@ def format_review(review: Review) -> str:
         lines.append(f"  (not shown: {review.files_error})")
     for row in review.files:
         note = " (secret: content never shown)" if row.secret else ""
-        lines.append(f"  {ACTION_MARK.get(row.action, '?')} {row.path} ({row.action}){note}")
+        lines.append(f"  {FILE_MARK.get(row.action, '?')} {row.path} ({row.action}){note}")
     lines.append("")
     lines.append("Steps (what 'stackseal plan' prints):")
     lines.append(review.steps_text if review.steps_text is not None else f"  (not shown: {review.steps_error})")

@@ -6,6 +6,8 @@ and that nothing blocks; each line turns into its result when its worker finishe
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual.widgets import Static
 
@@ -21,7 +23,7 @@ class FactsPanel(Static):
     FactsPanel { height: auto; padding: 0 1; }
     """
 
-    def __init__(self, facts: Facts, **kwargs) -> None:
+    def __init__(self, facts: Facts, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.facts = facts
 

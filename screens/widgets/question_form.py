@@ -26,8 +26,8 @@ if TYPE_CHECKING:
 class ChoiceButton(RadioButton):
     """A radio button whose state shows without colour (monochrome terminals, screen captures)."""
 
-    @property  # type: ignore[override]
-    def BUTTON_INNER(self) -> str:
+    @property
+    def BUTTON_INNER(self) -> str:  # type: ignore[override]  # a class constant upstream; ours follows the value
         return "●" if self.value else " "
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
@@ -40,8 +40,8 @@ class ChoiceButton(RadioButton):
 class YesBox(Checkbox):
     """A checkbox whose state shows without colour."""
 
-    @property  # type: ignore[override]
-    def BUTTON_INNER(self) -> str:
+    @property
+    def BUTTON_INNER(self) -> str:  # type: ignore[override]  # a class constant upstream; ours follows the value
         return "X" if self.value else " "
 
 

@@ -23,6 +23,7 @@ FIXED = {
     "fuse": (True, "/dev/fuse and fusermount3 present", {}),
     "device_mapper": (False, "this kernel has no device-mapper (LUKS volumes cannot be opened)", {}),
     "fscrypt_kernel": (True, "ext4 encryption supported by this kernel", {}),
+    "disk_encryption": (False, "/srv is not on an encrypted device (sda1)", {}),
     "docker": (True, "Docker 20.10.24 (API 1.41)", {"version": "20.10.24"}),
     "compose": (True, "Compose v2.40.3", {"version": "2.40.3"}),
     "stack": (False, "no Compose project is running", {}),

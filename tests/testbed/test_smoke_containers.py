@@ -375,7 +375,7 @@ def _wait_bolt_ready(docker: DockerEngine, name: str) -> None:
 def test_neo4j_image_keeps_the_password_of_an_existing_store(
     docker: DockerEngine, local_images: dict[str, str], tmp_path: Path
 ) -> None:
-    """Like the official image (FACTS.md): NEO4J_AUTH only applies to an empty /data."""
+    """Like the official image: NEO4J_AUTH only applies to an empty /data."""
     from neo4j import GraphDatabase
     from neo4j.exceptions import AuthError
 

@@ -1,7 +1,7 @@
 """Encrypted host directories for the test bed: gocryptfs and fscrypt, as pytest fixtures.
 
 Why: the product claims "the bytes on the host disk are ciphertext"; tests can only check that
-against the real tools. These helpers make the volumes the way an operator would (FACTS.md):
+against the real tools. These helpers make the volumes the way an operator would (docs/testing.md):
 
 - gocryptfs: ``gocryptfs -init -passfile F CIPHER``, then mounted with ``-allow_other`` so the
   Docker daemon (and container users) can read the plaintext view — without it a FUSE mount is

@@ -9,8 +9,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from wizard.errors import Refused, UsageError
+
+if TYPE_CHECKING:
+    from wizard.plan import Plan
+    from wizard.steps.context import Context
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def load_checked(path: str):  # -> Plan
+def load_checked(path: str) -> Plan:
     """Load the answers file and refuse impossible combinations (one line, exit 2)."""
     from wizard.compat import check_plan
     from wizard.plan import load_plan
@@ -52,7 +57,7 @@ def _confirm() -> bool:
     return answer in ("yes", "y")
 
 
-def _unfinished_run(ctx) -> bool:
+def _unfinished_run(ctx: Context) -> bool:
     """True when the journal holds an interrupted run: it is closed by running (all '=') steps."""
     from wizard.steps.journal import Journal
 

@@ -20,13 +20,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dry-run", action="store_true", help="show what would change, write nothing")
 
 
-_SYMBOL = {"create": "+", "update": "~", "unchanged": "=", "conflict": "!"}
-
-
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from wizard import compat
+    from wizard.marks import FILE_MARK
     from wizard.plan import load_plan
     from wizard.render import refuse_impossible, writer
 
@@ -41,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     for change in changes:
         note = " (secret)" if change.secret else ""
         label = "overwrote" if change.action == "conflict" and args.force and not args.dry_run else change.action
-        print(f"{_SYMBOL[change.action]} {label:9} {change.path}{note}")
+        print(f"{FILE_MARK[change.action]} {label:9} {change.path}{note}")
         if args.dry_run and change.diff:
             print(change.diff, end="")
     if not args.dry_run:
@@ -53,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     for problem in compat.check_plan(plan):  # after success: a refusal stays one line
         if problem.level == "warning":
             print(f"stackseal: warning: {problem}", file=sys.stderr)
-    counts = {a: sum(1 for c in changes if c.action == a) for a in _SYMBOL}
+    counts = {a: sum(1 for c in changes if c.action == a) for a in FILE_MARK}
     verb = "would write" if args.dry_run else "wrote"
     print(
         f"{verb} {counts['create'] + counts['update']} file(s) to {out}: {counts['create']} created, "

@@ -202,5 +202,5 @@ class KmsBackend(ABC):
         if blob.backend != self.backend:
             raise OperationFailed(
                 f"secret {name} was wrapped by the {blob.backend} backend, but kms.backend is {self.backend}; "
-                "set kms.backend back or re-wrap the secrets (stackseal rotate kms-key)"
+                "set kms.backend back to the backend that wrapped it"
             )

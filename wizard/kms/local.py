@@ -251,6 +251,6 @@ class LocalBackend(KmsBackend):
         return out
 
     def rotate(self) -> str | None:
-        """A new salt (so a new derived key) for blobs wrapped from now on; re-wrapping is ``rotate kms-key``."""
+        """A new salt (so a new derived key) for blobs wrapped from now on; re-wrapping old blobs is the rotation command's job."""
         self._salt = os.urandom(16).hex()
         return self._salt

@@ -122,6 +122,7 @@ class WrappedSecretStore:
         self._pending: dict[str, bytes] = {}
         self._values: dict[str, bytes] | None = None
         self._legacy: list[Path] = []
+        self._wrapped: dict[str, WrappedBlob] = {}
 
     def __repr__(self) -> str:  # never the values
         return f"WrappedSecretStore({str(self.directory)!r}, {self.backend!r}, pending={sorted(self._pending)})"
@@ -190,10 +191,17 @@ class WrappedSecretStore:
         return dict(self._pending)
 
     # -- writing ------------------------------------------------------------------------------
+    def wrap_pending(self) -> None:
+        """Wrap every pending value now (the KMS call, no disk change): a refusal happens before any write."""
+        todo = {n: v for n, v in sorted(self._pending.items()) if n not in self._wrapped}
+        if todo:
+            self._wrapped.update(self.backend.wrap_many(todo))
+
     def persist(self) -> list[str]:
         if not self._pending:
             return []
-        wrapped = self.backend.wrap_many(dict(sorted(self._pending.items())))  # KMS first: a refusal changes nothing
+        self.wrap_pending()  # KMS first: a refusal changes nothing
+        wrapped = {n: self._wrapped[n] for n in self._pending}
         ensure_directory(self.directory)
         stored = [name for name in sorted(wrapped) if write_blob(self.directory, name, wrapped[name])]
         for legacy in self._legacy:
@@ -205,6 +213,7 @@ class WrappedSecretStore:
         if self._values is not None:
             self._values.update(self._pending)
         self._pending.clear()
+        self._wrapped.clear()
         return stored
 
     def location(self, name: str) -> str:

@@ -74,11 +74,17 @@ def unwrap_to_runtime(plan: Any) -> Outcome:
         return Outcome(
             None, notes=[f"keys are plaintext files in {kms.plaintext_dir(plan)} (no KMS: development only)"]
         )
+    notes = []
+    if plan.kms.backend == "vault":
+        from wizard.kms.openbao_init import ensure_unsealed
+
+        if ensure_unsealed(plan, plan.output_path / "secrets"):
+            notes.append(f"unsealed {plan.kms.vault.address}")
     store = kms.secret_store(plan)
     values = runtime_values(plan, store)  # every KMS call happens here, before anything changes
     mounted = runtime.prepare(directory)
     runtime.write(directory, values)
-    notes = [f"mounted a {runtime.TMPFS_SIZE} tmpfs at {directory}"] if mounted else []
+    notes += [f"mounted a {runtime.TMPFS_SIZE} tmpfs at {directory}"] if mounted else []
     return Outcome(directory, keys=sorted(values), notes=notes)
 
 
@@ -110,6 +116,11 @@ def unlock(plan: Any, start: bool = False, wait_timeout: int = 300) -> Outcome:
         if ctx.compose_file().exists():
             _compose(ctx, ["up", "-d", "--wait", "--wait-timeout", str(wait_timeout)], wait_timeout + 60)
             outcome.notes.append("started the stack")
+            if plan.kms.backend == "vault" and plan.kms.vault.deploy:  # the stack's OpenBao restarts sealed
+                from wizard.kms.openbao_init import ensure_unsealed
+
+                if ensure_unsealed(plan, plan.output_path / "secrets"):
+                    outcome.notes.append("unsealed the stack's OpenBao")
     return outcome
 
 

@@ -28,30 +28,14 @@ CHUNK = 400
 INIT_FILE = "openbao_init.json"
 
 
-class BadCredential(UsageError):
-    """A credential file that cannot hold a token (named, never echoed)."""
-
-
 def read_credential(plan: Any, path: str) -> str:
-    """One credential from a file, refused (without echoing it) unless it is one printable word.
+    """One credential from a file (the shared, hostile-input-safe reader); unreadable = one line."""
+    from wizard.credentials import read_credential as read
 
-    Why: a value with a newline or a control character ends up in an HTTP header, and the HTTP
-    library's error for it quotes the whole value: a token on screen.
-    """
-    file = plan.resolve(path)
     try:
-        value = file.read_text(encoding="utf-8").strip()
-    except UnicodeDecodeError:
-        raise BadCredential(f"{path}: not text; it must hold the credential alone") from None
+        return read(plan, path)
     except OSError as err:
-        raise BadCredential(f"{path}: cannot be read ({err.strerror}); fix the path or its permissions") from None
-    if not value:
-        raise BadCredential(f"{path}: empty; it must hold the credential")
-    if len(value) > 4096 or any(ch.isspace() or not ch.isprintable() for ch in value):
-        raise BadCredential(
-            f"{path}: must hold one credential on one line (found spaces, line breaks or control characters)"
-        )
-    return value
+        raise UsageError(f"{path}: cannot be read ({err.strerror}); fix the path or its permissions") from None
 
 
 def version_of(ciphertext: str) -> str | None:
@@ -142,9 +126,14 @@ class VaultBackend(KmsBackend):
             with self.errors("AppRole login"):
                 answer = client.auth.approle.login(role_id=role_id, secret_id=secret_id)
             self._token = answer["auth"]["client_token"]
-        elif v.deploy:
-            init = self.plan.output_path / "secrets" / INIT_FILE
-            if init.exists():
+        elif v.deploy:  # the stack's OpenBao: stackseal's admin AppRole, else the dev-grade root token file
+            from wizard.kms import openbao_init
+
+            secrets_dir = self.plan.output_path / "secrets"
+            with self.errors("admin AppRole login"):
+                self._token = openbao_init.admin_token(self.plan, secrets_dir)
+            init = secrets_dir / INIT_FILE
+            if self._token is None and init.exists():
                 self._token = json.loads(init.read_text(encoding="utf-8"))["root_token"]
         else:
             self._token = os.environ.get("VAULT_TOKEN") or os.environ.get("BAO_TOKEN")
@@ -163,7 +152,7 @@ class VaultBackend(KmsBackend):
             import hvac
 
             self._client = hvac.Client(
-                url=self.vault.address, token=self.token(), namespace=self.vault.namespace, timeout=timeout
+                url=self.vault.address, token=self.token(), namespace=self.vault.namespace, timeout=max(1, int(timeout))
             )
         return self._client
 
@@ -190,7 +179,7 @@ class VaultBackend(KmsBackend):
                 return Health(False, f"{v.address} is sealed: unseal it first")
             if self.token() is None:
                 return Health(None, f"{v.address} is up and unsealed; no token given, so access was not tested")
-            client = hvac.Client(url=v.address, token=self.token(), namespace=v.namespace, timeout=timeout)
+            client = hvac.Client(url=v.address, token=self.token(), namespace=v.namespace, timeout=max(1, int(timeout)))
             with self.errors(f"{self._how()} lookup"):
                 info = client.auth.token.lookup_self()
             policies = ", ".join(info.get("data", {}).get("policies", []) or []) or "none"

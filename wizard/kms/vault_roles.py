@@ -77,7 +77,11 @@ def missing(plan: Any, backend: Any) -> list[str]:
             except hx.InvalidPath:
                 todo.append(f"create AppRole {role.name}")
                 continue
-            creds = _credentials(plan, role.consumer) if role.consumer != "unlock" else None
+            try:
+                creds = _credentials(plan, role.consumer)
+            except OperationFailed:  # not unwrapped yet (a plan before render/unlock): apply registers them
+                todo.append(f"register the credentials of {role.name}")
+                continue
             if creds:
                 if client.auth.approle.read_role_id(role.name)["data"]["role_id"] != creds[0]:
                     todo.append(f"set the role_id of {role.name}")
@@ -105,6 +109,22 @@ def apply(plan: Any, backend: Any) -> list[str]:
         if "approle/" not in methods.get("data", methods):
             client.sys.enable_auth_method("approle")
             done.append("enabled approle")
+        mounts = client.sys.list_mounted_secrets_engines()
+        mounts = mounts.get("data", mounts)
+        v = plan.kms.vault
+        if "kes" in vault_policies.consumers(plan) and f"{v.kv_mount.strip('/')}/" not in mounts:
+            client.sys.enable_secrets_engine(
+                backend_type="kv", path=v.kv_mount.strip("/"), options={"version": str(v.kv_version)}
+            )
+            done.append(f"enabled KV v{v.kv_version} at {v.kv_mount}/ (KES keeps its keys there)")
+        if "seaweedfs" in vault_policies.consumers(plan):
+            import hvac.exceptions as hx
+
+            try:
+                client.secrets.transit.read_key(name=plan.object_store.key_name, mount_point=v.transit_mount)
+            except hx.InvalidPath:
+                client.secrets.transit.create_key(name=plan.object_store.key_name, mount_point=v.transit_mount)
+                done.append(f"created transit key {plan.object_store.key_name} (SeaweedFS objects)")
         for role in roles(plan):
             client.sys.create_or_update_acl_policy(name=role.name, policy=role.policy)
             client.auth.approle.create_or_update_approle(

@@ -16,6 +16,7 @@ and kept; derived secret configs ``kes_config.yml``, ``seaweedfs_s3.json``,
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import yaml
 
@@ -23,6 +24,9 @@ from wizard import compat, layout
 from wizard.errors import UsageError
 from wizard.kms.base import SecretStore
 from wizard.plan import Plan
+
+if TYPE_CHECKING:
+    from wizard.render.materials import Materials
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,7 @@ def refuse_impossible(plan: Plan) -> None:
         raise UsageError(f"{first}{more}")
 
 
-def all_materials(plan: Plan, secrets: SecretStore):  # -> Materials
+def all_materials(plan: Plan, secrets: SecretStore) -> Materials:
     """Every secret and certificate of ``plan``, the derived secret configs included.
 
     Why separate from :func:`render_files`: ``stackseal unlock`` writes exactly these values into
@@ -126,7 +130,9 @@ def render_files(plan: Plan, secrets: SecretStore) -> dict[str, RenderedFile]:
     for item in mats.items.values():
         if item.external is None and not kms.envelope(plan):
             files[f"secrets/{item.name}"] = RenderedFile(item.value, SECRET_MODE, item.secret)
-    for path, content in vault_policies.policies(plan).items():
+    from wizard.render import aws_policies
+
+    for path, content in {**vault_policies.policies(plan), **aws_policies.policies(plan)}.items():
         files[path] = RenderedFile(content, PUBLIC_MODE, False)
     if plan.kms.backend == "vault" and plan.kms.vault.deploy:
         volume = next(v for v in layout.volume_specs(plan) if v.service == "openbao")

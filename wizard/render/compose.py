@@ -1,6 +1,6 @@
 """The Docker Compose file, built as a dict (never string-templated) and dumped with PyYAML.
 
-Conventions other parts rely on (DESIGN.md, the test bed, apply):
+Conventions other parts rely on (docs/architecture.md, the test bed, apply):
 - compose project name = ``plan.project`` (top-level ``name:``; no ``version:`` key);
 - services ``neo4j``, ``seaweedfs`` or ``minio``, ``kes`` (MinIO with KES), ``openbao``
   (``kms.vault.deploy``); ports published on 127.0.0.1 only;
@@ -24,7 +24,7 @@ from wizard.render import seaweedfs as swfs
 from wizard.render.materials import Materials
 
 #: Default images (``neo4j.image`` / ``object_store.image`` and ``images:`` override them).
-#: MinIO: the last image published before minio/minio went source-only (FACTS.md). OpenBao 2.5.4:
+#: MinIO: the last image published before minio/minio went source-only (2025). OpenBao 2.5.4:
 #: a tag seen pinned in public compose files (quay.io). KES: its last release tag (2025-03-12).
 DEFAULT_IMAGES = {
     "neo4j": "neo4j:5.26-{edition}",

@@ -8,6 +8,7 @@ knows every value to search for.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from wizard import compat
@@ -103,12 +104,22 @@ def collect(plan: Plan, store: SecretStore) -> Materials:
     obj = plan.object_store
 
     def generated(
-        name: str, factory, purpose: str, consumers: tuple[str, ...], rotation: str, secret: bool = True
+        name: str,
+        factory: Callable[[], bytes],
+        purpose: str,
+        consumers: tuple[str, ...],
+        rotation: str,
+        secret: bool = True,
     ) -> Material:
         return m.add(Material(name, store.get_or_create(name, factory), secret, purpose, consumers, rotation))
 
     def external_or_generated(
-        name: str, user_file: str | None, factory, purpose: str, consumers: tuple[str, ...], rotation: str
+        name: str,
+        user_file: str | None,
+        factory: Callable[[], bytes],
+        purpose: str,
+        consumers: tuple[str, ...],
+        rotation: str,
     ) -> Material:
         if user_file:
             path = str(plan.resolve(user_file))

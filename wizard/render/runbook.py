@@ -199,6 +199,7 @@ def render_runbook(plan: Plan, materials: Materials, store: SecretStore, files: 
         "key_files": volume_key_files(plan),
         "envelope": kms_mod.envelope(plan),
         "runtime_dir": str(kms_mod.runtime_dir(plan)),
+        "secdir": str(kms_mod.runtime_dir(plan)) if kms_mod.envelope(plan) else "secrets",
         "wrapped_by": _wrapped_by(plan),
         "s3": _s3_access(plan, materials),
         "seaweedfs_key": swfs.kms_key_id(plan),

@@ -203,8 +203,9 @@ def write(
     conflicts = [c for c in changes if c.action == "conflict"]
     if conflicts and not force:
         raise ConflictError(conflicts)
+    getattr(store, "wrap_pending", lambda: None)()  # a KMS that refuses to wrap leaves the disk untouched
     _check_out_dir(out)
-    store.persist()  # first: a KMS that refuses to wrap leaves the disk unchanged
+    store.persist()
     for change in changes:
         if change.action == "unchanged":
             continue

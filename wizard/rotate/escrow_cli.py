@@ -14,7 +14,7 @@ from pathlib import Path
 from wizard.errors import Refused, UsageError
 
 
-def add_export(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_export(sub: argparse._SubParsersAction) -> None:
     cmd = sub.add_parser("export", help="write the escrow bundle (age format) for disaster recovery")
     cmd.add_argument("-c", "--config", required=True, metavar="FILE", help="answers file (stackseal.yaml)")
     cmd.add_argument("--to", required=True, metavar="BUNDLE", help="the bundle file to write (refused if it exists)")
@@ -26,7 +26,7 @@ def add_export(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     cmd.add_argument("--force", action="store_true", help="overwrite an existing bundle file")
 
 
-def add_import(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_import(sub: argparse._SubParsersAction) -> None:
     cmd = sub.add_parser("import", help="restore the keys from an escrow bundle (on a new host)")
     cmd.add_argument("-c", "--config", required=True, metavar="FILE", help="answers file (stackseal.yaml)")
     cmd.add_argument("--from", dest="bundle", required=True, metavar="BUNDLE", help="the bundle to restore")

@@ -21,14 +21,12 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from wizard.detect.docker import PROJECT_LABEL, SERVICE_LABEL
 from wizard.errors import OperationFailed
 from wizard.layout import VolumeSpec, volume_specs
-from wizard.steps.base import Step, StepCheck
+from wizard.steps.base import Facts, Step, StepCheck
 from wizard.steps.context import Context
 from wizard.steps.events import Emit, ProgressMeter, StepLog
-
-PROJECT_LABEL = "com.docker.compose.project"
-SERVICE_LABEL = "com.docker.compose.service"
 
 
 @dataclass(frozen=True)
@@ -39,10 +37,6 @@ class Move:
     source: Path  # where the data is now (host path)
     containers: tuple[str, ...]  # containers (ids) using it, to stop and remove (compose recreates them)
     old_volume: str | None  # a same-named plain docker volume that must go (needs --allow-destroy)
-
-    def line(self) -> str:
-        where = f"docker volume {self.old_volume}" if self.old_volume else str(self.source)
-        return f"~ {self.spec.name}: copy {where} into encrypted {self.spec.mount_point} (service {self.spec.service} stopped meanwhile)"
 
 
 def _bound_to(volume_attrs: dict, mount_point: Path) -> bool:
@@ -173,20 +167,39 @@ class AdoptStep(Step):
     id = "adopt"
     title = "Adopt the running stack (move data into encrypted volumes)"
 
-    def check(self, ctx: Context) -> StepCheck:
-        moves = find_moves(ctx)
+    def read_facts(self, ctx: Context) -> Facts:
+        moves = [
+            {
+                "volume": m.spec.name,
+                "service": m.spec.service,
+                "mount_point": str(m.spec.mount_point),
+                "source": str(m.source),
+                "old_volume": m.old_volume,
+            }
+            for m in find_moves(ctx)
+        ]
+        return {"moves": moves}
+
+    def decide(self, facts: Facts) -> StepCheck:
+        moves = facts["moves"]
         if not moves:
             return StepCheck("=", "no data outside the encrypted volumes")
         destroys = tuple(
-            f"docker volume {m.old_volume} (old unencrypted copy, removed after its data is copied and checked)"
+            f"docker volume {m['old_volume']} (old unencrypted copy, removed after its data is copied and checked)"
             for m in moves
-            if m.old_volume
+            if m["old_volume"]
         )
-        services = sorted({m.spec.service for m in moves})
+        services = sorted({m["service"] for m in moves})
+        lines = []
+        for m in moves:
+            where = f"docker volume {m['old_volume']}" if m["old_volume"] else m["source"]
+            lines.append(
+                f"~ {m['volume']}: copy {where} into encrypted {m['mount_point']} (service {m['service']} stopped meanwhile)"
+            )
         return StepCheck(
             "~",
             f"move {len(moves)} volumes of {', '.join(services)} into encrypted storage",
-            tuple(m.line() for m in moves),
+            tuple(lines),
             destroys=destroys,
         )
 

@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 
 from wizard.errors import OperationFailed
 from wizard.kms import plaintext_dir
-from wizard.steps.base import Step, StepCheck
+from wizard.steps.base import Action, Facts, Step, StepCheck
 from wizard.steps.context import Context
 from wizard.steps.events import Emit, ProgressMeter, StepLog
 
@@ -99,6 +99,10 @@ def bucket_states(ctx: Context, client: Any) -> list[tuple[str, str]]:
     return states
 
 
+class StoreUnreachable(OperationFailed):
+    """Nothing answers at the endpoint (on a first apply: the store is not started yet)."""
+
+
 def _reach(ctx: Context, func: Any, *args: Any) -> Any:
     """Call the store; connection and credential problems become one line."""
     from minio.error import S3Error
@@ -114,7 +118,7 @@ def _reach(ctx: Context, func: Any, *args: Any) -> Any:
             ) from None
         raise OperationFailed(f"object store at {ctx.plan.object_store.endpoint}: {err.code}: {err.message}") from None
     except (HTTPError, OSError) as err:
-        raise OperationFailed(
+        raise StoreUnreachable(
             f"object store at {ctx.plan.object_store.endpoint} is not reachable ({type(err).__name__}); "
             "is the stack running? ('docker compose ps')"
         ) from None
@@ -124,29 +128,37 @@ class BucketsStep(Step):
     id = "buckets"
     title = "Buckets with default encryption"
 
-    def check(self, ctx: Context) -> StepCheck:
+    def read_facts(self, ctx: Context) -> Facts:
+        """The buckets' state on the store; an unreachable store is a fact (first apply), while a
+        store that answers with an error (credentials refused, anything else) is reported as is."""
         store = ctx.plan.object_store
+        facts: Facts = {"sse": store.sse, "buckets": list(store.buckets), "credentials": False, "reachable": None}
         client = s3_client(ctx)
-        note = (
-            "" if wanted_rule(ctx) is not None else " (SSE-C: no bucket default; the client sends the key per object)"
-        )
         if client is None:
-            return StepCheck("+", f"create {len(store.buckets)} buckets with {store.sse} once the store runs{note}")
+            return facts
+        facts["credentials"] = True
         try:
-            states = bucket_states(ctx, client)
-        except Exception:  # store not up yet (first apply): say what apply will do
-            return StepCheck("+", f"create {len(store.buckets)} buckets with {store.sse} once the store runs{note}")
+            facts["states"] = [[bucket, what] for bucket, what in _reach(ctx, bucket_states, ctx, client)]
+            facts["reachable"] = True
+        except StoreUnreachable:
+            facts["reachable"] = False
+        return facts
+
+    def decide(self, facts: Facts) -> StepCheck:
+        sse, buckets = facts["sse"], facts["buckets"]
+        note = " (SSE-C: no bucket default; the client sends the key per object)" if sse == "sse-c" else ""
+        if not facts["credentials"] or not facts["reachable"]:
+            return StepCheck("+", f"create {len(buckets)} buckets with {sse} once the store runs{note}")
+        states = facts["states"]
         todo = [(b, what) for b, what in states if what]
         if not todo:
-            return StepCheck("=", f"all {len(states)} buckets exist with {store.sse} default encryption{note}")
+            return StepCheck("=", f"all {len(states)} buckets exist with {sse} default encryption{note}")
         details = tuple(
             f"{'+' if what == 'create' else '~'} {b}: {'create and encrypt' if what == 'create' else 'set default encryption'}"
             for b, what in todo
         )
-        action = "+" if all(what == "create" for _, what in todo) else "~"
-        return StepCheck(
-            action, f"{len(todo)} of {len(states)} buckets to create or encrypt ({store.sse}){note}", details
-        )
+        action: Action = "+" if all(what == "create" for _, what in todo) else "~"
+        return StepCheck(action, f"{len(todo)} of {len(states)} buckets to create or encrypt ({sse}){note}", details)
 
     def apply(self, ctx: Context, emit: Emit) -> str:
         from minio.sseconfig import SSEConfig

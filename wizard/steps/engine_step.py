@@ -1,28 +1,40 @@
-"""Step ``docker-engine``: the Docker engine answers and Compose v2 is installed.
+"""Precondition ``docker-engine``: the Docker engine answers and Compose v2 is installed.
 
-Why a step of its own: "Docker is not running" is the most common failure; it must be one
-clear line with how to start the engine, before any file or volume is touched.
+Why before any step: "Docker is not running" is the most common failure; it must be one clear
+line with how to start the engine, before any file or volume is touched.
 """
 
 from __future__ import annotations
 
 import subprocess
 
-from wizard.steps.base import Step, StepCheck
+from wizard.errors import OperationFailed
+from wizard.steps.base import Facts, Precondition, StepCheck
 from wizard.steps.context import Context, compose_base
-from wizard.steps.events import Emit
 
 
-class DockerEngineStep(Step):
+class DockerEnginePrecondition(Precondition):
     id = "docker-engine"
     title = "Docker engine and Compose v2"
 
-    def check(self, ctx: Context) -> StepCheck:
-        client = ctx.docker()
-        version = client.version().get("Version", "?")
-        compose = compose_base()
-        out = subprocess.run(compose + ["version", "--short"], capture_output=True, text=True, timeout=30)
-        return StepCheck("=", f"Docker {version}, Compose {out.stdout.strip()}")
+    def read_facts(self, ctx: Context) -> Facts:
+        facts: Facts = {"engine_error": None, "docker": None, "compose_error": None, "compose": None}
+        try:
+            facts["docker"] = ctx.docker().version().get("Version", "?")
+        except OperationFailed as err:  # one line already: engine down or permission denied
+            facts["engine_error"] = str(err)
+            return facts
+        try:
+            argv = compose_base()
+        except OperationFailed as err:
+            facts["compose_error"] = str(err)
+            return facts
+        out = subprocess.run(argv + ["version", "--short"], capture_output=True, text=True, timeout=30)
+        facts["compose"] = out.stdout.strip()
+        return facts
 
-    def apply(self, ctx: Context, emit: Emit) -> str:  # never called: check is '=' or raises
-        return "nothing to do"
+    def decide(self, facts: Facts) -> StepCheck:
+        for error in (facts["engine_error"], facts["compose_error"]):
+            if error:
+                raise OperationFailed(error)
+        return StepCheck("=", f"Docker {facts['docker']}, Compose {facts['compose']}")

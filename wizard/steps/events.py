@@ -98,6 +98,7 @@ class ProgressMeter:
         self.items += items
         self.bytes += nbytes
         elapsed = max(time.monotonic() - self._start, 1e-6)
+        remaining: int | None
         if self.bytes_total:
             rate = self.bytes / elapsed
             remaining = self.bytes_total - self.bytes
@@ -117,3 +118,30 @@ class ProgressMeter:
         )
         self.emit(event)
         return event
+
+
+def human_bytes(n: float) -> str:
+    """Bytes in binary units with their IEC names (1 KiB = 1024 B): the one unit convention of
+    every progress display (the CLI's lines and bars, the TUI's Execute screen)."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+def progress_text(event: StepProgress) -> str:
+    """ "3/5 items, 12.0 MiB of 40.0 MiB, 4.1 MiB/s, ETA 7s" (only the parts that are known).
+
+    The one rendering of a progress event's numbers, shared by every renderer.
+    """
+    parts = [f"{event.items}/{event.items_total} items" if event.items_total is not None else f"{event.items} items"]
+    if event.bytes or event.bytes_total:
+        total = f" of {human_bytes(event.bytes_total)}" if event.bytes_total else ""
+        parts.append(f"{human_bytes(event.bytes)}{total}")
+        parts.append(f"{human_bytes(event.rate)}/s")
+    elif event.rate:
+        parts.append(f"{event.rate:.1f} items/s")
+    if event.eta is not None:
+        parts.append(f"ETA {event.eta:.0f}s")
+    return ", ".join(parts)

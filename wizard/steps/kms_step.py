@@ -3,8 +3,10 @@
 Why a step: the key that wraps the stack's data keys must exist in the KMS before anything
 encrypts with it, and a wrong token must be one clear line, not a stack that starts and then
 fails to encrypt. With ``kms.vault.deploy: true`` the OpenBao server runs inside the stack; a
-fresh one is initialised (1 key share, dev-grade: the unseal key and root token are kept in
-``secrets/openbao_init.json``, 0400) and unsealed after every restart.
+fresh one is initialised with ``key_shares`` / ``key_threshold``; its unseal keys and root token
+are age-encrypted to ``recovery_recipient`` (then the root token is revoked once stackseal's
+admin AppRole exists: :mod:`wizard.kms.openbao_init`), or, without one, kept in the
+development-only ``secrets/openbao_init.json``. It is unsealed after every restart.
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ import json
 import os
 from typing import Any
 
+from wizard.credentials import BadCredential, read_credential
 from wizard.errors import OperationFailed
-from wizard.fsutil import atomic_write
-from wizard.steps.base import Step, StepCheck
+from wizard.kms import openbao_init
+from wizard.steps.base import Facts, Step, StepCheck
 from wizard.steps.context import Context
 from wizard.steps.events import Emit, StepLog
 
-INIT_FILE = "openbao_init.json"
+INIT_FILE = openbao_init.INIT_JSON
 
 
 def _token(ctx: Context) -> str | None:
@@ -27,10 +30,18 @@ def _token(ctx: Context) -> str | None:
     if vault.token_file:
         path = ctx.plan.resolve(vault.token_file)
         try:
-            return path.read_text(encoding="utf-8").strip()
+            return read_credential(ctx.plan, vault.token_file)  # the one validated reader
+        except BadCredential as err:
+            raise OperationFailed(f"kms.vault.token_file: {err}") from None
         except OSError as err:
             raise OperationFailed(f"kms.vault.token_file: cannot read {path} ({err.strerror})") from None
     if vault.deploy:
+        try:  # stackseal's admin AppRole (the root token is revoked once it exists)
+            admin = openbao_init.admin_token(ctx.plan, ctx.secrets_dir)
+        except Exception:  # sealed or down: the step says so through its own checks
+            admin = None
+        if admin:
+            return admin
         init = ctx.secrets_dir / INIT_FILE
         if init.exists():
             return json.loads(init.read_text(encoding="utf-8"))["root_token"]
@@ -38,11 +49,11 @@ def _token(ctx: Context) -> str | None:
     return os.environ.get("VAULT_TOKEN") or os.environ.get("BAO_TOKEN")
 
 
-def client(ctx: Context) -> Any:
+def client(ctx: Context, token: str | None = None) -> Any:
     import hvac
 
     vault = ctx.plan.kms.vault
-    return hvac.Client(url=vault.address, token=_token(ctx), namespace=vault.namespace, timeout=15)
+    return hvac.Client(url=vault.address, token=token or _token(ctx), namespace=vault.namespace, timeout=15)
 
 
 def _call(ctx: Context, func: Any, *args: Any, **kwargs: Any) -> Any:
@@ -159,47 +170,58 @@ class VaultKeyStep(Step):
         vault, key = ctx.plan.kms.vault, ctx.plan.kms.key_name
         c = client(ctx)
         done = []
+        root: str | None = None  # a fresh root token lives only in memory, for this run
+        fresh_keys: list[str] | None = None
         if not _call(ctx, c.sys.is_initialized):
             if not vault.deploy:
                 raise OperationFailed(
                     f"Vault at {vault.address} is not initialised; initialise it first (bao operator init)"
                 )
-            init = _call(ctx, c.sys.initialize, secret_shares=1, secret_threshold=1)
-            ctx.secrets_dir.mkdir(parents=True, exist_ok=True)
-            os.chmod(ctx.secrets_dir, 0o700)
-            atomic_write(
-                ctx.secrets_dir / INIT_FILE,
-                json.dumps({"unseal_keys": init["keys"], "root_token": init["root_token"]}).encode(),
-                mode=0o400,
-            )
+            init = _call(ctx, c.sys.initialize, secret_shares=vault.key_shares, secret_threshold=vault.key_threshold)
+            path = openbao_init.store(ctx.plan, ctx.secrets_dir, init)
+            how = "age-encrypted" if openbao_init.age_mode(ctx.plan) else "plaintext: development only"
+            if openbao_init.age_mode(ctx.plan):
+                openbao_init.show_once(init, vault.key_threshold)
             emit(
                 StepLog(
-                    self.id, f"initialised OpenBao; unseal key and root token kept in {ctx.secrets_dir / INIT_FILE}"
+                    self.id,
+                    f"initialised OpenBao ({vault.key_shares} key shares, threshold {vault.key_threshold}); "
+                    f"unseal keys and root token kept in {path} ({how})",
                 )
             )
+            root, fresh_keys = init["root_token"], list(init["keys"])
             done.append("initialised")
-            c = client(ctx)
         if _call(ctx, c.sys.is_sealed):
-            init_path = ctx.secrets_dir / INIT_FILE
-            if not (vault.deploy and init_path.exists()):
+            if not vault.deploy:
                 raise OperationFailed(
                     f"Vault at {vault.address} is sealed; unseal it ('bao operator unseal') and run again"
                 )
-            for share in json.loads(init_path.read_text(encoding="utf-8"))["unseal_keys"]:
+            for share in (fresh_keys or openbao_init.shares(ctx.plan, ctx.secrets_dir))[: vault.key_threshold]:
                 _call(ctx, c.sys.submit_unseal_key, share)
+            if _call(ctx, c.sys.is_sealed):
+                raise OperationFailed("the unseal shares given did not unseal OpenBao; check them and run again")
             done.append("unsealed")
+        c = client(ctx, token=root)
         if not c.token:
             raise OperationFailed("no Vault token: set kms.vault.token_file or VAULT_TOKEN")
         if vault.deploy:  # an external cluster may answer from a standby (429) and forward writes
             wait_active(ctx)
-        facts = state(ctx)
         mount = vault.transit_mount.strip("/")
-        if not facts.get("transit"):
+        mounts = _call(ctx, c.sys.list_mounted_secrets_engines)
+        if f"{mount}/" not in mounts.get("data", mounts):
             _call(ctx, c.sys.enable_secrets_engine, backend_type="transit", path=mount)
             done.append(f"enabled transit at {mount}/")
-        if not facts.get("key"):
+        import hvac.exceptions as hx
+
+        try:
+            _call(ctx, c.secrets.transit.read_key, name=key, mount_point=mount)
+        except hx.InvalidPath:
             _call(ctx, c.secrets.transit.create_key, name=key, key_type="aes256-gcm96", mount_point=mount)
             done.append(f"created key {key}")
+        if root is not None and openbao_init.age_mode(ctx.plan):
+            _call(ctx, openbao_init.create_admin, ctx.plan, c, ctx.secrets_dir)
+            _call(ctx, c.auth.token.revoke_self)
+            done.append(f"created AppRole {ctx.plan.project}-admin and revoked the root token")
         for line in done:
             emit(StepLog(self.id, line))
         return ", ".join(done) or "nothing was missing"
@@ -246,18 +268,27 @@ class UnlockStep(Step):
     id = "unlock"
     title = "Keys unwrapped into the runtime directory"
 
-    def check(self, ctx: Context) -> StepCheck:
+    def read_facts(self, ctx: Context) -> Facts:
         from wizard.kms import runtime, runtime_dir
         from wizard.kms.unlock import expected_names
 
         directory = runtime_dir(ctx.plan)
         names = expected_names(ctx.plan)
-        have = runtime.present(directory, names)
-        missing = [n for n in names if n not in have]
+        return {
+            "dir": str(directory),
+            "memory_backed": runtime.is_memory_backed(directory),
+            "names": names,
+            "present": runtime.present(directory, names),
+        }
+
+    def decide(self, facts: Facts) -> StepCheck:
+        missing = [n for n in facts["names"] if n not in facts["present"]]
         if not missing:
-            return StepCheck("=", f"{len(names)} keys unlocked in {directory} (tmpfs)")
-        where = "" if runtime.is_memory_backed(directory) else f"; mount a tmpfs at {directory}"
-        return StepCheck("~", f"unwrap {len(missing)} key(s) into {directory}{where}", tuple(f"~ {n}" for n in missing))
+            return StepCheck("=", f"{len(facts['names'])} keys unlocked in {facts['dir']} (tmpfs)")
+        where = "" if facts["memory_backed"] else f"; mount a tmpfs at {facts['dir']}"
+        return StepCheck(
+            "~", f"unwrap {len(missing)} key(s) into {facts['dir']}{where}", tuple(f"~ {n}" for n in missing)
+        )
 
     def apply(self, ctx: Context, emit: Emit) -> str:
         from wizard.kms.unlock import unwrap_to_runtime
@@ -278,11 +309,24 @@ class VaultAppRolesStep(Step):
     id = "vault-approles"
     title = "Vault policies and AppRoles (least privilege)"
 
-    def check(self, ctx: Context) -> StepCheck:
+    def read_facts(self, ctx: Context) -> Facts:
         from wizard.kms import get_backend
         from wizard.kms.vault_roles import missing
 
-        todo = missing(ctx.plan, get_backend(ctx.plan))
+        vault = ctx.plan.kms.vault
+        if vault.deploy and not ctx.compose_file().exists():
+            return {"waiting": "the stack's OpenBao runs", "todo": []}
+        try:
+            return {"waiting": None, "todo": missing(ctx.plan, get_backend(ctx.plan))}
+        except OperationFailed:
+            if vault.deploy:  # not up, sealed or not initialised yet: kms-key (before this step) fixes that
+                return {"waiting": "the stack's OpenBao is unsealed", "todo": []}
+            raise
+
+    def decide(self, facts: Facts) -> StepCheck:
+        if facts["waiting"]:
+            return StepCheck("+", f"write policies and AppRoles once {facts['waiting']}")
+        todo = facts["todo"]
         if not todo:
             return StepCheck("=", "every consumer's policy and AppRole is registered")
         return StepCheck("~", f"{len(todo)} change(s) to policies and AppRoles", tuple(f"~ {t}" for t in todo))

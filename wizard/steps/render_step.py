@@ -8,7 +8,7 @@ which ones.
 
 from __future__ import annotations
 
-from wizard.steps.base import Step, StepCheck
+from wizard.steps.base import Action, Facts, Step, StepCheck
 from wizard.steps.context import Context
 from wizard.steps.events import Emit, StepLog
 
@@ -17,20 +17,21 @@ class RenderStep(Step):
     id = "render"
     title = "Write the stack's files"
 
-    def check(self, ctx: Context) -> StepCheck:
+    def read_facts(self, ctx: Context) -> Facts:
         from wizard.render.writer import preview
 
         changes = preview(ctx.plan, ctx.out_dir)
-        creates = [c for c in changes if c.action == "create"]
-        updates = [c for c in changes if c.action == "update"]
-        conflicts = [c for c in changes if c.action == "conflict"]
-        unchanged = [c for c in changes if c.action == "unchanged"]
+        return {"out_dir": str(ctx.out_dir), "files": [{"path": c.path, "action": c.action} for c in changes]}
+
+    def decide(self, facts: Facts) -> StepCheck:
+        def paths(action: str) -> list[str]:
+            return [f["path"] for f in facts["files"] if f["action"] == action]
+
+        creates, updates, conflicts, unchanged = (paths(a) for a in ("create", "update", "conflict", "unchanged"))
         details = tuple(
-            [f"+ {c.path}" for c in creates]
-            + [f"~ {c.path}" for c in updates]
-            + [f"! {c.path} (edited by hand)" for c in conflicts]
+            [f"+ {p}" for p in creates] + [f"~ {p}" for p in updates] + [f"! {p} (edited by hand)" for p in conflicts]
         )
-        destroys = tuple(f"your hand edits to {c.path}" for c in conflicts)
+        destroys = tuple(f"your hand edits to {p}" for p in conflicts)
         if not (creates or updates or conflicts):
             return StepCheck("=", f"all {len(unchanged)} files up to date")
         parts = []
@@ -38,8 +39,8 @@ class RenderStep(Step):
             parts.append(f"{len(creates)} to write")
         if updates or conflicts:
             parts.append(f"{len(updates) + len(conflicts)} to update")
-        action = "+" if not (updates or conflicts or unchanged) else "~"
-        return StepCheck(action, ", ".join(parts) + f" in {ctx.out_dir}", details, destroys=destroys)
+        action: Action = "+" if not (updates or conflicts or unchanged) else "~"
+        return StepCheck(action, ", ".join(parts) + f" in {facts['out_dir']}", details, destroys=destroys)
 
     def apply(self, ctx: Context, emit: Emit) -> str:
         from wizard.render.writer import write

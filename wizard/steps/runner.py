@@ -15,15 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wizard.errors import OperationFailed, Refused, StacksealError
-from wizard.steps.base import Step, StepCheck
+from wizard.marks import STEP_COUNT, STEP_VERB
+from wizard.steps.base import Stage, Step, StepCheck
 from wizard.steps.context import Context
 from wizard.steps.events import Emit, StepDone, StepFailed, StepLog, StepStarted, discard
 from wizard.steps.journal import Journal
 
-_VERB = {"+": "create", "~": "change", "=": "no change"}
 
-
-def check_all(ctx: Context, steps: list[Step] | None = None) -> list[tuple[Step, StepCheck]]:
+def check_all(ctx: Context, steps: list[Stage] | None = None) -> list[tuple[Stage, StepCheck]]:
     """Every step of the plan (or ``steps``) with what it would do now (reads facts, changes nothing)."""
     from wizard.steps import build_steps
 
@@ -38,14 +37,14 @@ def check_all(ctx: Context, steps: list[Step] | None = None) -> list[tuple[Step,
     return checks
 
 
-def counts(checks: list[tuple[Step, StepCheck]]) -> dict[str, int]:
+def counts(checks: list[tuple[Stage, StepCheck]]) -> dict[str, int]:
     result = {"create": 0, "change": 0, "unchanged": 0}
     for _step, chk in checks:
-        result[{"+": "create", "~": "change", "=": "unchanged"}[chk.action]] += 1
+        result[STEP_COUNT[chk.action]] += 1
     return result
 
 
-def summary_line(checks: list[tuple[Step, StepCheck]]) -> str:
+def summary_line(checks: list[tuple[Stage, StepCheck]]) -> str:
     """ "3 to create, 1 to change, 6 already done" (or "No changes." when nothing differs)."""
     c = counts(checks)
     if c["create"] == 0 and c["change"] == 0:
@@ -53,7 +52,7 @@ def summary_line(checks: list[tuple[Step, StepCheck]]) -> str:
     return f"Plan: {c['create']} to create, {c['change']} to change, {c['unchanged']} already done."
 
 
-def format_plan(checks: list[tuple[Step, StepCheck]]) -> str:
+def format_plan(checks: list[tuple[Stage, StepCheck]]) -> str:
     """Exactly what ``stackseal plan`` prints: one line per step, details indented, a summary."""
     width = max((len(step.id) for step, _ in checks), default=0)
     lines: list[str] = []
@@ -71,7 +70,7 @@ def format_plan(checks: list[tuple[Step, StepCheck]]) -> str:
     return "\n".join(lines)
 
 
-def plan_json(checks: list[tuple[Step, StepCheck]]) -> dict[str, Any]:
+def plan_json(checks: list[tuple[Stage, StepCheck]]) -> dict[str, Any]:
     """The plan as data (``stackseal plan --json``): stable keys for scripts and CI."""
     c = counts(checks)
     return {
@@ -82,7 +81,7 @@ def plan_json(checks: list[tuple[Step, StepCheck]]) -> dict[str, Any]:
                 "id": step.id,
                 "title": step.title,
                 "action": chk.action,
-                "verb": _VERB[chk.action],
+                "verb": STEP_VERB[chk.action],
                 "summary": chk.summary,
                 "details": list(chk.details),
                 "idempotent": chk.idempotent,
@@ -93,7 +92,7 @@ def plan_json(checks: list[tuple[Step, StepCheck]]) -> dict[str, Any]:
     }
 
 
-def dumps_plan_json(checks: list[tuple[Step, StepCheck]]) -> str:
+def dumps_plan_json(checks: list[tuple[Stage, StepCheck]]) -> str:
     return json.dumps(plan_json(checks), indent=2)
 
 
@@ -102,7 +101,7 @@ class RunResult:
     """What a run did: per step, whether it changed something and its summary line."""
 
     dry_run: bool
-    checks: list[tuple[Step, StepCheck]] = field(default_factory=list)
+    checks: list[tuple[Stage, StepCheck]] = field(default_factory=list)
     outcomes: list[tuple[str, bool, str]] = field(default_factory=list)  # (step id, changed, summary)
     resumed_from: str | None = None
 
@@ -111,7 +110,7 @@ class RunResult:
         return sum(1 for _, changed, _ in self.outcomes if changed)
 
 
-def run(ctx: Context, emit: Emit = discard, dry_run: bool = False, steps: list[Step] | None = None) -> RunResult:
+def run(ctx: Context, emit: Emit = discard, dry_run: bool = False, steps: list[Stage] | None = None) -> RunResult:
     """Execute the plan's steps in order (or, with ``dry_run``, only check them).
 
     Raises the failing step's StacksealError after recording it in the journal and emitting
@@ -157,6 +156,8 @@ def run(ctx: Context, emit: Emit = discard, dry_run: bool = False, steps: list[S
                     start,
                 )
                 continue
+            if not isinstance(step, Step):  # a precondition only looks: a change is a bug in it
+                raise OperationFailed(f"precondition {step.id} reported a change ({chk.summary}); it must only look")
             if chk.destroys and not ctx.allow_destroy:
                 raise Refused(
                     f"step {step.id} would destroy: {'; '.join(chk.destroys)}; "

@@ -10,7 +10,7 @@ what is locked (after a reboot), through the :mod:`wizard.volumes` backend inter
 from __future__ import annotations
 
 from wizard.layout import volume_specs
-from wizard.steps.base import Step, StepCheck
+from wizard.steps.base import Facts, Step, StepCheck
 from wizard.steps.context import Context
 from wizard.steps.events import Emit, ProgressMeter, StepLog
 from wizard.volumes import get_backend
@@ -21,26 +21,38 @@ class VolumesStep(Step):
     id = "volumes"
     title = "Encrypted volumes"
 
-    def check(self, ctx: Context) -> StepCheck:
+    def read_facts(self, ctx: Context) -> Facts:
         backend = get_backend(ctx.plan)
-        specs = volume_specs(ctx.plan)
+        volumes = []
+        for spec in volume_specs(ctx.plan):
+            state = backend.status(spec)
+            volumes.append(
+                {
+                    "name": spec.name,
+                    "backing": str(spec.backing),
+                    "mount_point": str(spec.mount_point),
+                    "state": state.state,
+                    "detail": state.detail,
+                }
+            )
+        return {"backend": backend.name, "volumes": volumes}
+
+    def decide(self, facts: Facts) -> StepCheck:
+        backend, volumes = facts["backend"], facts["volumes"]
         details: list[str] = []
         absent = locked = 0
-        for spec in specs:
-            state = backend.status(spec)
-            if state.state == "absent":
+        for v in volumes:
+            if v["state"] == "absent":
                 absent += 1
-                details.append(
-                    f"+ {spec.name}: create {backend.name} storage at {spec.backing}, open at {spec.mount_point}"
-                )
-            elif state.state == "locked":
+                details.append(f"+ {v['name']}: create {backend} storage at {v['backing']}, open at {v['mount_point']}")
+            elif v["state"] == "locked":
                 locked += 1
-                details.append(f"~ {spec.name}: unlock ({state.detail})")
+                details.append(f"~ {v['name']}: unlock ({v['detail']})")
         if not absent and not locked:
-            return StepCheck("=", f"all {len(specs)} volumes open ({backend.name})")
+            return StepCheck("=", f"all {len(volumes)} volumes open ({backend})")
         parts = ([f"create {absent}"] if absent else []) + ([f"unlock {locked}"] if locked else [])
         return StepCheck(
-            "+" if absent else "~", f"{' and '.join(parts)} of {len(specs)} {backend.name} volumes", tuple(details)
+            "+" if absent else "~", f"{' and '.join(parts)} of {len(volumes)} {backend} volumes", tuple(details)
         )
 
     def apply(self, ctx: Context, emit: Emit) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from wizard.errors import UsageError
 from wizard.plan import Plan
-from wizard.volumes.base import VolumeBackend, VolumeState
+from wizard.volumes.base import Requirement, VolumeBackend, VolumeState
 
 
 def get_backend(plan: Plan) -> VolumeBackend:
@@ -36,4 +36,25 @@ def get_backend(plan: Plan) -> VolumeBackend:
     )
 
 
-__all__ = ["VolumeBackend", "VolumeState", "get_backend"]
+def backend_requirements(name: str) -> tuple[Requirement, ...]:
+    """What ``volumes.backend: name`` needs from the host, as declared on its backend class.
+
+    Read without a plan (detection runs before there are answers). ``luks-device`` opens its
+    device with dm-crypt exactly like ``luks-file`` until its own backend declares more.
+    """
+    if name == "gocryptfs":
+        from wizard.volumes.gocryptfs import GocryptfsBackend
+
+        return GocryptfsBackend.requires
+    if name in ("luks-file", "luks-device"):
+        from wizard.volumes.luks_file import LuksFileBackend
+
+        return LuksFileBackend.requires
+    if name == "fscrypt":
+        from wizard.volumes.fscrypt import FscryptBackend
+
+        return FscryptBackend.requires
+    return ()
+
+
+__all__ = ["Requirement", "VolumeBackend", "VolumeState", "backend_requirements", "get_backend"]

@@ -28,6 +28,24 @@ State = Literal["absent", "locked", "unlocked"]
 
 
 @dataclass(frozen=True)
+class Requirement:
+    """One thing a backend needs from the host, named by its detection fact (:mod:`wizard.detect`).
+
+    Declared once, on the backend class, and read by everything that asks "can this host run
+    it": detection (a choice offered disabled, with ``missing`` as the reason), the
+    volume-backend default (proposed only when every requirement is met) and the host
+    precondition before apply (the ones marked ``before_apply``; tools are always checked).
+    """
+
+    #: the detection fact that must not be False (``tool.gocryptfs``, ``fuse``, ``root`` …)
+    fact: str
+    #: why the backend cannot run when the fact is False, with the fix; None: the fact's own summary
+    missing: str | None
+    #: also refuse apply when it is missing (otherwise only the wizard's offer depends on it)
+    before_apply: bool = False
+
+
+@dataclass(frozen=True)
 class VolumeState:
     """What a volume is now: not created, created but closed, or open at its mount point."""
 
@@ -41,8 +59,8 @@ class VolumeBackend(ABC):
     name: str = ""
     #: (executable, command that installs it)
     tools: tuple[tuple[str, str], ...] = ()
-    #: False when the key cannot be changed by ``rotate`` (host-fde, none)
-    rotatable: bool = True
+    #: what the host must offer, as detection facts (see :class:`Requirement`)
+    requires: tuple[Requirement, ...] = ()
     #: False when the backend needs no stackseal key file (host-fde, none)
     uses_key: bool = True
     #: True when the key file must hold 32 raw bytes (fscrypt) instead of a passphrase line
@@ -108,7 +126,7 @@ def ensure_empty_mount_point(spec: VolumeSpec) -> None:
     if entries:
         raise OperationFailed(
             f"volume {spec.name}: {mount_point} already holds {len(entries)} unencrypted entries that the encrypted "
-            f"volume would hide; move them out (or use 'stackseal migrate volume {spec.name}') and run again (nothing was changed)"
+            f"volume would hide; move them out, run again, then copy them into the unlocked volume (nothing was changed)"
         )
 
 
@@ -128,12 +146,6 @@ def guard_mount_point(path: Path) -> bool:
     os.chmod(path, 0o755)  # containers' users must be able to enter the mounted volume
     proc = subprocess.run(["chattr", "+i", str(path)], capture_output=True, text=True)
     return proc.returncode == 0
-
-
-def unguard_mount_point(path: Path) -> None:
-    """Undo :func:`guard_mount_point` (to remove a volume's directories on purpose)."""
-    if shutil.which("chattr") is not None and path.exists():
-        subprocess.run(["chattr", "-i", str(path)], capture_output=True)
 
 
 def run_tool(

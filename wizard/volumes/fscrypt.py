@@ -8,7 +8,7 @@ stackseal does not change filesystem-wide settings itself and names the commands
 
 Limits: directory structure and file sizes stay visible; when unlocked, every process on the
 host (root included) reads plaintext; on this project's test kernel without AES-NI XTS it is
-slow (~66 MB/s, FACTS.md).
+slow (~66 MB/s measured there).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from wizard.errors import OperationFailed
 from wizard.layout import VolumeSpec
 from wizard.rotate import fscrypt_meta as fmeta
 from wizard.rotate.checkpoint import checkpoint
-from wizard.volumes.base import VolumeBackend, VolumeState, run_tool
+from wizard.volumes.base import Requirement, VolumeBackend, VolumeState, run_tool
 
 INSTALL = "apt-get install fscrypt e2fsprogs"
 
@@ -34,6 +34,11 @@ def _status(path: Path) -> tuple[int, str]:
 class FscryptBackend(VolumeBackend):
     name = "fscrypt"
     tools = (("fscrypt", INSTALL),)
+    requires = (
+        Requirement("tool.fscrypt", "fscrypt is not installed (apt-get install fscrypt)"),
+        Requirement("fscrypt_kernel", "this kernel does not offer ext4 encryption"),
+        Requirement("root", "fscrypt volumes are loop-mounted ext4 images: needs root"),
+    )
     raw_key = True
 
     def __init__(self, project: str) -> None:
@@ -52,7 +57,7 @@ class FscryptBackend(VolumeBackend):
                 if any(directory.iterdir()):
                     raise OperationFailed(
                         f"volume {spec.name}: {directory} holds unencrypted files; fscrypt can only encrypt an empty "
-                        f"directory: move them out (or use 'stackseal migrate volume {spec.name}') and run again"
+                        f"directory: move them out, run again, then copy them into the unlocked volume"
                     )
                 return VolumeState("absent", f"{directory} exists, not encrypted yet (empty)")
             raise OperationFailed(f"volume {spec.name}: fscrypt status {directory} failed: {_last(out)}")

@@ -21,6 +21,7 @@ from wizard.errors import OperationFailed
 from wizard.layout import VolumeSpec
 from wizard.rotate.checkpoint import checkpoint
 from wizard.volumes.base import (
+    Requirement,
     VolumeBackend,
     VolumeState,
     ensure_empty_mount_point,
@@ -35,6 +36,10 @@ INSTALL = "apt-get install gocryptfs fuse3"
 class GocryptfsBackend(VolumeBackend):
     name = "gocryptfs"
     tools = (("gocryptfs", INSTALL), ("fusermount", INSTALL))
+    requires = (
+        Requirement("tool.gocryptfs", f"gocryptfs is not installed ({INSTALL})"),
+        Requirement("fuse", None, before_apply=True),
+    )
 
     def status(self, spec: VolumeSpec) -> VolumeState:
         entry = mount_entry(spec.mount_point)

@@ -18,6 +18,7 @@ from wizard.errors import OperationFailed
 from wizard.layout import VolumeSpec
 from wizard.rotate.checkpoint import checkpoint
 from wizard.volumes.base import (
+    Requirement,
     VolumeBackend,
     VolumeState,
     ensure_empty_mount_point,
@@ -70,6 +71,11 @@ def needs_filesystem(device: Path, what: str) -> bool:
 class LuksFileBackend(VolumeBackend):
     name = "luks-file"
     tools = (("cryptsetup", INSTALL), ("mkfs.ext4", INSTALL), ("blkid", "apt-get install util-linux"))
+    requires = (
+        Requirement("tool.cryptsetup", "cryptsetup is not installed (apt-get install cryptsetup-bin)"),
+        Requirement("device_mapper", "this kernel has no device-mapper, so LUKS volumes cannot be opened"),
+        Requirement("root", "opening LUKS volumes needs root"),
+    )
 
     def __init__(self, project: str, size_mb: int = 1024, filesystem: str = "ext4") -> None:
         self.project = project

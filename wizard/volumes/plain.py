@@ -18,7 +18,6 @@ from wizard.volumes.base import VolumeBackend, VolumeState
 
 class PlainBackend(VolumeBackend):
     tools = ()
-    rotatable = False
     uses_key = False
 
     def __init__(self, name: str = "none") -> None:

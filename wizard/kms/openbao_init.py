@@ -1,0 +1,214 @@
+"""The stack's own OpenBao (``kms.vault.deploy``): its unseal keys and root token, never in plaintext.
+
+Why age: the unseal keys and the initial root token open everything the OpenBao holds. With
+``kms.vault.recovery_recipient`` set they are encrypted at initialisation, in the age format
+(PyPI ``pyrage``, the Rust implementation), to the operator's age public key or to a passphrase,
+and written as ``secrets/openbao_init.age``; they are shown once on the terminal (never in logs,
+the journal or the TUI). apply unseals with the keys it still holds in memory, creates
+stackseal's own admin AppRole, and revokes the root token.
+
+After a restart the server is sealed: ``unseal`` takes the shares from the age file (with the
+identity file named by ``STACKSEAL_AGE_IDENTITY``, or the passphrase) or asks for them on the
+terminal. Without ``recovery_recipient`` the development-only ``secrets/openbao_init.json`` is kept.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from wizard.errors import OperationFailed, UsageError
+from wizard.fsutil import atomic_write
+
+INIT_JSON = "openbao_init.json"
+INIT_AGE = "openbao_init.age"
+ADMIN_ROLE_ID = "openbao_admin_role_id"
+ADMIN_SECRET_ID = "openbao_admin_secret_id"
+IDENTITY_ENV = "STACKSEAL_AGE_IDENTITY"
+PASSPHRASE_ENV = "STACKSEAL_RECOVERY_PASSPHRASE"
+
+
+def age_mode(plan: Any) -> bool:
+    return plan.kms.vault.recovery_recipient is not None
+
+
+def _passphrase(confirm: bool) -> str:
+    value = os.environ.get(PASSPHRASE_ENV)
+    if value:
+        return value
+    if not sys.stdin.isatty():
+        raise UsageError(f"the OpenBao recovery passphrase is needed: set {PASSPHRASE_ENV} or run on a terminal")
+    import getpass
+
+    value = getpass.getpass("OpenBao recovery passphrase: ")
+    if confirm and getpass.getpass("again: ") != value:
+        raise UsageError("the two passphrases differ; nothing was changed")
+    if len(value) < 12:
+        raise UsageError("the recovery passphrase must be at least 12 characters")
+    return value
+
+
+def seal(plan: Any, init: dict[str, Any]) -> bytes:
+    """The init answer (unseal keys, root token) encrypted in the age format."""
+    import pyrage
+
+    data = json.dumps({"unseal_keys": init["keys"], "root_token": init["root_token"]}).encode()
+    rec = plan.kms.vault.recovery_recipient
+    if rec == "passphrase":
+        return pyrage.passphrase.encrypt(data, _passphrase(confirm=True))
+    return pyrage.encrypt(data, [pyrage.x25519.Recipient.from_str(rec)])
+
+
+def open_sealed(path: Path) -> dict[str, Any]:
+    """Decrypt ``openbao_init.age`` with the identity file (``STACKSEAL_AGE_IDENTITY``) or the passphrase."""
+    import pyrage
+
+    data = path.read_bytes()
+    try:
+        identity_file = os.environ.get(IDENTITY_ENV)
+        if identity_file:
+            lines = [
+                ln.strip()
+                for ln in Path(identity_file).read_text(encoding="utf-8").splitlines()
+                if ln.strip().startswith("AGE-SECRET-KEY-")
+            ]
+            if not lines:
+                raise UsageError(f"{IDENTITY_ENV}: {identity_file} holds no age identity (AGE-SECRET-KEY-...)")
+            plain = pyrage.decrypt(data, [pyrage.x25519.Identity.from_str(lines[0])])
+        else:
+            plain = pyrage.passphrase.decrypt(data, _passphrase(confirm=False))
+    except (pyrage.DecryptError, ValueError):
+        raise OperationFailed(f"{path.name}: cannot be decrypted with this identity or passphrase") from None
+    except OSError as err:
+        raise UsageError(f"{IDENTITY_ENV}: cannot read the identity file ({err.strerror})") from None
+    return json.loads(plain)
+
+
+def store(plan: Any, secrets_dir: Path, init: dict[str, Any]) -> Path:
+    """Keep the init answer: age-encrypted, or (no recipient) the development-only plaintext file."""
+    secrets_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(secrets_dir, 0o700)
+    if age_mode(plan):
+        path = secrets_dir / INIT_AGE
+        atomic_write(path, seal(plan, init), mode=0o400)
+        return path
+    path = secrets_dir / INIT_JSON
+    atomic_write(path, json.dumps({"unseal_keys": init["keys"], "root_token": init["root_token"]}).encode(), mode=0o400)
+    return path
+
+
+def show_once(init: dict[str, Any], threshold: int) -> bool:
+    """Print the unseal keys and root token once, on the terminal only (never stdout logs). True if shown."""
+    try:
+        tty = open("/dev/tty", "w")
+    except OSError:
+        return False
+    with tty:
+        tty.write(
+            f"\nOpenBao initialised. Unseal keys ({threshold} of {len(init['keys'])} unseal it) and the initial "
+            "root token, shown ONCE (they are also in secrets/openbao_init.age, encrypted to your recovery "
+            "recipient; the root token is revoked at the end of this apply):\n"
+        )
+        for i, key in enumerate(init["keys"], 1):
+            tty.write(f"  unseal key {i}: {key}\n")
+        tty.write("\n")
+    return True
+
+
+def shares(plan: Any, secrets_dir: Path) -> list[str]:
+    """The unseal shares to submit: from the plaintext init file, the age file, or the terminal."""
+    plain = secrets_dir / INIT_JSON
+    if plain.exists():
+        return list(json.loads(plain.read_text(encoding="utf-8"))["unseal_keys"])
+    sealed = secrets_dir / INIT_AGE
+    if sealed.exists() and (os.environ.get(IDENTITY_ENV) or os.environ.get(PASSPHRASE_ENV)):
+        return list(open_sealed(sealed)["unseal_keys"])
+    if sys.stdin.isatty():
+        import getpass
+
+        threshold = plan.kms.vault.key_threshold
+        return [getpass.getpass(f"OpenBao unseal share {i + 1} of {threshold}: ").strip() for i in range(threshold)]
+    raise OperationFailed(
+        "the stack's OpenBao is sealed; run on a terminal to enter the unseal shares, or set "
+        f"{IDENTITY_ENV} to the age identity file that opens secrets/{INIT_AGE}"
+    )
+
+
+def admin_policy(plan: Any) -> str:
+    """stackseal's own admin policy on its OpenBao: the rendered admin policy plus the transit mount."""
+    from wizard.render import vault_policies
+
+    rendered = vault_policies.policies(plan)[f"vault/policies/{plan.project}-admin.hcl"].decode()
+    mount = plan.kms.vault.transit_mount.strip("/")
+    return (
+        rendered + f'\npath "sys/mounts" {{\n  capabilities = ["read"]\n}}\npath "sys/mounts/{mount}" {{\n'
+        '  capabilities = ["create", "read", "update"]\n}\n'
+    )
+
+
+def create_admin(plan: Any, client: Any, secrets_dir: Path) -> None:
+    """Policy + AppRole ``<project>-admin``; its credential kept for later applies (0400, dev-grade)."""
+    name = f"{plan.project}-admin"
+    methods = client.sys.list_auth_methods()
+    if "approle/" not in methods.get("data", methods):
+        client.sys.enable_auth_method("approle")
+    client.sys.create_or_update_acl_policy(name=name, policy=admin_policy(plan))
+    client.auth.approle.create_or_update_approle(name, token_policies=[name], token_ttl="1h", token_max_ttl="4h")
+    role_id = client.auth.approle.read_role_id(name)["data"]["role_id"]
+    secret_id = client.auth.approle.generate_secret_id(name)["data"]["secret_id"]
+    atomic_write(secrets_dir / ADMIN_ROLE_ID, role_id.encode(), mode=0o400)
+    atomic_write(secrets_dir / ADMIN_SECRET_ID, secret_id.encode(), mode=0o400)
+
+
+def admin_token(plan: Any, secrets_dir: Path) -> str | None:
+    """A token of stackseal's admin AppRole (after the root token was revoked), or None."""
+    role, secret = secrets_dir / ADMIN_ROLE_ID, secrets_dir / ADMIN_SECRET_ID
+    if not (role.exists() and secret.exists()):
+        return None
+    import hvac
+
+    client = hvac.Client(url=plan.kms.vault.address, namespace=plan.kms.vault.namespace, timeout=15)
+    answer = client.auth.approle.login(role_id=role.read_text().strip(), secret_id=secret.read_text().strip())
+    return str(answer["auth"]["client_token"])
+
+
+def ensure_unsealed(plan: Any, secrets_dir: Path) -> bool:
+    """Unseal a sealed Vault/OpenBao before anything is unwrapped; True when it did.
+
+    The stack's own OpenBao: shares from the age file (identity/passphrase) or the terminal. An
+    external Vault: the operator types ``threshold`` shares on the terminal (never stored).
+    """
+    import getpass
+
+    import hvac
+
+    from wizard.kms.vault import VaultBackend
+
+    backend = VaultBackend(plan)
+    status = backend.seal_status()
+    if not status["initialized"] or not status["sealed"]:
+        return False
+    address = plan.kms.vault.address
+    if plan.kms.vault.deploy:
+        keys = shares(plan, secrets_dir)
+    elif sys.stdin.isatty():
+        threshold = int(status.get("t") or 1)
+        keys = [
+            getpass.getpass(f"{address} is sealed; unseal share {i + 1} of {threshold}: ") for i in range(threshold)
+        ]
+    else:
+        raise OperationFailed(
+            f"Vault at {address} is sealed; unseal it ('bao operator unseal') or run 'stackseal unlock' on a "
+            "terminal to enter the shares (nothing was changed)"
+        )
+    client = hvac.Client(url=address, namespace=plan.kms.vault.namespace, timeout=15)
+    with backend.errors("unsealing"):
+        for key in keys:
+            if not client.sys.submit_unseal_key(key.strip())["sealed"]:
+                break
+        if client.sys.read_seal_status()["sealed"]:
+            raise OperationFailed(f"the unseal shares given did not unseal {address}; check them and run again")
+    return True
