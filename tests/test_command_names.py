@@ -33,7 +33,7 @@ def test_the_check_reads_commands_and_subcommands_from_the_parser() -> None:
 
 def test_the_check_catches_commands_the_cli_does_not_register() -> None:
     assert unregistered_commands("Prove it: `stackseal verify -c <answers file>`")
-    assert unregistered_commands("copy each object (stackseal rotate object-keys), then retire it")
+    assert unregistered_commands("copy each object (`stackseal rotate object-keys`), then retire it")
     assert unregistered_commands("move them out (or use 'stackseal frobnicate volume x') and run again")
     assert unregistered_commands("$ stackseal frobnicate -c stackseal.yaml")
     assert not unregistered_commands("stackseal will automate this with `stackseal rotate …` (planned).")

@@ -3,7 +3,7 @@
 Why a widget of its own: the wizard's last page shows it today and the dashboard can mount the
 same one. The ages come from :func:`wizard.rotate.ages.key_ages` (metadata only, no KMS call);
 a rotation runs ``run_kind`` of the chosen kind in a thread worker — the same code path as
-``stackseal rotate KIND`` — and only posts messages back to the UI thread.
+the ``rotate`` command line — and only posts messages back to the UI thread.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Execute a key rotation (``stackseal rotate KIND -c FILE``): one subcommand per kind of key.
+"""Execute a key rotation (``rotate KIND -c FILE``): one subcommand per kind of key.
 
 ``kms-key``: a new transit key version, every stored blob re-wrapped, the old version retired.
 ``volume-keys``: a new key per encrypted volume (gocryptfs, fscrypt, LUKS slots). Both are

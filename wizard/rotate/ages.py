@@ -20,7 +20,7 @@ from wizard.rotate.journal import RotationJournal
 
 @dataclass(frozen=True)
 class KeyAge:
-    """One key: its name, age in days, and which ``stackseal rotate`` kind renews it."""
+    """One key: its name, age in days, and which kind of the ``rotate`` command renews it."""
 
     name: str
     age_days: int
