@@ -218,6 +218,9 @@ class ExecuteScreen(EventView, WizardScreen):
             status.update(
                 Text(f"✔ All steps done. 'stackseal plan -c {out}' now shows what is in place.", style="bold green")
             )
+            from screens.widgets.key_ages import KeyAges  # the last page shows key ages and offers rotation
+
+            self.query_one("#exec-steps").parent.mount(KeyAges(self.wizard.plan), after="#exec-steps")  # type: ignore[union-attr]
         else:
             status.update(Text(f"✘ Stopped: {error}", style="bold red"))
         self.query_one("#cancel", Button).disabled = True

@@ -433,24 +433,34 @@ def _shell_block(runbook: str, after: str) -> str:
     return rest[rest.index("```sh\n") + 6 : rest.index("\n```", rest.index("```sh\n"))]
 
 
-def test_gocryptfs_rotation_commands_work_as_written(tmp_path: Path) -> None:
-    """Run the runbook's own rotation block on real gocryptfs volumes (no FUSE mount needed)."""
+def _rotation_command(runbook: str, answers: Path) -> list[str]:
+    """The ``stackseal rotate volume-keys`` command the runbook names, ready to run."""
+    section = _section(runbook, "**Volume keys**", "**KMS keys**")
+    command = next(part for part in section.split("`") if part.startswith("stackseal rotate volume-keys"))
+    return [sys.executable, "-m", "wizard.cli", *command.replace("<answers file>", str(answers)).split()[1:]]
+
+
+def test_gocryptfs_rotation_command_works_as_written(tmp_path: Path) -> None:
+    """Run the rotation command the runbook names on real gocryptfs volumes (no FUSE mount needed)."""
     require_tool("gocryptfs", "apt-get install gocryptfs fuse3")
     xray = require_tool("gocryptfs-xray", "apt-get install gocryptfs")
     from wizard.volumes.gocryptfs import GocryptfsBackend
     from wizard.volumes.keys import ensure_key
 
     root = tmp_path / "vols"
-    _, out = _render(tmp_path, volumes={"backend": "gocryptfs", "root": str(root)})
-    plan = plan_from_dict({**BASE, "volumes": {"backend": "gocryptfs", "root": str(root)}}, base_dir=tmp_path)
+    data = {**BASE, "volumes": {"backend": "gocryptfs", "root": str(root)}}
+    _, out = _render(tmp_path, volumes=data["volumes"])
+    answers = tmp_path / "stackseal.yaml"
+    answers.write_text(yaml.safe_dump(data))
+    plan = plan_from_dict(data, base_dir=tmp_path)
     specs = layout.volume_specs(plan)
     old = {}
     for s in specs:
         key = ensure_key(out / "secrets", s.name)
         GocryptfsBackend().create(s, key)
         old[s.name] = key.read_bytes()
-    script = _shell_block((out / "RUNBOOK.md").read_text(), "**Volume keys** (gocryptfs)")
-    run = subprocess.run(["bash", "-e", "-c", script], cwd=out, capture_output=True, text=True, timeout=300)
+    argv = _rotation_command((out / "RUNBOOK.md").read_text(), answers)
+    run = subprocess.run(argv, cwd=out, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     for s in specs:
         key = out / "secrets" / f"volume-{s.name}.key"
@@ -459,7 +469,7 @@ def test_gocryptfs_rotation_commands_work_as_written(tmp_path: Path) -> None:
         assert subprocess.run([xray, "-dumpmasterkey", conf], stdin=key.open("rb"), capture_output=True).returncode == 0
         refused = subprocess.run([xray, "-dumpmasterkey", conf], input=old[s.name], capture_output=True)
         assert refused.returncode != 0, f"{s.name}: the old key still opens the volume"
-    assert not list((out / "secrets").glob("*.new"))
+    assert not list((out / "secrets").glob("*.next"))
 
 
 def _cheap_kdf_cryptsetup(bin_dir: Path, real: str) -> None:
@@ -480,8 +490,8 @@ esac
     shim.chmod(0o755)
 
 
-def test_luks_rotation_commands_work_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Run the runbook's LUKS rotation block on real LUKS2 file containers (no device-mapper needed)."""
+def test_luks_rotation_command_works_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run the rotation command the runbook names on real LUKS2 file containers (no device-mapper needed)."""
     real = require_tool("cryptsetup", "apt-get install cryptsetup-bin")
     from wizard.volumes.keys import ensure_key
     from wizard.volumes.luks_file import LuksFileBackend
@@ -492,6 +502,8 @@ def test_luks_rotation_commands_work_as_written(tmp_path: Path, monkeypatch: pyt
     root = tmp_path / "vols"
     volumes = {"backend": "luks-file", "root": str(root), "size_mb": 64}
     _, out = _render(tmp_path, volumes=volumes)
+    answers = tmp_path / "stackseal.yaml"
+    answers.write_text(yaml.safe_dump({**BASE, "volumes": volumes}))
     plan = plan_from_dict({**BASE, "volumes": volumes}, base_dir=tmp_path)
     specs = layout.volume_specs(plan)
     old = {}
@@ -499,8 +511,8 @@ def test_luks_rotation_commands_work_as_written(tmp_path: Path, monkeypatch: pyt
         key = ensure_key(out / "secrets", s.name)
         LuksFileBackend(plan.project, 64).create(s, key)
         old[s.name] = key.read_bytes()
-    script = _shell_block((out / "RUNBOOK.md").read_text(), "**Volume keys** (luks-file)")
-    run = subprocess.run(["bash", "-e", "-c", script], cwd=out, capture_output=True, text=True, timeout=900)
+    argv = _rotation_command((out / "RUNBOOK.md").read_text(), answers)
+    run = subprocess.run(argv, cwd=out, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr
     for s in specs:
         key = out / "secrets" / f"volume-{s.name}.key"
@@ -515,6 +527,7 @@ def test_luks_rotation_commands_work_as_written(tmp_path: Path, monkeypatch: pyt
             capture_output=True,
         )
         assert stale.returncode != 0, f"{s.name}: the old key still opens the container"
+        assert (out / ".stackseal" / "luks-headers" / f"{s.name}.img").is_file()
 
 
 def test_gocryptfs_unlock_line_mounts_the_volume(tmp_path: Path) -> None:

@@ -30,11 +30,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "apply": ("wizard.commands.apply_cmd", "render and execute the steps; resumes an interrupted run"),
     "verify": ("wizard.commands.verify_cmd", "run every encryption check with evidence (exit 1 on any FAIL)"),
     "dashboard": ("wizard.commands.dashboard_cmd", "live verification dashboard (Textual)"),
-    "rotate": ("wizard.commands.rotate_cmd", "execute a key rotation (object-keys, backup-keys; journaled, resumable)"),
+    "rotate": (
+        "wizard.commands.rotate_cmd",
+        "execute a key rotation (kms-key, volume-keys, object-keys, backup-keys; journaled, resumable)",
+    ),
     "migrate": ("wizard.commands.migrate_cmd", "re-encrypt existing objects / move a volume's data, with proof"),
     "unlock": ("wizard.commands.unlock_cmd", "unwrap the keys into the tmpfs runtime directory, open volumes, start"),
     "lock": ("wizard.commands.lock_cmd", "stop (--stop), close the volumes, wipe the runtime directory"),
-    "keys": ("wizard.commands.keys_cmd", "the key inventory: what wraps each key and where its plaintext lives"),
+    "keys": ("wizard.commands.keys_cmd", "keys: inventory (list), escrow bundle (export) and its restore (import)"),
     "bench": ("wizard.commands.bench_cmd", "measure the performance cost of encryption on this host"),
     "backup": ("wizard.commands.backup_cmd", "encrypted backups (create, list, verify, restore) and tested restores"),
 }

@@ -19,6 +19,8 @@ from pathlib import Path
 
 from wizard.errors import OperationFailed
 from wizard.layout import VolumeSpec
+from wizard.rotate import fscrypt_meta as fmeta
+from wizard.rotate.checkpoint import checkpoint
 from wizard.volumes.base import Requirement, VolumeBackend, VolumeState, run_tool
 
 INSTALL = "apt-get install fscrypt e2fsprogs"
@@ -100,10 +102,16 @@ class FscryptBackend(VolumeBackend):
     def unlock(self, spec: VolumeSpec, key_file: Path) -> None:
         if self.status(spec).state == "unlocked":
             return
+        argv = ["fscrypt", "unlock", str(spec.mount_point), f"--key={key_file}", "--quiet"]
+        state = fmeta.read_policy(spec.mount_point, f"volume {spec.name}")
+        if len(state.protectors) > 1:  # a key rotation stopped between its steps: pick this key's protector
+            mine = self._protectors_for(spec, state.protectors, key_file.read_bytes()) or [
+                pid for pid, name in state.protectors.items() if name == self.protector_name(spec)
+            ]
+            if mine:
+                argv.append(f"--unlock-with={state.mountpoint}:{mine[0]}")
         try:
-            run_tool(
-                ["fscrypt", "unlock", str(spec.mount_point), f"--key={key_file}", "--quiet"], f"volume {spec.name}"
-            )
+            run_tool(argv, f"volume {spec.name}")
         except OperationFailed as err:
             if "incorrect" in str(err).lower() or "wrong" in str(err).lower():
                 raise OperationFailed(
@@ -117,11 +125,64 @@ class FscryptBackend(VolumeBackend):
             return
         run_tool(["fscrypt", "lock", str(spec.mount_point), "--quiet"], f"volume {spec.name}")
 
+    def opens(self, spec: VolumeSpec, key_file: Path) -> bool:
+        """True if a protector of this volume's policy is the one made for ``key_file``'s key."""
+        state = fmeta.read_policy(spec.mount_point, f"volume {spec.name}")
+        return bool(self._protectors_for(spec, state.protectors, key_file.read_bytes()))
+
+    def _protectors_for(self, spec: VolumeSpec, protectors: dict[str, str], key: bytes) -> list[str]:
+        names = {fmeta.protector_name(self.protector_name(spec), key)}
+        return [pid for pid, name in protectors.items() if name in names]
+
     def rotate(self, spec: VolumeSpec, old_key_file: Path, new_key_file: Path) -> None:
-        raise OperationFailed(
-            f"volume {spec.name}: fscrypt key rotation is not automated yet (fscrypt asks for both raw keys interactively "
-            "and never re-encrypts data); re-encrypt by copying the data into a new volume with a new key"
-        )
+        """New raw-key protector linked to the policy, verified, then every other protector removed.
+
+        The files keep their encryption keys: only the wrapping of the policy's master key changes.
+        Each step first looks at what fscrypt reports (protectors are named after a fingerprint of
+        their key), so a re-run after a kill at any instant continues where it stopped and the
+        policy always has at least one protector that a key we hold opens.
+        """
+        what = f"volume {spec.name}"
+        directory = spec.mount_point
+        base = self.protector_name(spec)
+        old_key, new_key = old_key_file.read_bytes(), new_key_file.read_bytes()
+        new_name = fmeta.protector_name(base, new_key)
+        old_names = {fmeta.protector_name(base, old_key), base}  # ``base``: the name create() gives
+        state = fmeta.read_policy(directory, what)
+        mnt = state.mountpoint
+        new_ids = [pid for pid, name in fmeta.filesystem_protectors(mnt, what).items() if name == new_name]
+        if not new_ids:
+            checkpoint("fscrypt-create-protector")
+            fmeta.create_protector(mnt, new_name, new_key_file, what)
+            new_ids = [pid for pid, name in fmeta.filesystem_protectors(mnt, what).items() if name == new_name]
+            if not new_ids:
+                raise OperationFailed(f"{what}: fscrypt created no protector named {new_name}")
+        new_id = new_ids[0]
+        if new_id not in state.protectors:
+            if not any(name in old_names for name in state.protectors.values()):
+                raise OperationFailed(
+                    f"{what}: no protector of {directory} belongs to the current key; restore it from your escrow "
+                    "bundle (nothing was changed)"
+                )
+            checkpoint("fscrypt-add-protector")
+            # fscrypt unlocks the new protector with new_key and the policy with old_key: a wrong
+            # key fails here, before anything is removed.
+            fmeta.add_protector(mnt, new_id, state.policy, new_key, old_key, what)
+            state = fmeta.read_policy(directory, what)
+            if new_id not in state.protectors:
+                raise OperationFailed(f"{what}: the new protector is not linked to {directory}'s policy")
+        if not state.unlocked and not fmeta.test_unlock(directory, mnt, new_id, new_key_file, what):
+            raise OperationFailed(f"{what}: the new key does not unlock {directory}; the current key still does")
+        for pid in [p for p in state.protectors if p != new_id]:
+            checkpoint("fscrypt-remove-protector")
+            fmeta.remove_protector(mnt, pid, state.policy, what)
+        # Destroy our own protectors that no longer protect anything (from this or an earlier,
+        # interrupted rotation of this volume); never one that still protects a policy.
+        ours = re.compile(re.escape(base) + r"(-[0-9a-f]{12})?")
+        in_use = fmeta.protectors_in_use(mnt, what)
+        for pid, name in fmeta.filesystem_protectors(mnt, what).items():
+            if pid != new_id and pid not in in_use and ours.fullmatch(name):
+                fmeta.destroy_protector(mnt, pid, what)
 
 
 def _last(text: str) -> str:

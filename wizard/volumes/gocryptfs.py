@@ -12,11 +12,14 @@ What it does not hide: file sizes, counts and directory structure (see docs/prov
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import subprocess
 from pathlib import Path
 
 from wizard.errors import OperationFailed
 from wizard.layout import VolumeSpec
+from wizard.rotate.checkpoint import checkpoint
 from wizard.volumes.base import (
     Requirement,
     VolumeBackend,
@@ -118,12 +121,60 @@ class GocryptfsBackend(VolumeBackend):
                 ) from None
             raise
 
-    def rotate(self, spec: VolumeSpec, old_key_file: Path, new_key_file: Path) -> None:
-        """Re-wrap the master key under the new passphrase (``gocryptfs -passwd``).
+    def opens(self, spec: VolumeSpec, key_file: Path) -> bool:
+        """True if ``key_file`` decrypts this volume's master key (nothing is mounted or changed)."""
+        return self._master_key(spec, key_file) is not None
 
-        The file contents are not re-encrypted: an old gocryptfs.conf copy plus the old key still
-        opens the data. Destroy old copies of gocryptfs.conf after rotating (docs/provisioning.md).
+    def master_key(self, spec: VolumeSpec, key_file: Path) -> str:
+        """The volume's master key (hex), for the escrow bundle; it opens the data even without the conf.
+
+        ``gocryptfs -init`` prints it only once; ``gocryptfs-xray -dumpmasterkey`` recovers it from
+        gocryptfs.conf and the password (Debian's gocryptfs 2.3 ships both).
         """
+        key = self._master_key(spec, key_file)
+        if key is None:
+            raise OperationFailed(f"volume {spec.name}: the key {key_file} does not open {spec.backing}")
+        return key
+
+    def _master_key(self, spec: VolumeSpec, key_file: Path) -> str | None:
+        conf = spec.backing / "gocryptfs.conf"
+        if not conf.is_file() or conf.is_symlink():
+            raise OperationFailed(f"volume {spec.name}: {conf} is missing or not a regular file")
+        password = key_file.read_bytes().strip()
+        try:
+            proc = subprocess.run(
+                ["gocryptfs-xray", "-dumpmasterkey", str(conf)], input=password + b"\n", capture_output=True, timeout=60
+            )
+        except FileNotFoundError:
+            raise OperationFailed(f"volume {spec.name}: 'gocryptfs-xray' is not installed ({INSTALL})") from None
+        except subprocess.TimeoutExpired:
+            raise OperationFailed(f"volume {spec.name}: gocryptfs-xray did not finish within 60s") from None
+        if proc.returncode != 0:
+            return None
+        key = proc.stdout.decode("ascii", "replace").strip()
+        return key if re.fullmatch(r"[0-9a-f]{64}", key) else None
+
+    def rotate(self, spec: VolumeSpec, old_key_file: Path, new_key_file: Path) -> None:
+        """Re-wrap the master key under the new passphrase (``gocryptfs -passwd``); safe to re-run.
+
+        The file contents are NOT re-encrypted: they keep the master key, which ``-passwd`` only
+        re-wraps, so an old gocryptfs.conf copy plus the old key still opens the data. Destroy old
+        copies of gocryptfs.conf (and re-escrow the master key) after rotating.
+
+        Re-run safety: gocryptfs writes the new conf to a temporary file and renames it, so a kill
+        leaves the old or the new conf. We look first whether the new key already opens it (done),
+        then whether the old one does (do it); the mount, if any, keeps working throughout.
+        """
+        if self.opens(spec, new_key_file):
+            return
+        if not self.opens(spec, old_key_file):
+            raise OperationFailed(
+                f"volume {spec.name}: neither the current nor the new key opens {spec.backing}; "
+                "restore the key file (or gocryptfs.conf) from your escrow bundle (nothing was changed)"
+            )
+        checkpoint("gocryptfs-passwd")
         old = old_key_file.read_text(encoding="utf-8").strip()
         new = new_key_file.read_text(encoding="utf-8").strip()
         run_tool(["gocryptfs", "-passwd", "-q", str(spec.backing)], f"volume {spec.name}", input_text=f"{old}\n{new}\n")
+        if not self.opens(spec, new_key_file) or self.opens(spec, old_key_file):
+            raise OperationFailed(f"volume {spec.name}: gocryptfs -passwd finished but the new key does not open it")

@@ -10,11 +10,13 @@ backups work on the file without device-mapper.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
 from wizard.errors import OperationFailed
 from wizard.layout import VolumeSpec
+from wizard.rotate.checkpoint import checkpoint
 from wizard.volumes.base import (
     Requirement,
     VolumeBackend,
@@ -148,26 +150,81 @@ class LuksFileBackend(VolumeBackend):
         if (Path("/dev/mapper") / name).exists():
             run_tool(["cryptsetup", "close", name], f"volume {spec.name}")
 
+    def key_slot(self, spec: VolumeSpec, key_file: Path, exclude: tuple[int, ...] = ()) -> int | None:
+        """A key slot ``key_file`` opens (not in ``exclude``), or None; read-only, needs no device-mapper.
+
+        ``cryptsetup open --test-passphrase -v`` tries the slots and names the one that opened.
+        """
+        for slot in [None, *range(32)] if exclude else [None]:
+            if slot is not None and slot in exclude:
+                continue
+            argv = ["cryptsetup", "open", "--test-passphrase", "-v", "--key-file", str(key_file), str(spec.backing)]
+            if slot is not None:
+                argv[3:3] = ["--key-slot", str(slot)]
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+            if proc.returncode == 0:
+                found = re.search(r"Key slot (\d+) unlocked", proc.stdout + proc.stderr)
+                if found is None:
+                    raise OperationFailed(f"volume {spec.name}: cryptsetup did not say which key slot opened")
+                if int(found.group(1)) not in exclude:
+                    return int(found.group(1))
+            elif proc.returncode not in (1, 2):  # 2: bad passphrase; 1: slot empty/invalid
+                raise OperationFailed(f"volume {spec.name}: cryptsetup cannot test the keys of {spec.backing}")
+            elif slot is None:
+                return None  # opens no slot at all
+        return None
+
+    def opens(self, spec: VolumeSpec, key_file: Path) -> bool:
+        return self.key_slot(spec, key_file) is not None
+
     def rotate(self, spec: VolumeSpec, old_key_file: Path, new_key_file: Path) -> None:
-        """Add the new key to a free slot, then remove the old one (never zero usable slots)."""
-        run_tool(
-            [
-                "cryptsetup",
-                "luksAddKey",
-                "--batch-mode",
-                "--key-file",
-                str(old_key_file),
-                str(spec.backing),
-                str(new_key_file),
-            ],
-            f"volume {spec.name}",
-            timeout=300,
-        )
-        run_tool(
-            ["cryptsetup", "luksRemoveKey", "--batch-mode", "--key-file", str(old_key_file), str(spec.backing)],
-            f"volume {spec.name}",
-            timeout=300,
-        )
+        """luksAddKey (new) -> check the new key opens the header -> luksKillSlot (old); safe to re-run.
+
+        Each step starts from which slots each key opens now, so a kill at any instant leaves a
+        header that the old or the new key (or both) opens, and a re-run finishes the job. The
+        volume key itself is unchanged (``cryptsetup reencrypt`` would change it; after a leak of
+        the header *and* a key, use that). Take a header backup afterwards (the caller does).
+        """
+        what = f"volume {spec.name}"
+        new_slot = self.key_slot(spec, new_key_file)
+        if new_slot is None:
+            if self.key_slot(spec, old_key_file) is None:
+                raise OperationFailed(
+                    f"{what}: neither the current nor the new key opens {spec.backing}; restore the header or the "
+                    "key from your escrow bundle (nothing was changed)"
+                )
+            checkpoint("luks-add-key")
+            run_tool(
+                [
+                    "cryptsetup",
+                    "luksAddKey",
+                    "--batch-mode",
+                    "--key-file",
+                    str(old_key_file),
+                    str(spec.backing),
+                    str(new_key_file),
+                ],
+                what,
+                timeout=300,
+            )
+            new_slot = self.key_slot(spec, new_key_file)
+            if new_slot is None:
+                raise OperationFailed(f"{what}: luksAddKey finished but the new key does not open {spec.backing}")
+        while (old_slot := self.key_slot(spec, old_key_file, exclude=(new_slot,))) is not None:
+            checkpoint("luks-kill-slot")
+            run_tool(
+                [
+                    "cryptsetup",
+                    "luksKillSlot",
+                    "--batch-mode",
+                    "--key-file",
+                    str(new_key_file),
+                    str(spec.backing),
+                    str(old_slot),
+                ],
+                what,
+                timeout=300,
+            )
 
     def header_backup(self, spec: VolumeSpec, dest: Path) -> None:
         """Save the LUKS header (key slots): without it a damaged header loses the whole volume."""
