@@ -220,7 +220,7 @@ class ExecuteScreen(EventView, WizardScreen):
             )
             from screens.widgets.key_ages import KeyAges  # the last page shows key ages and offers rotation
 
-            self.query_one("#exec-steps").parent.mount(KeyAges(self.wizard.plan), after="#exec-steps")  # type: ignore[union-attr]
+            self.query_one("#exec-steps").parent.mount(KeyAges(self.wizard.plan), after="#exec-steps")
         else:
             status.update(Text(f"✘ Stopped: {error}", style="bold red"))
         self.query_one("#cancel", Button).disabled = True
