@@ -338,3 +338,62 @@ def test_versioned_bucket_old_versions_stay_plaintext_until_all_versions(tmp_pat
             assert st.metadata.get("X-Amz-Server-Side-Encryption") == "AES256" and st.content_type == "application/xml"
         assert client.get_object(bucket, key).read() == body  # what was current is current again
     assert _raw_hits(s3.data_dir, f"VERCANARY-{bucket}".encode()) == []
+
+
+def test_sse_c_rotation_with_kms_wrapped_keys_stores_the_new_key_wrapped(tmp_path: Path, s3, openbao) -> None:
+    """With a KMS the SSE-C key's authoritative copy is a wrapped blob: the rotation must replace that
+    blob (not only the runtime plaintext), or the next unlock would bring the old key back."""
+    import base64
+
+    from minio.sse import SseCustomerKey
+
+    from wizard.kms import get_backend
+    from wizard.kms.store import read_blobs, write_blob
+    from wizard.plan import load_plan
+
+    bucket = "rotkms-" + secrets.token_hex(4)
+    answers = _answers(tmp_path, s3, [bucket], sse="sse-c")
+    doc = yaml.safe_load(answers.read_text())
+    (tmp_path / "vault-token").write_text(openbao.token)
+    doc["kms"] = {
+        "backend": "vault",
+        "key_name": "ssec" + secrets.token_hex(4),
+        "vault": {"address": openbao.address, "token_file": "vault-token"},
+        "runtime_dir": str(tmp_path / "run"),
+    }
+    answers.write_text(yaml.safe_dump(doc))
+    plan = load_plan(answers)
+    backend = get_backend(plan)
+    backend.ensure_key()
+    secrets_dir, run_dir = tmp_path / "stack" / "secrets", tmp_path / "run"
+    secrets_dir.mkdir(parents=True)
+    run_dir.mkdir(mode=0o700)
+    old = os.urandom(32)
+    old_text = base64.b64encode(old)
+    write_blob(secrets_dir, "sse_c_key", backend.wrap_many({"sse_c_key": old_text})["sse_c_key"])
+    (run_dir / "sse_c_key").write_bytes(old_text)  # what 'stackseal unlock' leaves in the tmpfs
+    client = s3.client()
+    client.make_bucket(bucket)
+    bodies = {f"o{i}": os.urandom(1500 + i) for i in range(20)}
+    for name, body in bodies.items():
+        client.put_object(bucket, name, io.BytesIO(body), len(body), sse=SseCustomerKey(old))
+
+    done = _run(tmp_path, "rotate", "object-keys", "-c", str(answers))
+    assert done.returncode == 0, done.stdout + done.stderr
+    blobs = read_blobs(secrets_dir)
+    assert set(blobs) == {"sse_c_key"}  # the pending '.new' blob is gone once promoted
+    stored = backend.unwrap_many({"sse_c_key": blobs["sse_c_key"]})["sse_c_key"]
+    new = base64.b64decode(stored)
+    assert new != old and (run_dir / "sse_c_key").read_bytes().strip() == stored.strip()
+    assert not list(secrets_dir.glob("sse_c_key")) and not (run_dir / "sse_c_key.new").exists()
+    assert old_text not in b"".join(p.read_bytes() for p in secrets_dir.iterdir() if p.is_file())
+    for name, body in bodies.items():
+        assert client.get_object(bucket, name, ssec=SseCustomerKey(new)).read() == body
+
+    # locked (no runtime plaintext): one line naming the fix, nothing changed
+    (run_dir / "sse_c_key").unlink()
+    before = {p.name: p.read_bytes() for p in secrets_dir.iterdir()}
+    locked = _run(tmp_path, "rotate", "object-keys", "-c", str(answers))
+    assert locked.returncode in (1, 2) and "stackseal unlock" in locked.stderr
+    assert len(locked.stderr.strip().splitlines()) == 1 and "Traceback" not in locked.stderr
+    assert {p.name: p.read_bytes() for p in secrets_dir.iterdir()} == before

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from wizard.errors import StacksealError
+from wizard.kms import plaintext_dir
 from wizard.steps.context import Context
 
 #: Copy + read-back rate assumed for the downtime estimate when nothing was measured here: the
@@ -68,7 +69,7 @@ def take(ctx: Context) -> Inventory:
         inv.problems.append(f"volumes: {err}")
     plan = ctx.plan
     try:
-        client = s3.connect(plan, ctx.secrets_dir)
+        client = s3.connect(plan, plaintext_dir(plan))
     except StacksealError as err:
         client = None
         inv.problems.append(f"object store: {err}")

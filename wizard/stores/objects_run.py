@@ -63,7 +63,10 @@ def migrate_objects(
     client: Any = None,
 ) -> Outcome:
     out = plan.output_path
-    secrets_dir, state_dir = out / "secrets", out / ".stackseal"
+    from wizard.kms import plaintext_dir
+
+    # the credentials and the SSE-C key are read where their plaintext lives (tmpfs with a KMS)
+    secrets_dir, state_dir = plaintext_dir(plan), out / ".stackseal"
     store = plan.object_store
     client = client or s3.require_client(plan, secrets_dir, pool=workers + 2, read_timeout=600)
     sse = s3.write_sse(plan, secrets_dir)

@@ -56,6 +56,13 @@ class VerifyContext:
     def secrets_dir(self) -> Path:
         return self.out_dir / "secrets"
 
+    @property
+    def plaintext_dir(self) -> Path:
+        """Where the stack's secrets are readable (the tmpfs runtime directory with a KMS)."""
+        from wizard.kms import plaintext_dir
+
+        return plaintext_dir(self.plan)
+
     def meter(self, check_id: str) -> ProgressMeter:
         """Progress of a long check as the provisioning steps report theirs (items, bytes, rate, ETA)."""
         return ProgressMeter(check_id, self.progress or discard)
@@ -120,7 +127,7 @@ class VerifyContext:
                 return Access(
                     None,
                     f"no object store credentials (object_store.access_key_file / secret_key_file, or "
-                    f"{self.secrets_dir}/s3_access_key and s3_secret_key); run 'stackseal render'",
+                    f"{self.plaintext_dir}/s3_access_key and s3_secret_key); run 'stackseal render' (and 'stackseal unlock')",
                 )
             return self._probe_s3(client, store.endpoint)
 
@@ -147,7 +154,7 @@ class VerifyContext:
         path = (
             self.plan.resolve(self.plan.neo4j.auth_file)
             if self.plan.neo4j.auth_file
-            else self.secrets_dir / "neo4j_auth"
+            else self.plaintext_dir / "neo4j_auth"
         )
         try:
             text = path.read_text(encoding="utf-8").strip()

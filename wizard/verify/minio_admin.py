@@ -26,14 +26,13 @@ def admin_client(ctx: VerifyContext) -> Any | None:
     from wizard.stores.s3 import credential
 
     store = ctx.plan.object_store
-    steps = ctx.steps_ctx
-    access = credential(ctx.plan, steps.secrets_dir, store.access_key_file, "s3_access_key")
-    secret = credential(ctx.plan, steps.secrets_dir, store.secret_key_file, "s3_secret_key")
+    access = credential(ctx.plan, ctx.plaintext_dir, store.access_key_file, "s3_access_key")
+    secret = credential(ctx.plan, ctx.plaintext_dir, store.secret_key_file, "s3_secret_key")
     if not access or not secret:
         return None
     url = urlparse(store.endpoint)
     kwargs: dict[str, Any] = {"timeout": urllib3.Timeout(5, 15), "retries": urllib3.Retry(total=1)}
-    ca = steps.secrets_dir / "store_ca.crt"
+    ca = ctx.plaintext_dir / "store_ca.crt"
     if url.scheme == "https" and ca.exists():
         kwargs.update(cert_reqs="CERT_REQUIRED", ca_certs=str(ca))
     return MinioAdmin(

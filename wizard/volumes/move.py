@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wizard.errors import OperationFailed, UsageError
+from wizard.kms import plaintext_dir
 from wizard.layout import VolumeSpec, volume_specs
 from wizard.steps.context import Context
 from wizard.steps.events import Emit, StepLog, StepStarted
@@ -92,7 +93,7 @@ def _require_unlocked(ctx: Context, spec: VolumeSpec) -> None:
 def _counts(ctx: Context, timeout: float) -> dict:
     from wizard.stores import neo4j
 
-    auth = neo4j.auth_of(ctx.plan, ctx.secrets_dir)
+    auth = neo4j.auth_of(ctx.plan, plaintext_dir(ctx.plan))
     return neo4j.counts_when_ready(ctx.plan.neo4j.bolt_url, auth, timeout=timeout).to_json()
 
 
