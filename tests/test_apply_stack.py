@@ -150,7 +150,10 @@ def normalized_state(engine: DockerEngine, answers: Path) -> dict:
     plan = load(answers)
     out = plan.output_path
     root = str(answers.parent)
-    files = sorted((path, oct(mode)) for path, (mode, _) in file_snapshot(out, skip=(out / ".stackseal",)).items())
+    files = sorted(
+        (path.replace(plan.project, "<p>"), oct(mode))
+        for path, (mode, _) in file_snapshot(out, skip=(out / ".stackseal",)).items()
+    )
     services = {s: (status, health) for s, (_, status, health, _) in containers(engine, plan.project).items()}
     volumes = sorted(
         (n.removeprefix(plan.project + "_"), d.replace(root, "<tmp>").replace(plan.project, "<p>"))
