@@ -23,6 +23,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from testbed.containers import DockerEngine, free_port
@@ -294,7 +295,7 @@ def test_rendered_stack_on_encrypted_volumes_keeps_only_ciphertext_on_the_host(
     unseal_key = init["keys"][0]
     wait_active(bao)
     bao.sys.enable_secrets_engine("kv", path="e2e", options={"version": "2"})
-    bao.secrets.kv.v2.create_or_update_secret(path="canary", secret={"marker": vault_marker}, mount_point="e2e")
+    _write_kv_when_upgraded(bao, "canary", {"marker": vault_marker})
 
     volumes.assert_written_through(("neo4j-data", "neo4j-logs", "seaweedfs-data", "openbao-data"))
     # Positive controls: the plaintext views hold the Neo4j and object markers ...
@@ -324,3 +325,22 @@ def test_rendered_stack_on_encrypted_volumes_keeps_only_ciphertext_on_the_host(
     wait_active(bao)
     secret = bao.secrets.kv.v2.read_secret_version(path="canary", mount_point="e2e", raise_on_deleted_version=True)
     assert secret["data"]["data"]["marker"] == vault_marker
+
+
+def _write_kv_when_upgraded(bao: Any, path: str, secret: dict[str, str], deadline: float = 60.0) -> None:
+    """Write a KV v2 secret once the new mount has finished its version upgrade.
+
+    Why: a freshly enabled KV v2 mount answers "Upgrading from non-versioned to versioned data"
+    (HTTP 400) for a moment; on a loaded host that moment is long enough to reach the first write.
+    """
+    import hvac
+
+    end = time.monotonic() + deadline
+    while True:
+        try:
+            bao.secrets.kv.v2.create_or_update_secret(path=path, secret=secret, mount_point="e2e")
+            return
+        except hvac.exceptions.InvalidRequest as err:
+            if "Upgrading from non-versioned" not in str(err) or time.monotonic() > end:
+                raise
+            time.sleep(0.5)
