@@ -125,3 +125,32 @@ def test_a_store_that_changes_etags_is_proven_by_a_read_back(tmp_path: Path, s3)
     rec = {"etag": hashlib.md5(b"something else").hexdigest(), "size": 4000, "check": "auto"}
     with pytest.raises(_Fail, match="does not hash to the ETag"):
         migrator._check_etag(ObjectRef(bucket, "small", 4000), rec, "")
+
+
+def test_a_copy_whose_verification_failed_is_proven_by_the_next_run_not_skipped(tmp_path: Path, s3) -> None:
+    """A failed verification leaves an encrypted object behind; the next run must not count it as
+    'already encrypted' but prove it against the intent recorded before the copy."""
+    from minio.sse import SseS3
+
+    from wizard.stores.journal import OpJournal
+    from wizard.stores.objects import ObjectMigrator
+
+    client = s3.client()
+    bucket = "unp-" + secrets.token_hex(4)
+    client.make_bucket(bucket)
+    for name in ("good", "bad"):
+        _put(client, bucket, name, os.urandom(3000))
+    journal = OpJournal(tmp_path / "state", "m", {"t": 1})
+    migrator = ObjectMigrator(client, SseS3(), journal, lambda e: None, verify="sha256")
+    first = migrator.run(migrator.inventory([bucket]))
+    assert first.copied == 2 and not first.failed
+    # The journal as a run whose verification failed leaves it (the intent kept, marked unproven):
+    # "good" holds the content its intent recorded, "bad" does not.
+    journal = OpJournal(tmp_path / "state", "m", {"t": 1})
+    journal.update(f"{bucket}/good", status="failed", unproven=True)
+    journal.update(f"{bucket}/bad", status="failed", unproven=True, sha256="0" * 64)
+    migrator = ObjectMigrator(client, SseS3(), journal, lambda e: None, verify="sha256")
+    second = migrator.run(migrator.inventory([bucket]))
+    assert second.already == 0 and second.copied == 1
+    assert [k for k, _ in second.failed] == [f"{bucket}/bad"] and "SHA-256" in second.failed[0][1]
+    assert journal.get(f"{bucket}/good")["status"] == "copied"

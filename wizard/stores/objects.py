@@ -216,10 +216,11 @@ class ObjectMigrator:
                 )
             elif state == "encrypted" and force:
                 self._copy(ref, st, report)
-            elif state == "encrypted" and rec and rec.get("status") == "intent":
-                # Copied by a run that was killed before it could record the verification.
+            elif state == "encrypted" and rec and (rec.get("status") == "intent" or rec.get("unproven")):
+                # Copied by a run that was killed before it could record the verification, or
+                # whose verification failed: proven against the intent now, never taken as done.
                 self._verify(ref, rec, st)
-                self.journal.update(ref.key, status="copied", copies=int(rec.get("copies", 0)) + 1)
+                self.journal.update(ref.key, status="copied", copies=int(rec.get("copies", 0)) + 1, unproven=False)
                 with self._lock:
                     report.copied += 1
                     report.copied_bytes += ref.size
@@ -300,10 +301,16 @@ class ObjectMigrator:
             self._reupload(ref, st, metadata, tags)
         new_st = self._stat(ref if not ref.version_id else ObjectRef(ref.bucket, ref.name, ref.size), self.ssec)
         rec = dict(intent)
-        self._verify(ref, rec, new_st)
+        try:
+            self._verify(ref, rec, new_st)
+        except _Fail:
+            self.journal.update(ref.key, unproven=True)  # a re-run must prove it, not skip it as encrypted
+            raise
         if ref.version_id:  # the copy is a new version; the plaintext one goes only once this one is verified
             self.client.remove_object(ref.bucket, ref.name, version_id=ref.version_id)
-        self.journal.update(ref.key, status="copied", copies=int(prior.get("copies", 0)) + 1, fallback=fallback)
+        self.journal.update(
+            ref.key, status="copied", copies=int(prior.get("copies", 0)) + 1, fallback=fallback, unproven=False
+        )
         with self._lock:
             report.copied += 1
             report.copied_bytes += ref.size
