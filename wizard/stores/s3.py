@@ -207,3 +207,44 @@ def replace_metadata(headers: Mapping[str, str]) -> dict[str, str]:
     out.setdefault("Content-Type", "binary/octet-stream")
     out.update(user_metadata(headers))
     return out
+
+
+#: Largest object one CopyObject request may copy (S3 limit); bigger ones need a multipart copy.
+MAX_SINGLE_COPY = 5 << 30
+
+
+def copy_in_place(
+    client: Any,
+    bucket: str,
+    name: str,
+    *,
+    size: int,
+    etag: str,
+    sse: Any,
+    metadata: dict[str, str],
+    version_id: str | None = None,
+    source_ssec: Any = None,
+) -> str:
+    """Copy an object onto itself with ``sse`` in ONE request; returns the new ETag.
+
+    Why not ``Minio.copy_object`` alone: it first HEADs the source to learn its size (to choose
+    a multipart copy above 5 GiB) — a request per object the caller has already made. The size
+    is known here, so the request is built from the SDK's own pieces (its header builder and
+    ``CopySource``) and sent with its signing ``_execute``; above 5 GiB the SDK's path is used.
+    ``x-amz-copy-source-if-match`` carries the ETag seen before: an object changed since then is
+    refused (``PreconditionFailed``) instead of being overwritten with the old content.
+    """
+    from minio.commonconfig import REPLACE, CopySource
+    from minio.datatypes import parse_copy_object
+    from minio.helpers import genheaders
+
+    source = CopySource(bucket, name, version_id=version_id, ssec=source_ssec, match_etag=etag or None)
+    if size > MAX_SINGLE_COPY:
+        result = client.copy_object(bucket, name, source, sse=sse, metadata=metadata, metadata_directive=REPLACE)
+        return str(result.etag or "")
+    headers = genheaders(dict(metadata), sse, None, None, False)
+    headers["x-amz-metadata-directive"] = REPLACE
+    headers.update(source.gen_copy_headers())
+    response = client._execute("PUT", bucket, object_name=name, headers=headers)
+    new_etag, _ = parse_copy_object(response)
+    return str(new_etag)

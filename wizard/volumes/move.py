@@ -198,7 +198,8 @@ def migrate_volume(ctx: Context, name: str, emit: Emit) -> VolumeOutcome:
 
 def copy_and_prove(source: Path, dest: Path, journal: OpJournal, manifest: Path, step: str, emit: Emit) -> int:
     """Copy ``source`` into ``dest`` (resumable through ``journal``), then prove it: every file read
-    back and compared by SHA-256, manifest written. Returns the bytes copied by this run.
+    back (beside the copy, or afterwards for files a killed run copied) and compared by SHA-256,
+    manifest written. Returns the bytes copied by this run.
 
     Shared by ``migrate volume`` and ``apply``'s adopt step, so both keep the same metadata and
     give the same proof. Raises OperationFailed (the original untouched) when the copy differs.
@@ -217,7 +218,7 @@ def copy_and_prove(source: Path, dest: Path, journal: OpJournal, manifest: Path,
 def _prove(
     source: Path, dest: Path, journal: OpJournal, manifest: Path, step: str, emit: Emit, files: int, nbytes: int
 ) -> None:
-    emit(StepLog(step, "reading every copied file back and comparing SHA-256"))
+    emit(StepLog(step, "comparing every copied file's SHA-256, read back from the copy, with the original's"))
     meter = SharedMeter(step, emit, files, nbytes)
     problems = verify_tree(source, dest, journal, meter, manifest)
     meter.finish()
