@@ -4,9 +4,12 @@ Why: a backup must not take longer, or need more memory, because stackseal does 
 the reference tool. Each contender runs in a child process on the same file in the same run, so
 the numbers are comparable; peak memory is each child's own ``ru_maxrss`` (``os.wait4``).
 
-- ``stackseal``: :func:`wizard.backup.stream.encrypt_to` — what ``backup create`` runs for every
-  part (age X25519 via pyrage, plus the SHA-256 of the plaintext for the manifest);
+- ``stackseal``: :func:`wizard.backup.stream.encrypt_to` of the file — what ``backup create``
+  runs for every part (age X25519, plus the SHA-256 of the plaintext for the manifest; with the
+  ``age`` CLI installed, age reads the file itself and stackseal hashes it in parallel);
 - ``age CLI``: ``age -r RECIPIENT -o OUT IN`` (Debian ``age``);
+- ``stackseal_pipe`` / ``age_cli_pipe``: the same from a pipe (``cat IN |``), the road a
+  Neo4j dump or a bucket's tar stream takes (stackseal: ``tee(2)`` into age, hashing in a thread);
 - ``stackseal verify``: :func:`wizard.backup.stream.decrypt_to` of the result (hashing only).
 
 Usage: ``.venv/bin/python bench/bench_backup.py [SIZE_MB=1024] [--json FILE]``. Prints both
@@ -74,6 +77,17 @@ from wizard.backup.stream import encrypt_to
 key = open(sys.argv[1], 'rb').read()
 with open(sys.argv[2], 'rb') as src, open(sys.argv[3], 'wb', buffering=1 << 20) as out:
     sealed = encrypt_to(src, out, key)
+print(sealed.plaintext_sha256)
+"""
+
+CHILD_ENCRYPT_PIPE = """
+import subprocess, sys
+from wizard.backup.stream import encrypt_to
+key = open(sys.argv[1], 'rb').read()
+cat = subprocess.Popen(['cat', sys.argv[2]], stdout=subprocess.PIPE)
+with cat.stdout as src, open(sys.argv[3], 'wb', buffering=1 << 20) as out:
+    sealed = encrypt_to(src, out, key)
+assert cat.wait() == 0
 print(sealed.plaintext_sha256)
 """
 
@@ -148,6 +162,20 @@ def bench(size_mb: int, workdir: Path) -> dict:
         for name, argv in (
             ("age_cli", [age, "-r", recipient, "-o", str(workdir / "cli.age"), str(plain)]),
             ("stackseal", [*py, CHILD_ENCRYPT, str(key_file), str(plain), str(workdir / "ss.age")]),
+            (
+                "age_cli_pipe",
+                [
+                    "sh",
+                    "-c",
+                    'cat "$1" | "$2" -r "$3" -o "$4"',
+                    "sh",
+                    str(plain),
+                    age,
+                    recipient,
+                    str(workdir / "cli-pipe.age"),
+                ],
+            ),
+            ("stackseal_pipe", [*py, CHILD_ENCRYPT_PIPE, str(key_file), str(plain), str(workdir / "ss-pipe.age")]),
         ):
             seconds, rss, _ = run_child(argv)
             if name not in best or seconds < best[name][0]:
@@ -169,6 +197,7 @@ def bench(size_mb: int, workdir: Path) -> dict:
             "peak_rss_mib": round(rss / MIB, 1),
         }
     results["time_ratio_stackseal_over_age"] = round(best["stackseal"][0] / best["age_cli"][0], 3)
+    results["time_ratio_pipe_stackseal_over_age"] = round(best["stackseal_pipe"][0] / best["age_cli_pipe"][0], 3)
     return results
 
 
@@ -190,12 +219,13 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="stackseal-bench-backup-", dir="/var/tmp") as tmp:
         results = bench(size_mb, Path(tmp))
     print(f"encrypting {size_mb} MiB (best of 3, interleaved):")
-    for name in ("age_cli", "stackseal", "stackseal_verify"):
+    for name in ("age_cli", "stackseal", "age_cli_pipe", "stackseal_pipe", "stackseal_verify"):
         r = results[name]
         print(
             f"  {name:<17} {r['seconds']:>7.2f} s  {r['mb_per_s']:>7.1f} MB/s  peak RSS {r['peak_rss_mib']:>6.1f} MiB"
         )
     print(f"  time ratio stackseal / age CLI: {results['time_ratio_stackseal_over_age']:.3f} (target <= 1.0)")
+    print(f"  from a pipe, stackseal / age CLI: {results['time_ratio_pipe_stackseal_over_age']:.3f}")
     print(f"  age CLI decrypts stackseal's output: {results['age_cli_decrypts_stackseal_output']}")
     if json_out:
         Path(json_out).write_text(json.dumps(results, indent=2) + "\n")
