@@ -107,6 +107,9 @@ def _manifest(**overrides) -> dict:
         ({"id": "../../etc"}, "not a backup id"),
         ({"extra": 1}, "unknown field"),
         ({"encryption": {"data_key": {"backend": "x"}}}, "malformed"),
+        ({"counts": {"nodes": 1}}, "counts must be"),
+        ({"counts": {"nodes": 1, "relationships": -1}}, "counts must be"),
+        ({"counts": {"nodes": 1, "relationships": 2, "x": 3}}, "counts must be"),
     ],
 )
 def test_hostile_manifests_are_refused_with_one_line(change, match) -> None:
