@@ -24,6 +24,7 @@ propagates (the caller's ``.incomplete-`` directory, with the partial part file,
 from __future__ import annotations
 
 import ctypes
+import errno
 import hashlib
 import os
 import queue
@@ -315,9 +316,11 @@ def _feed_tee(argv: list[str], source: Any, fd: int, out_fd: int, progress: Prog
                         break
                     if n < 0:
                         code = ctypes.get_errno()
-                        if code == 4:  # EINTR
+                        if code == errno.EINTR:
                             continue
-                        raise OSError(code, os.strerror(code))
+                        if code == errno.EPIPE:
+                            break  # age exited early: its exit status says why
+                        raise OperationFailed(f"feeding age through tee(2) failed: {os.strerror(code)}")
                     hasher.put(_read_exactly(fd, n))  # the same bytes, now consumed from the source
                     done += n
                     ticker(done)
