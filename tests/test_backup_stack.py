@@ -157,3 +157,30 @@ def test_the_drill_loads_the_dump_into_a_scratch_neo4j_and_compares_counts(stack
     from wizard.backup import history
 
     assert (history.last(repo, manifest.id, "drill") or {}).get("state") == "failed"
+
+
+def test_a_dump_neo4j_admin_refuses_fails_the_drill_in_one_line_and_leaves_nothing(
+    tmp_path: Path, docker: DockerEngine, local_images: dict[str, str]
+) -> None:
+    """The real neo4j-admin of the plan's image, given bytes that are not a dump (what a backup made
+    by someone holding the KMS could contain): one line, no container, no scratch store left."""
+    import yaml
+
+    from wizard.backup.scratchneo4j import load_and_count
+    from wizard.errors import OperationFailed
+    from wizard.plan import load_plan
+
+    (tmp_path / "stackseal.yaml").write_text(
+        yaml.safe_dump({"version": 1, "project": "drillbad", "images": local_images})
+    )
+    plan = load_plan(tmp_path / "stackseal.yaml")
+    dump = tmp_path / "neo4j"
+    dump.write_bytes(os.urandom(200_000))
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    before = _drill_leftovers()
+    with pytest.raises(OperationFailed, match="could not load the dump.*Not a valid Neo4j archive") as info:
+        load_and_count(plan, dump, scratch)
+    assert "\n" not in str(info.value)
+    assert _drill_leftovers() == before
+    assert not (scratch / "neo4j-auth").exists()

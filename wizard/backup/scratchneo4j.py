@@ -37,6 +37,14 @@ def _last_line(text: str) -> str:
     return line if len(line) < 300 else line[:297] + "..."
 
 
+def _admin_error(text: str) -> str:
+    """The line of neo4j-admin's output that says why (``Failed to load ...: Not a valid Neo4j
+    archive``), not its closing ``Run with '--verbose'`` hint."""
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("Run with")]
+    reason = next((line for line in lines if line.startswith("Failed to")), None)
+    return _last_line(reason or "\n".join(lines))
+
+
 class ScratchNeo4j:
     """A scratch store under ``root`` loaded from a dump, served by a throw-away container."""
 
@@ -84,7 +92,7 @@ class ScratchNeo4j:
         else:
             command = ["neo4j-admin", "database", "load", "neo4j", "--from-stdin", "--overwrite-destination=true"]
         return [
-            "docker", "run", "--rm", "-i", "--name", name, "--network", "none",
+            "docker", "run", "--rm", "-i", "--name", name, "--network", "none", "--hostname", "localhost",
             *self._env(), "-v", f"{self.data}:/data", self.image, *command,
         ]  # fmt: skip
 
@@ -105,7 +113,7 @@ class ScratchNeo4j:
         if result.returncode != 0:
             raise OperationFailed(
                 f"drill: neo4j-admin could not load the dump into a scratch store: "
-                f"{_last_line(result.stderr.decode('utf-8', 'replace'))}"
+                f"{_admin_error(result.stderr.decode('utf-8', 'replace'))}"
             )
 
     def count(self, timeout: float = 300) -> dict[str, int]:
