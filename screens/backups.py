@@ -27,6 +27,15 @@ from wizard.steps.events import StepDone, StepFailed, StepLog, StepProgress, Ste
 class BackupsScreen(Screen):
     """Backups of this stack: last backup, its verification, take one, verify, restore drill."""
 
+    #: What app.tcss gives it in the wizard and ``stackseal backup tui``; here so that it lays out the
+    #: same when the dashboard (which has its own stylesheet) pushes it. Lowest priority: app.tcss wins.
+    DEFAULT_CSS = """
+    BackupsScreen #titlebar { height: 1; background: $primary; color: $text; text-style: bold; padding: 0 1; }
+    BackupsScreen #body { height: 1fr; padding: 0 1; }
+    BackupsScreen #nav { height: 1; padding: 0 1; }
+    BackupsScreen #nav Button { margin: 0 2 0 0; }
+    """
+
     BINDINGS = [
         Binding("b", "create", "Take backup"),
         Binding("v", "verify", "Verify latest"),

@@ -5,7 +5,9 @@ Why a thread worker and ``call_from_thread``: checks block on sockets and subpro
 in a worker (group ``verify``) and only hand the finished :class:`~wizard.verify.runner.Run`
 back to the UI thread, so the UI never freezes. A refresh never starts while one runs. The
 periodic refresh leaves out the checks that write (the canaries); ``a`` runs everything now, ``r``
-in a tile's details re-runs one check. Also the wizard's last screen after Execute.
+in a tile's details re-runs one check, ``b`` opens the Backups page (:mod:`screens.backups`: last
+backup, its verification, the latest ``stackseal bench`` figures; Escape comes back). Also the
+wizard's last screen after Execute.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class DashboardScreen(Screen):
     BINDINGS = [
         Binding("a", "run_all", "Run all checks now"),
         Binding("enter", "open", "Details", show=True),
+        Binding("b", "backups", "Backups"),
         Binding("q", "quit_dashboard", "Quit"),
     ]
 
@@ -193,6 +196,12 @@ class DashboardScreen(Screen):
         check = check_by_id(message.check_id)
         if not self.start_run([check], {check.id}):
             self.notify("a run is in progress; try again in a moment", timeout=3)
+
+    def action_backups(self) -> None:
+        """The Backups page of the same plan, on top of the dashboard (Escape pops it)."""
+        from screens.backups import BackupsScreen
+
+        self.app.push_screen(BackupsScreen(self.plan))
 
     def action_quit_dashboard(self) -> None:
         if hasattr(self.app, "finish_dashboard"):

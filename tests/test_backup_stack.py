@@ -104,3 +104,83 @@ def test_neo4j_and_thousand_objects_restore_identical(stack: Path, openbao) -> N
     restore.restore(plan, kms, manifest.id, what=("neo4j", "objects"))
     assert _graph(plan) == graph_before
     assert bucket_digest(client, bucket) == objects_before
+
+
+def _drill_leftovers() -> list[str]:
+    import subprocess
+
+    from wizard.backup.scratchneo4j import PREFIX
+
+    out = subprocess.run(
+        ["docker", "ps", "-a", "--filter", f"name={PREFIX}", "--format", "{{.Names}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.split()
+
+
+def test_the_drill_loads_the_dump_into_a_scratch_neo4j_and_compares_counts(stack: Path, openbao) -> None:
+    """A drill proves the dump goes back in: loaded by neo4j-admin into a scratch store, served by a
+    throw-away container of the plan's image, counted over Bolt; the live database is untouched and
+    everything scratch is gone afterwards, also when the counts differ."""
+    from wizard.backup import drill
+    from wizard.errors import OperationFailed
+
+    plan = load(stack)
+    kms = TransitWrapper(openbao.address, openbao.token, key=f"drill{secrets.token_hex(3)}").ensure()
+    with _driver(plan) as driver, driver.session() as session:
+        session.run("UNWIND range(1, 40) AS i CREATE (:Drill {uid: i})").consume()
+        session.run("MATCH (a:Drill), (b:Drill) WHERE b.uid = a.uid + 1 CREATE (a)-[:THEN]->(b)").consume()
+    live = _graph(plan)
+    manifest = engine.create(plan, kms, what=("neo4j",))
+    assert manifest.counts == {"nodes": live[0], "relationships": live[1]}
+
+    before = _drill_leftovers()
+    result = drill.drill(plan, kms, manifest.id)
+    line = result.checked[0]
+    assert f"scratch Neo4j: {live[0]} nodes, {live[1]} relationships, as recorded at backup time" in line
+    assert _drill_leftovers() == before, "the scratch containers are removed"
+    repo = engine.repo_of(plan)
+    assert not list(repo.root.glob(".restore-*")), "the scratch store and decrypted dump are removed"
+    assert _graph(plan) == live, "the live database was neither stopped for good nor changed"
+
+    # Counts that do not match what the dump holds: the drill fails in one line, and still cleans up.
+    path = repo.root / manifest.id / "manifest.json"
+    doc = json.loads(path.read_text())
+    doc["counts"]["nodes"] += 1
+    path.write_text(json.dumps(doc))
+    with pytest.raises(OperationFailed, match="the backup recorded") as info:
+        drill.drill(plan, kms, manifest.id)
+    assert "\n" not in str(info.value)
+    assert _drill_leftovers() == before and not list(repo.root.glob(".restore-*"))
+    from wizard.backup import history
+
+    assert (history.last(repo, manifest.id, "drill") or {}).get("state") == "failed"
+
+
+def test_a_dump_neo4j_admin_refuses_fails_the_drill_in_one_line_and_leaves_nothing(
+    tmp_path: Path, docker: DockerEngine, local_images: dict[str, str]
+) -> None:
+    """The real neo4j-admin of the plan's image, given bytes that are not a dump (what a backup made
+    by someone holding the KMS could contain): one line, no container, no scratch store left."""
+    import yaml
+
+    from wizard.backup.scratchneo4j import load_and_count
+    from wizard.errors import OperationFailed
+    from wizard.plan import load_plan
+
+    (tmp_path / "stackseal.yaml").write_text(
+        yaml.safe_dump({"version": 1, "project": "drillbad", "images": local_images})
+    )
+    plan = load_plan(tmp_path / "stackseal.yaml")
+    dump = tmp_path / "neo4j"
+    dump.write_bytes(os.urandom(200_000))
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    before = _drill_leftovers()
+    with pytest.raises(OperationFailed, match="could not load the dump.*Not a valid Neo4j archive") as info:
+        load_and_count(plan, dump, scratch)
+    assert "\n" not in str(info.value)
+    assert _drill_leftovers() == before
+    assert not (scratch / "neo4j-auth").exists()

@@ -107,6 +107,9 @@ def _manifest(**overrides) -> dict:
         ({"id": "../../etc"}, "not a backup id"),
         ({"extra": 1}, "unknown field"),
         ({"encryption": {"data_key": {"backend": "x"}}}, "malformed"),
+        ({"counts": {"nodes": 1}}, "counts must be"),
+        ({"counts": {"nodes": 1, "relationships": -1}}, "counts must be"),
+        ({"counts": {"nodes": 1, "relationships": 2, "x": 3}}, "counts must be"),
     ],
 )
 def test_hostile_manifests_are_refused_with_one_line(change, match) -> None:
@@ -252,3 +255,208 @@ def test_a_symlinked_lock_file_is_one_line(tmp_path: Path) -> None:
     os.symlink("/etc/passwd", repo.root / ".lock")
     with pytest.raises(OperationFailed, match="cannot be opened safely"):
         engine.create(plan, object(), what=("keys",))  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- feeding the age CLI
+# Each road of wizard/backup/agefeed.py (a regular file, a pipe through tee(2), a copy loop) must
+# give the age CLI exactly the source's bytes and the manifest exactly their SHA-256.
+
+
+def _age_decrypts(path: Path, key: bytes, tmp_path: Path) -> bytes:
+    """What the age CLI (not our code) gets back out of ``path``."""
+    import subprocess
+
+    identity = tmp_path / "identity.txt"
+    identity.write_bytes(key)
+    identity.chmod(0o600)
+    return subprocess.run(["age", "-d", "-i", str(identity), str(path)], capture_output=True, check=True).stdout
+
+
+def _no_age_left(procs: list) -> None:
+    assert procs, "age was started"
+    assert all(p.returncode is not None for p in procs), "an age process was left running"
+
+
+@pytest.fixture
+def age_procs(monkeypatch) -> list:
+    """Every age process agefeed starts (to check none is left behind)."""
+    from wizard.backup import agefeed
+
+    started: list = []
+    real = agefeed._start
+
+    def spy(*args, **kwargs):
+        proc = real(*args, **kwargs)
+        started.append(proc)
+        return proc
+
+    monkeypatch.setattr(agefeed, "_start", spy)
+    return started
+
+
+def test_feed_a_regular_file_age_reads_it_and_we_hash_it(tmp_path: Path, age_procs: list) -> None:
+    from wizard.backup import agefeed
+
+    data = os.urandom(5_000_123)
+    (tmp_path / "plain").write_bytes(b"HEADER" + data)
+    key = stream.new_data_key()
+    seen: list[int] = []
+    with open(tmp_path / "plain", "rb") as src, open(tmp_path / "part.age", "wb") as out:
+        assert src.read(6) == b"HEADER"  # a buffered reader that has read ahead of its position
+        assert agefeed.path_of(src) == "file"
+        sealed = stream.encrypt_to(src, out, key, seen.append)
+        assert src.tell() == 6 + len(data) and src.read() == b""
+    assert (sealed.plaintext_bytes, sealed.plaintext_sha256) == (len(data), hashlib.sha256(data).hexdigest())
+    assert sealed.ciphertext_bytes == (tmp_path / "part.age").stat().st_size
+    assert _age_decrypts(tmp_path / "part.age", key, tmp_path) == data
+    assert seen and seen[-1] == len(data)
+    _no_age_left(age_procs)
+
+
+def test_feed_a_pipe_through_tee_with_short_writes_and_a_buffered_head(tmp_path: Path, age_procs: list) -> None:
+    import threading
+
+    from wizard.backup import agefeed
+
+    data = os.urandom(6_000_001)
+    read_fd, write_fd = os.pipe()
+
+    def produce() -> None:  # odd-sized pieces: every tee and read sees a short, partial pipe
+        with os.fdopen(write_fd, "wb", buffering=0) as w:
+            for i in range(0, len(data), 77_777):
+                w.write(data[i : i + 77_777])
+
+    producer = threading.Thread(target=produce)
+    producer.start()
+    key = stream.new_data_key()
+    with os.fdopen(read_fd, "rb") as src, open(tmp_path / "part.age", "wb") as out:
+        assert src.peek(1)  # the reader has pulled a first piece into its own buffer
+        assert agefeed.path_of(src) == "tee"
+        sealed = stream.encrypt_to(src, out, key)
+    producer.join()
+    assert (sealed.plaintext_bytes, sealed.plaintext_sha256) == (len(data), hashlib.sha256(data).hexdigest())
+    assert _age_decrypts(tmp_path / "part.age", key, tmp_path) == data
+    _no_age_left(age_procs)
+
+
+def test_feed_without_a_descriptor_copies_short_reads(tmp_path: Path, age_procs: list) -> None:
+    from wizard.backup import agefeed
+
+    data = os.urandom(3_333_333)
+
+    class Dribble(io.RawIOBase):  # returns at most 1000 bytes whatever it is asked for
+        def __init__(self) -> None:
+            self.pos = 0
+
+        def readable(self) -> bool:
+            return True
+
+        def read(self, n: int = -1) -> bytes:
+            chunk = data[self.pos : self.pos + min(n if n > 0 else 1000, 1000)]
+            self.pos += len(chunk)
+            return chunk
+
+    key = stream.new_data_key()
+    assert agefeed.path_of(Dribble()) == "copy" and agefeed.path_of(io.BytesIO()) == "copy"
+    with open(tmp_path / "part.age", "wb") as out:
+        out.write(b"keep")  # age writes after what is already in the file, not over it
+        sealed = stream.encrypt_to(Dribble(), out, key)
+    assert (sealed.plaintext_bytes, sealed.plaintext_sha256) == (len(data), hashlib.sha256(data).hexdigest())
+    body = (tmp_path / "part.age").read_bytes()
+    assert body[:4] == b"keep" and sealed.ciphertext_bytes == len(body) - 4
+    (tmp_path / "only.age").write_bytes(body[4:])
+    assert _age_decrypts(tmp_path / "only.age", key, tmp_path) == data
+    _no_age_left(age_procs)
+
+
+def test_feed_an_empty_source_on_each_road(tmp_path: Path) -> None:
+    (tmp_path / "empty").write_bytes(b"")
+    read_fd, write_fd = os.pipe()
+    os.close(write_fd)
+    key = stream.new_data_key()
+    with open(tmp_path / "empty", "rb") as f, os.fdopen(read_fd, "rb") as p:
+        for i, src in enumerate((f, p, io.BytesIO())):
+            with open(tmp_path / f"{i}.age", "wb") as out:
+                sealed = stream.encrypt_to(src, out, key)
+            assert (sealed.plaintext_bytes, sealed.plaintext_sha256) == (0, hashlib.sha256().hexdigest())
+            assert _age_decrypts(tmp_path / f"{i}.age", key, tmp_path) == b""
+
+
+def test_feed_a_source_failing_mid_way_kills_age_and_raises(tmp_path: Path, age_procs: list) -> None:
+    class FailsLater(io.RawIOBase):
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def readable(self) -> bool:
+            return True
+
+        def read(self, n: int = -1) -> bytes:
+            self.calls += 1
+            if self.calls > 3:
+                raise OSError(5, "Input/output error")
+            return os.urandom(1 << 20)
+
+    with open(tmp_path / "part.age", "wb") as out, pytest.raises(OSError, match="Input/output"):
+        stream.encrypt_to(FailsLater(), out, stream.new_data_key())
+    _no_age_left(age_procs)
+
+
+@pytest.mark.parametrize("road", ["file", "pipe", "copy"])
+def test_feed_reports_age_failing_in_one_line(tmp_path: Path, road: str, age_procs: list) -> None:
+    import threading
+
+    from wizard.backup import agefeed
+
+    (tmp_path / "plain").write_bytes(os.urandom(3 << 20))
+
+    def pipe_source():
+        read_fd, write_fd = os.pipe()
+
+        def produce() -> None:
+            try:
+                with os.fdopen(write_fd, "wb") as w:
+                    w.write(os.urandom(4 << 20))
+            except BrokenPipeError:
+                pass
+
+        threading.Thread(target=produce, daemon=True).start()
+        return os.fdopen(read_fd, "rb")
+
+    sources = {
+        "file": lambda: open(tmp_path / "plain", "rb"),
+        "pipe": pipe_source,
+        "copy": lambda: io.BytesIO(os.urandom(3 << 20)),
+    }
+    with sources[road]() as src, open(tmp_path / "part.age", "wb") as out:
+        assert agefeed.path_of(src) == {"pipe": "tee"}.get(road, road)
+        with pytest.raises(OperationFailed, match="age encryption failed") as info:
+            agefeed.feed_age(["age", "--encrypt", "--recipient", "age1notarecipient"], src, out.fileno())
+    assert "\n" not in str(info.value)
+    _no_age_left(age_procs)
+
+
+def test_a_dump_failing_mid_way_leaves_no_backup_no_part_and_no_process(tmp_path: Path, age_procs: list) -> None:
+    """The real engine and Compose.producing, with a 'neo4j-admin' that dies after 3 MB (a pipe source)."""
+    from wizard.backup.neo4j import Compose
+    from wizard.kms.local import LocalBackend
+
+    (tmp_path / "pass").write_text("a long enough passphrase\n")
+    (tmp_path / "stackseal.yaml").write_text(
+        yaml.safe_dump({"version": 1, "project": "p1", "kms": {"backend": "local", "passphrase_file": "pass"}})
+    )
+    plan = load_plan(tmp_path / "stackseal.yaml")
+
+    class DyingDump(Compose):
+        def is_running(self) -> bool:
+            return False  # nothing to stop: the "dump" below is a plain process
+
+        def dump_argv(self) -> list[str]:
+            return ["sh", "-c", "head -c 3000000 /dev/urandom; echo 'dump: No space left on device' >&2; exit 3"]
+
+    sources = engine.Sources(compose=DyingDump(["true"], "community"), counts=lambda plan: None)
+    with pytest.raises(OperationFailed, match="No space left on device") as info:
+        engine.create(plan, LocalBackend(plan), what=("neo4j",), sources=sources)
+    assert "\n" not in str(info.value)
+    repo = engine.repo_of(plan)
+    assert repo.ids() == [] and sorted(p.name for p in repo.root.iterdir()) == [".history.json", ".lock"]
+    _no_age_left(age_procs)

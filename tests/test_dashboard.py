@@ -82,6 +82,59 @@ def test_tiles_history_drilldown_and_rerun_one_check() -> None:
     asyncio.run(scenario())
 
 
+def test_b_opens_the_backups_page_with_the_latest_bench_and_escape_comes_back(tmp_path: Path) -> None:
+    """The dashboard's ``b``: the Backups page of the same plan, showing its backups and the latest
+    ``stackseal bench`` figures for the plan's own choices (``<output_dir>/.stackseal/bench.json``)."""
+    import yaml
+
+    from screens.backups import BackupsScreen
+    from screens.dashboard import DashboardApp, DashboardScreen
+    from wizard.bench.common import Result
+    from wizard.bench.report import save, to_json
+    from wizard.plan import load_plan
+
+    (tmp_path / "stackseal.yaml").write_text(
+        yaml.safe_dump({"version": 1, "project": "dashbk", "volumes": {"backend": "gocryptfs", "root": "/srv/x"}})
+    )
+    plan = load_plan(tmp_path / "stackseal.yaml")
+
+    async def scenario() -> tuple[str, str]:
+        app = DashboardApp(plan, interval=3600, runner=fixed_runner)
+        async with app.run_test(size=SIZE) as pilot:
+            await _settle(pilot)
+            assert isinstance(app.screen, DashboardScreen)
+            await pilot.press("b")
+            await pilot.pause()
+            page = app.screen
+            assert isinstance(page, BackupsScreen) and page.plan is plan
+            texts = (str(page.query_one("#bk-summary").render()), str(page.query_one("#bk-bench").render()))
+            nav = page.query_one("#nav").region
+            assert nav.height == 1 and nav.bottom <= SIZE[1] - 1, "the buttons sit above the footer"
+            assert page.query_one("#bk-drill").region.width > 0
+            await pilot.press("escape")
+            await pilot.pause()
+            assert isinstance(app.screen, DashboardScreen), "Escape returns to the dashboard"
+            return texts
+
+    summary, bench = asyncio.run(scenario())
+    assert "No backup yet" in summary and "not measured yet" in bench
+    save(
+        plan.output_path,
+        to_json(
+            [
+                Result("volumes", "plain write", 400.0, "MB/s"),
+                Result("volumes", "gocryptfs write", 100.0, "MB/s", baseline="plain write"),
+                Result("backup", "age CLI encrypt", 300.0, "MB/s"),
+                Result("backup", "stackseal encrypt", 280.0, "MB/s", baseline="age CLI encrypt"),
+            ],
+            "host1",
+        ),
+    )
+    _summary, bench = asyncio.run(scenario())
+    assert "Cost of encryption here" in bench and "gocryptfs" in bench and "100 MB/s" in bench
+    assert "backup encryption: 280 MB/s" in bench
+
+
 @pytest.fixture
 def live_plan(s3, tmp_path: Path):
     plan = s3_plan(tmp_path, s3, [f"dash-{secrets.token_hex(4)}"])

@@ -4,9 +4,12 @@ Why a drill and not only ``verify``: verify proves the bytes decrypt to what was
 drill also proves they go back *in*. Every part is decrypted into a scratch directory and
 checked against the manifest (exactly as a restore does), each bucket is restored into a
 scratch bucket (``drill-<hex>``) on the plan's object store and read back object by object
-against the archive, the key files are extracted and compared, and everything scratch is
-removed at the end. Neo4j's dump is decrypted and hash-checked; loading it needs the DBMS
-stopped, so the drill leaves that to a real ``backup restore`` (say so in the result).
+against the archive, the key files are extracted and compared, and Neo4j's dump is loaded by
+``neo4j-admin`` into a scratch store served by a throw-away container of the plan's Neo4j image
+(:mod:`wizard.backup.scratchneo4j`; the live database is neither stopped nor touched), whose
+node and relationship counts must equal those recorded at backup time. Everything scratch —
+decrypted parts, the scratch store, its containers, the scratch buckets — is removed at the end,
+also when a step fails.
 """
 
 from __future__ import annotations
@@ -64,6 +67,21 @@ def _drop_bucket(plan: Any, client: Any, bucket: str) -> None:
     reach(plan, client.remove_bucket, bucket)
 
 
+def _drill_neo4j(plan: Any, manifest: Any, dump: Any, scratch: Any, sources: Sources) -> str:
+    """Load the dump into a scratch Neo4j and compare its counts with the backup's."""
+    got = sources.scratch_neo4j(plan, dump, scratch)
+    loaded = f"{got['nodes']} nodes, {got['relationships']} relationships"
+    want = manifest.counts
+    if want is None:
+        return f"dump loaded into a scratch Neo4j ({loaded}); no counts were recorded at backup time to compare"
+    if got != want:
+        raise OperationFailed(
+            f"drill: the dump loaded into a scratch Neo4j holds {loaded}; the backup recorded "
+            f"{want['nodes']} nodes, {want['relationships']} relationships"
+        )
+    return f"dump loaded into a scratch Neo4j: {loaded}, as recorded at backup time; scratch store removed"
+
+
 def drill(
     plan: Any, wrapper: KeyWrapper, backup_id: str, emit: Emit = discard, sources: Sources | None = None
 ) -> DrillResult:
@@ -106,7 +124,7 @@ def _drill(plan: Any, wrapper: KeyWrapper, backup_id: str, emit: Emit, sources: 
                 count = keys.check_keys_tar(path)
                 summary = f"{count} key files extracted and checked"
             else:
-                summary = f"dump decrypted, {part.plaintext_bytes} bytes, SHA-256 matches (load: 'backup restore')"
+                summary = _drill_neo4j(plan, manifest, path, scratch, sources)
             result.checked.append(f"{part.name}: {summary}")
             emit(StepDone(part.name, False, summary, time.monotonic() - t0))
     except OperationFailed as err:

@@ -22,6 +22,7 @@ from wizard.backup import history
 from wizard.backup.manifest import Manifest, Part
 from wizard.backup.neo4j import Compose, counts
 from wizard.backup.repo import Repo, new_id
+from wizard.backup.scratchneo4j import load_and_count
 from wizard.backup.stream import Sealed, decrypt_to, encrypt_to, new_data_key
 from wizard.errors import OperationFailed, UsageError
 from wizard.kms.base import KeyWrapper
@@ -62,6 +63,8 @@ class Sources:
     s3: Any = None
     #: Neo4j counts (nodes/relationships) before a dump; None = not reachable
     counts: Callable[[Any], dict[str, int] | None] = counts
+    #: the drill's load of a decrypted dump into a scratch Neo4j: (plan, dump, scratch dir) -> counts
+    scratch_neo4j: Callable[[Any, Path, Path], dict[str, int]] = field(default=load_and_count)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def compose_for(self, plan: Any) -> Compose:

@@ -87,6 +87,10 @@ class Manifest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         names = [p.name for p in self.parts]
         if len(set(names)) != len(names):
             raise ValueError("a part is listed twice")
+        if self.counts is not None and (
+            set(self.counts) != {"nodes", "relationships"} or any(v < 0 for v in self.counts.values())
+        ):
+            raise ValueError("counts must be {nodes, relationships}, each >= 0")
 
     @property
     def data_key(self) -> WrappedBlob:

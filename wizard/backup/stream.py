@@ -2,11 +2,13 @@
 
 Two implementations of the same format, both streaming (memory stays flat whatever the size):
 
-- the ``age`` CLI (Debian ``age``, the reference Go implementation) when it is installed: we
-  feed it 1 MiB chunks on stdin, hashing each as it goes, and it writes the part file itself.
-  Only the *recipient* (the public half) is on its command line; the identity never leaves
-  this process. Measured here it is the faster one (bench/bench_backup.py): pyrage's
-  ``encrypt_io`` calls back into Python for every 8 KiB, about twice the age CLI's time.
+- the ``age`` CLI (Debian ``age``, the reference Go implementation) when it is installed: it
+  writes the part file itself and reads the plaintext by the shortest road the source allows
+  (:mod:`wizard.backup.agefeed`: a regular file directly, a pipe through ``tee(2)``, else a copy
+  loop), while this process hashes the same bytes in parallel. Only the *recipient* (the public
+  half) is on its command line; the identity never leaves this process. Measured here it is the
+  faster one (bench/bench_backup.py): pyrage's ``encrypt_io`` calls back into Python for every
+  8 KiB, about twice the age CLI's time.
 - PyPI ``pyrage`` (``encrypt_io``/``decrypt_io``, the Rust implementation) otherwise, and for
   every decryption (the identity stays in memory; no subprocess sees it).
 
@@ -21,10 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-import queue
 import shutil
-import subprocess
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any, BinaryIO
@@ -123,10 +122,6 @@ class Sealed:
     ciphertext_bytes: int
 
 
-#: Chunk the CLI path reads and hashes at a time (memory: one chunk in flight).
-CHUNK = 1 << 20
-
-
 def age_cli() -> str | None:
     """The ``age`` CLI if installed (tests patch this to exercise the pyrage path too)."""
     return shutil.which("age")
@@ -149,71 +144,16 @@ def encrypt_to(source: BinaryIO | Any, out: IO[bytes], data_key: bytes, progress
     return Sealed(reader.size, reader.digest.hexdigest(), writer.size)
 
 
-def _hash_all(chunks: queue.Queue[bytes | None], digest: Any) -> None:
-    while (chunk := chunks.get()) is not None:
-        digest.update(chunk)
-
-
-def _widen_pipe(fd: int) -> None:
-    """A 1 MiB pipe instead of 64 KiB: fewer wake-ups between us and age (Linux; else no-op)."""
-    try:
-        import fcntl
-
-        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), CHUNK)
-    except OSError:
-        pass
-
-
 def _encrypt_cli(cli: str, source: Any, out: IO[bytes], data_key: bytes, progress: Progress | None) -> Sealed:
+    """age writes the part file itself (at ``out``'s end); :mod:`wizard.backup.agefeed` feeds it."""
+    from wizard.backup.agefeed import feed_age
+
     out.flush()
     start = out.tell()
-    proc = subprocess.Popen(
-        [cli, "--encrypt", "--recipient", str(_recipient(data_key))],
-        stdin=subprocess.PIPE,
-        stdout=out.fileno(),
-        stderr=subprocess.PIPE,
-    )
-    assert proc.stdin is not None and proc.stderr is not None
-    _widen_pipe(proc.stdin.fileno())
-    errors: list[bytes] = []
-    drain = threading.Thread(target=lambda: errors.append(proc.stderr.read() if proc.stderr else b""), daemon=True)
-    drain.start()
-    # The SHA-256 runs in its own thread (OpenSSL releases the GIL), so hashing overlaps the copy
-    # into age's pipe: measured ~10-15% faster than hashing inline on our 2-core machine.
-    digest = hashlib.sha256()
-    chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=4)  # at most 4 MiB in flight
-    hasher = threading.Thread(target=_hash_all, args=(chunks, digest), daemon=True)
-    hasher.start()
-    size = 0
-    next_report = PROGRESS_EVERY
-    fd = proc.stdin.fileno()
-    try:
-        while chunk := source.read(CHUNK):
-            chunks.put(chunk)
-            size += len(chunk)
-            view = memoryview(chunk)
-            while view:
-                view = view[os.write(fd, view) :]
-            if progress is not None and size >= next_report:
-                next_report = size + PROGRESS_EVERY
-                progress(size)
-        proc.stdin.close()
-    except BrokenPipeError:
-        pass
-    except BaseException:
-        proc.kill()
-        proc.wait()
-        raise
-    finally:
-        chunks.put(None)
-        hasher.join()
-    code = proc.wait()
-    drain.join()
-    if code != 0:
-        reason = b"".join(errors).decode("utf-8", "replace").strip().splitlines()
-        raise OperationFailed(f"age encryption failed: {reason[-1] if reason else f'exit {code}'}")
+    argv = [cli, "--encrypt", "--recipient", str(_recipient(data_key))]
+    size, digest = feed_age(argv, source, out.fileno(), progress)
     out.seek(0, os.SEEK_END)
-    return Sealed(size, digest.hexdigest(), out.tell() - start)
+    return Sealed(size, digest, out.tell() - start)
 
 
 def decrypt_to(
