@@ -272,24 +272,26 @@ KEY_QUESTIONS: tuple[Question, ...] = (
         "rotation.interval_days",
         "policy",
         "Key rotation interval (days)",
-        "How often the KMS key and the data keys should be rotated. The runbook states it and gives the "
-        "commands (rotation is done by hand from the runbook today). 90 days is a common compliance "
-        "baseline.",
+        "How often the KMS key and the data keys should be rotated. 'stackseal verify' and the dashboard "
+        "warn when a key is older; 'stackseal rotate kms-key' / 'rotate volume-keys' rotate them. 90 days "
+        "is a common compliance baseline.",
         kind="int",
     ),
     Question(
         "backups.dir",
         "policy",
         "Backup directory",
-        "Reserved for stackseal's encrypted backups (planned; nothing writes there today). Until then the "
-        "runbook shows how to take Neo4j dumps and object copies by hand. Relative to the answers file.",
+        "Where 'stackseal backup create' writes its age-encrypted backups (Neo4j dump, buckets, key "
+        "escrow) and their manifests. Put it on another disk or copy it off the host. Relative to the "
+        "answers file.",
         kind="text",
     ),
     Question(
         "backups.keep",
         "policy",
         "Backups to keep",
-        "How many backups the planned backup command will keep (the runbook states it).",
+        "How many backups 'stackseal backup create' keeps; older ones are removed once a new one is "
+        "published in full.",
         kind="int",
     ),
 )
