@@ -14,31 +14,20 @@ import asyncio
 import os
 import secrets
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-import yaml
 from snapshot_apps.dashboard_at import fixed_runner
+from unlock_helpers import DATA, cli, make_volume_stack, release
 
 from wizard.layout import volume_specs
-from wizard.plan import load_plan
+from wizard.plan import plan_from_dict
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(os.geteuid() != 0, reason="tmpfs and FUSE mounts need root"),
 ]
 SIZE = (100, 36)
-
-
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "wizard.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def _unseal_active(bao) -> None:
@@ -56,53 +45,25 @@ def _unseal_active(bao) -> None:
 
 @pytest.fixture
 def sealed_stack(openbao_sealed, tmp_path: Path):
-    """Keys wrapped by the raft OpenBao, one gocryptfs volume with data; then locked and the server sealed."""
+    """Keys wrapped by the raft OpenBao, gocryptfs volumes with data; then locked and the server sealed."""
     from wizard import kms
-    from wizard.volumes.gocryptfs import GocryptfsBackend
-    from wizard.volumes.keys import provide_key
 
     _unseal_active(openbao_sealed)
     (tmp_path / "token").write_text(openbao_sealed.root_token)
-    answers = tmp_path / "stackseal.yaml"
-    answers.write_text(
-        yaml.safe_dump(
-            {
-                "version": 1,
-                "project": f"tui{secrets.token_hex(3)}",
-                "output_dir": "./stack",
-                "kms": {
-                    "backend": "vault",
-                    "key_name": f"tui-{secrets.token_hex(4)}",
-                    "runtime_dir": str(tmp_path / "run"),
-                    "vault": {"address": openbao_sealed.address, "token_file": "./token"},
-                },
-                "volumes": {"backend": "gocryptfs", "root": str(tmp_path / "volumes")},
-            }
-        )
-    )
-    plan = load_plan(answers)
-    kms.get_backend(plan).ensure_key()
-    rendered = _cli("render", "-c", str(answers))
-    assert rendered.returncode == 0, rendered.stderr
-    vol = GocryptfsBackend()
-    specs = volume_specs(plan)
-    for spec in specs:
-        key = provide_key(plan, spec.name, raw=False, create=True)  # what apply's volume step does
-        vol.create(spec, key)
-        vol.unlock(spec, key)
-    (specs[0].mount_point / "graph.db").write_text("back after unlock")
-    locked = _cli("lock", "-c", str(answers))
+    key = f"tui-{secrets.token_hex(4)}"
+    vault = {"address": openbao_sealed.address, "token_file": "./token"}
+    kms.get_backend(
+        plan_from_dict({"version": 1, "kms": {"backend": "vault", "key_name": key, "vault": vault}}, base_dir=tmp_path)
+    ).ensure_key()
+    answers, plan = make_volume_stack(tmp_path, {"backend": "vault", "key_name": key, "vault": vault})
+    locked = cli("lock", "-c", str(answers))
     assert locked.returncode == 0, locked.stderr
     openbao_sealed.seal()
     try:
         yield plan, openbao_sealed, answers
     finally:
-        _cli("lock", "-c", str(answers))
-        for spec in specs:
-            subprocess.run(["fusermount", "-u", "-z", str(spec.mount_point)], capture_output=True)
-            subprocess.run(["chattr", "-i", str(spec.mount_point)], capture_output=True)
-        if (tmp_path / "run").exists():
-            subprocess.run(["umount", str(tmp_path / "run")], capture_output=True)
+        cli("lock", "-c", str(answers))
+        release(plan)
 
 
 async def _until(pilot, condition, timeout: float = 60) -> None:
@@ -156,7 +117,7 @@ def test_unlock_asks_each_share_masked_then_lock_wipes(sealed_stack) -> None:
             assert not any(share in t for share in shares for t in [text, *seen_text, *dash.key_lines])
 
             assert not bao.sealed()
-            assert (spec.mount_point / "graph.db").read_text() == "back after unlock"
+            assert (spec.mount_point / "graph.db").read_text() == DATA
             fs = subprocess.run(["stat", "-f", "-c", "%T", str(run)], capture_output=True, text=True).stdout.strip()
             assert fs == "tmpfs" and (run / f"volume-{spec.name}.key").exists()
 
@@ -201,7 +162,7 @@ def test_lock_asks_before_stopping_a_running_stack(sealed_stack, docker, local_i
 
     plan, bao, answers = sealed_stack
     _unseal_active(bao)
-    unlocked = _cli("unlock", "-c", str(answers), "--no-start")
+    unlocked = cli("unlock", "-c", str(answers), "--no-start")
     assert unlocked.returncode == 0, unlocked.stderr
     run = Path(plan.kms.runtime_dir)
     name = f"{plan.project}-neo4j-1"
