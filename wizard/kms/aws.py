@@ -79,6 +79,10 @@ class AwsBackend(KmsBackend):
                 "ReadTimeoutError",
             ):
                 hint = f"AWS KMS at {self.aws.endpoint_url or self.aws.region} is not reachable; check the network"
+            status = getattr(err, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if hint is None and status in (401, 403):
+                code = f"HTTP {status}"
+                hint = "AWS refused the credential: check the profile / environment and its IAM policy"
             if hint is None and type(err).__name__ in (
                 "NoCredentialsError",
                 "ProfileNotFound",
