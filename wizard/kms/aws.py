@@ -133,6 +133,9 @@ class AwsBackend(KmsBackend):
         return out
 
     def rotate(self) -> str | None:
+        """New key material now (RotateKeyOnDemand takes a key id or ARN, never an alias: resolved first)."""
+        client = self.client()
         with self.errors("rotating the key"):
-            self.client().rotate_key_on_demand(KeyId=self.key_id)
+            key_id = client.describe_key(KeyId=self.key_id)["KeyMetadata"]["KeyId"]
+            client.rotate_key_on_demand(KeyId=key_id)
         return None

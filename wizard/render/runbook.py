@@ -111,6 +111,7 @@ def _kms_keys(plan: Plan) -> list[dict[str, str]]:
                 "id": key_id,
                 "use": f"wraps every key and secret stackseal keeps{where} (`secrets/<name>.wrapped.json`, "
                 "volume keys included); `stackseal unlock` needs it",
+                "rotated_by_stackseal": "yes" if kms.backend == "aws" else "",
             }
         )
     if compat.uses_kes(plan):
