@@ -111,7 +111,7 @@ def _kms_keys(plan: Plan) -> list[dict[str, str]]:
                 "id": key_id,
                 "use": f"wraps every key and secret stackseal keeps{where} (`secrets/<name>.wrapped.json`, "
                 "volume keys included); `stackseal unlock` needs it",
-                "rotated_by_stackseal": "yes" if kms.backend == "aws" else "",
+                "rotated_by_stackseal": "yes",  # stackseal rotate kms-key drives it
             }
         )
     if compat.uses_kes(plan):
@@ -225,6 +225,7 @@ def render_runbook(plan: Plan, materials: Materials, store: SecretStore, files: 
         "images": {s: image_for(plan, s) for s in services},
         "master_key": _master_key_location(plan),
         "kms_keys": _kms_keys(plan),
+        "kes_kms_key": any("KES" in k["use"] for k in _kms_keys(plan)),
         "vol": _volume_facts(plan),
         "key_files": volume_key_files(plan),
         "envelope": kms_mod.envelope(plan),

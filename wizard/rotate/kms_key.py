@@ -12,8 +12,8 @@ Steps (Vault / OpenBao transit), each resumable from what can be observed:
    older versions (copies in old backups of the host included) no longer decrypt.
 
 AWS KMS: :mod:`wizard.rotate.aws_kms_key` (RotateKeyOnDemand, then ReEncrypt of every blob).
-Azure Key Vault and GCP KMS rotate key material themselves and keep old versions able to decrypt;
-stackseal does not drive their rotation yet (docs/rotation.md).
+Azure Key Vault and GCP KMS: :mod:`wizard.rotate.versioned_kms_key` (a new version, then every
+blob unwrapped and wrapped again with it).
 """
 
 from __future__ import annotations
@@ -48,11 +48,12 @@ def rotate_kms_key(backend: KmsBackend, secrets_dir: Path, state_dir: Path, emit
         from wizard.rotate.aws_kms_key import rotate_aws_key
 
         return rotate_aws_key(backend, secrets_dir, state_dir, emit)
+    if backend.backend in ("azure", "gcp"):
+        from wizard.rotate.versioned_kms_key import rotate_versioned_key
+
+        return rotate_versioned_key(backend, secrets_dir, state_dir, emit)
     if backend.backend != "vault":
-        raise OperationFailed(
-            f"rotate kms-key drives Vault/OpenBao transit and AWS KMS; kms.backend {backend.backend} rotates its "
-            "key material itself (make a new key version in the KMS; see docs/rotation.md)"
-        )
+        raise OperationFailed(f"rotate kms-key: kms.backend {backend.backend} has no key to rotate")
     vault: Any = backend
     client = vault._need_token()
     key, mount = backend.plan.kms.key_name, vault.mount
