@@ -104,3 +104,26 @@ def test_rotate_kms_key_with_an_unreachable_endpoint_changes_nothing_with_moto(a
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "not reachable" in lines[0], result.stderr
     assert {n: b.ciphertext for n, b in read_blobs(secrets_dir).items()} == before
+
+
+@pytest.mark.parametrize(
+    "facts",
+    [{"todo": 5}, {"todo": ["a"], "done": "x", "before_rotations": 0}, {"todo": [], "before_rotations": "0"}],
+)
+def test_a_damaged_rotation_journal_is_refused_in_one_line_with_moto(aws_wrapped, facts) -> None:
+    """The journal is an output-dir file: hostile shapes end in one line, nothing rotated or rewritten."""
+    import json
+    import time
+
+    answers, plan, backend, secrets_dir, values = aws_wrapped
+    state = plan.output_path / ".stackseal"
+    state.mkdir(exist_ok=True)
+    journal = {"kind": "kms-key", "run_id": "x", "started_at": time.time(), "status": "running", "facts": facts}
+    (state / "rotate-kms-key.json").write_text(json.dumps(journal))
+    before = {n: b.ciphertext for n, b in read_blobs(secrets_dir).items()}
+    result = run_cli(["rotate", "kms-key", "-c", str(answers)])
+    assert result is not None and result.returncode == 1, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "damaged rotation journal" in lines[0], result.stderr
+    assert {n: b.ciphertext for n, b in read_blobs(secrets_dir).items()} == before
+    assert _rotations("", backend) == 0

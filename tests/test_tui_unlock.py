@@ -193,3 +193,39 @@ def test_lock_asks_before_stopping_a_running_stack(sealed_stack, docker, local_i
         assert run.exists() and (volume_specs(plan)[0].mount_point / "graph.db").exists()
     finally:
         docker.run("rm", "-f", name, check=False)
+
+
+def test_a_wrong_share_ends_in_one_line_and_changes_nothing(sealed_stack) -> None:
+    """A share typed wrong (hostile input: garbage, control characters): one line, still sealed, nothing unwrapped."""
+    from textual.widgets import Input
+
+    from screens.dashboard import DashboardApp
+    from screens.unseal import UnsealShare
+
+    plan, bao, answers = sealed_stack
+    run = Path(plan.kms.runtime_dir)
+    garbage = "not-a-share\x1b[31m" + "A" * 300
+
+    async def scenario() -> None:
+        app = DashboardApp(plan, interval=3600, runner=fixed_runner, start_on_unlock=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.app.workers.wait_for_complete()
+            dash = app.screen
+            await pilot.press("u")
+            for _ in range(bao.threshold):
+                await _until(pilot, lambda: isinstance(app.screen, UnsealShare) or not dash.keys_busy)
+                if not dash.keys_busy:
+                    break
+                modal = app.screen
+                modal.query_one("#unseal-share", Input).value = garbage
+                await pilot.press("enter")
+                await _until(pilot, lambda m=modal: app.screen is not m)
+            await _until(pilot, lambda: not dash.keys_busy)
+            last = dash.key_lines[-1]
+            assert last.startswith("✘ unlock:") and "\n" not in last, dash.key_lines
+            assert "refused an unseal share" in last and "still sealed" in last, last
+            assert "not-a-share" not in "\n".join(dash.key_lines)
+
+    asyncio.run(scenario())
+    assert bao.sealed()
+    assert not run.exists()

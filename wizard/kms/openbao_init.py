@@ -228,11 +228,20 @@ def ensure_unsealed(plan: Any, secrets_dir: Path, ask: SharesProvider | None = N
             f"Vault at {address} is sealed; unseal it ('bao operator unseal') or run 'stackseal unlock' on a "
             "terminal to enter the shares (nothing was changed)"
         )
+    import hvac.exceptions as hx
+
     client = hvac.Client(url=address, namespace=plan.kms.vault.namespace, timeout=15)
     with backend.errors("unsealing"):
-        for key in keys:
-            if not client.sys.submit_unseal_key(key.strip())["sealed"]:
-                break
+        try:
+            for key in keys:
+                if not client.sys.submit_unseal_key(key.strip())["sealed"]:
+                    break
+        except hx.InvalidRequest:  # the server's text is not repeated: it could quote what was typed
+            client.sys.submit_unseal_key(reset=True)  # drop the shares it kept: the next try starts clean
+            raise OperationFailed(
+                f"{address} refused an unseal share (not a valid share); check the shares and run again "
+                "(it is still sealed; nothing was changed)"
+            ) from None
         if client.sys.read_seal_status()["sealed"]:
             raise OperationFailed(f"the unseal shares given did not unseal {address}; check them and run again")
     return True

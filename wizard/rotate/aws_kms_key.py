@@ -46,6 +46,19 @@ def _rotations(backend: Any, client: Any, key_id: str) -> int:
             return count
 
 
+def _check_facts(journal: RotationJournal) -> None:
+    """The journal is an output-dir file, so hostile: its facts must have the shapes this code wrote."""
+    facts = journal.facts
+
+    def names(key: str) -> bool:
+        value = facts.get(key, [])
+        return isinstance(value, list) and all(isinstance(n, str) for n in value)
+
+    count = facts.get("before_rotations", 0)
+    if not (names("todo") and names("done") and isinstance(count, int) and not isinstance(count, bool)):
+        raise OperationFailed(f"{journal.path}: damaged rotation journal; move it aside and run the rotation again")
+
+
 def rotate_aws_key(backend: KmsBackend, secrets_dir: Path, state_dir: Path, emit: Emit) -> str:
     """Rotate the plan's AWS KMS key on demand and re-encrypt every stored blob with it; resumable."""
     aws: Any = backend
@@ -56,6 +69,7 @@ def rotate_aws_key(backend: KmsBackend, secrets_dir: Path, state_dir: Path, emit
     if journal.resuming:
         emit(StepLog(STEP, f"resuming the interrupted rotation {journal.run_id}"))
     try:
+        _check_facts(journal)
         blobs = read_blobs(secrets_dir)
         for name, blob in blobs.items():
             backend.check_blob(name, blob)

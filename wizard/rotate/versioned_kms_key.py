@@ -38,6 +38,10 @@ def rotate_versioned_key(backend: KmsBackend, secrets_dir: Path, state_dir: Path
     if journal.resuming:
         emit(StepLog(STEP, f"resuming the interrupted rotation {journal.run_id}"))
     try:
+        target_fact, rewrapped = journal.facts.get("target_version", ""), journal.facts.get("rewrapped", 0)
+        if not isinstance(target_fact, str) or not isinstance(rewrapped, int) or isinstance(rewrapped, bool):
+            # an output-dir file, so hostile: only the shapes this code writes are accepted
+            raise OperationFailed(f"{journal.path}: damaged rotation journal; move it aside and run the rotation again")
         blobs = read_blobs(secrets_dir)
         for name, blob in blobs.items():
             backend.check_blob(name, blob)
