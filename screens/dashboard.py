@@ -8,12 +8,20 @@ periodic refresh leaves out the checks that write (the canaries); ``a`` runs eve
 in a tile's details re-runs one check, ``b`` opens the Backups page (:mod:`screens.backups`: last
 backup, its verification, the latest ``stackseal bench`` figures; Escape comes back). Also the
 wizard's last screen after Execute.
+
+``u`` / ``l`` unlock and lock the stack (``wizard.kms.unlock``, the code ``stackseal unlock`` /
+``lock`` run) in a worker of their own (group ``keys``); their events appear under "Unlock /
+lock". When the Vault/OpenBao is sealed the core asks this screen for each share, which opens
+:class:`~screens.unseal.UnsealShare` (masked) and hands the answer back to the worker thread.
+Lock asks first when the stack runs, since it stops it (:class:`~screens.unseal.ConfirmLock`).
 """
 
 from __future__ import annotations
 
+import queue
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from textual import work
 from textual.app import App, ComposeResult
@@ -24,9 +32,11 @@ from textual.timer import Timer
 from textual.widgets import Footer, Static
 
 from screens.dashboard_detail import RerunCheck, StoreDetail
+from screens.unseal import ConfirmLock, UnsealShare
 from screens.widgets.store_tile import StoreTile
+from wizard.errors import StacksealError
 from wizard.plan import Plan
-from wizard.steps.events import Emit, Event, StepProgress, progress_text
+from wizard.steps.events import Emit, Event, StepDone, StepFailed, StepLog, StepProgress, StepStarted, progress_text
 from wizard.verify.live import LiveState
 from wizard.verify.model import Check
 from wizard.verify.registry import CHECKS, check_by_id
@@ -35,6 +45,7 @@ from wizard.verify.runner import Run
 #: runs the given checks and returns the run (default: the real checks against the plan's stack)
 Runner = Callable[[list[Check]], Run]
 DEFAULT_INTERVAL = 30.0
+KEY_LOG_LINES = 6
 
 
 def plan_runner(plan: Plan, answers_path: Path | None = None, progress: Emit | None = None) -> Runner:
@@ -59,6 +70,8 @@ class DashboardScreen(Screen):
         Binding("a", "run_all", "Run all checks now"),
         Binding("enter", "open", "Details", show=True),
         Binding("b", "backups", "Backups"),
+        Binding("u", "unlock", "Unlock"),
+        Binding("l", "lock", "Lock"),
         Binding("q", "quit_dashboard", "Quit"),
     ]
 
@@ -69,10 +82,15 @@ class DashboardScreen(Screen):
         runner: Runner | None = None,
         checks: Iterable[Check] | None = None,
         answers_path: Path | None = None,
+        start_on_unlock: bool = True,
     ) -> None:
         super().__init__()
         self._plan = plan
         self._answers_path = answers_path
+        #: ``u`` starts the stack after opening the volumes, as ``stackseal unlock`` does (False: --no-start)
+        self.start_on_unlock = start_on_unlock
+        self.keys_busy = False
+        self.key_lines: list[str] = []
         self._last_progress = 0.0
         self.interval = interval
         self._runner = runner
@@ -107,6 +125,8 @@ class DashboardScreen(Screen):
         yield Static("first run…", id="dash-status")
         with Vertical(id="dash-body"):
             yield Grid(id="tiles")
+            yield Static("Unlock / lock", classes="section")
+            yield Static("u unlocks (keys into tmpfs, volumes open), l locks", id="dash-keys")
             yield Static("Status changes", classes="section")
             yield Static("(none yet)", id="dash-history")
         yield Footer()
@@ -203,6 +223,96 @@ class DashboardScreen(Screen):
 
         self.app.push_screen(BackupsScreen(self.plan))
 
+    # -- unlock / lock ---------------------------------------------------------------------------
+    def action_unlock(self) -> None:
+        if self._keys_start("unlocking…"):
+            self._unlock()
+
+    def action_lock(self) -> None:
+        if self._keys_start("locking…"):
+            self._lock()
+
+    def _keys_start(self, line: str) -> bool:
+        if self.keys_busy:
+            self.notify("an unlock or lock is in progress", timeout=3)
+            return False
+        self.keys_busy = True
+        self.key_lines = []
+        self._key_line(line)
+        return True
+
+    def _key_line(self, line: str) -> None:
+        self.key_lines.append(line)  # this operation's lines; the screen shows the last few
+        self.query_one("#dash-keys", Static).update("\n".join(self.key_lines[-KEY_LOG_LINES:]))
+
+    def _key_event(self, event: Event) -> None:
+        """Called in the worker thread with the core's events; only text reaches the UI."""
+        if isinstance(event, StepLog | StepDone):
+            text = event.message if isinstance(event, StepLog) else event.summary
+        elif isinstance(event, StepProgress):
+            text = f"{event.items}/{event.items_total} {event.what}" if event.items_total else event.what
+        elif isinstance(event, StepFailed):
+            text = f"failed: {event.error}"
+        elif isinstance(event, StepStarted):
+            text = event.title
+        else:
+            return
+        self.app.call_from_thread(self._key_line, text)
+
+    def _from_ui(self, screen: Any) -> Any:
+        """Push a modal from the worker thread and wait for its answer (None if the app goes away)."""
+        answer: queue.Queue[Any] = queue.Queue(maxsize=1)
+        self.app.call_from_thread(self.app.push_screen, screen, answer.put)
+        while True:
+            try:
+                return answer.get(timeout=0.5)
+            except queue.Empty:
+                if not self.app.is_running:
+                    return None
+
+    def ask_share(self, where: str, index: int, threshold: int) -> str | None:
+        """The core's shares provider: one masked input per share, in the UI thread."""
+        answer: str | None = self._from_ui(UnsealShare(where, index, threshold))
+        return answer
+
+    def _keys_done(self, line: str, ok: bool) -> None:
+        self.keys_busy = False
+        self._key_line(("✔ " if ok else "✘ ") + line)
+
+    @work(thread=True, exclusive=True, group="keys", exit_on_error=False)
+    def _unlock(self) -> None:
+        from wizard.kms.unlock import unlock
+
+        try:
+            outcome = unlock(self.plan, start=self.start_on_unlock, ask=self.ask_share, emit=self._key_event)
+        except StacksealError as err:
+            self.app.call_from_thread(self._keys_done, f"unlock: {err}", False)
+            return
+        except Exception as err:  # one line on screen, never a traceback
+            self.app.call_from_thread(self._keys_done, f"unlock: {type(err).__name__}: {err}", False)
+            return
+        opened = f"opened {len(outcome.volumes)} volume(s)"
+        keys = f"unwrapped {len(outcome.keys)} key(s), " if outcome.runtime_dir else ""
+        self.app.call_from_thread(self._keys_done, f"unlocked: {keys}{opened}", True)
+
+    @work(thread=True, exclusive=True, group="keys", exit_on_error=False)
+    def _lock(self) -> None:
+        from wizard.kms.unlock import lock, running_or_unreachable
+
+        try:
+            running, _why = running_or_unreachable(self.plan)
+            if running and not self._from_ui(ConfirmLock(running)):
+                self.app.call_from_thread(self._keys_done, "lock cancelled; nothing was changed", False)
+                return
+            outcome = lock(self.plan, stop=bool(running), emit=self._key_event)
+        except StacksealError as err:
+            self.app.call_from_thread(self._keys_done, f"lock: {err}", False)
+            return
+        except Exception as err:
+            self.app.call_from_thread(self._keys_done, f"lock: {type(err).__name__}: {err}", False)
+            return
+        self.app.call_from_thread(self._keys_done, f"locked {len(outcome.volumes)} volume(s)", True)
+
     def action_quit_dashboard(self) -> None:
         if hasattr(self.app, "finish_dashboard"):
             self.app.finish_dashboard()
@@ -223,12 +333,22 @@ class DashboardApp(App[None]):
         interval: float = DEFAULT_INTERVAL,
         runner: Runner | None = None,
         answers_path: Path | None = None,
+        start_on_unlock: bool = True,
     ) -> None:
         super().__init__()
         self.plan = plan
         self.interval = interval
         self._runner = runner
         self._answers_path = answers_path
+        self._start_on_unlock = start_on_unlock
 
     def on_mount(self) -> None:
-        self.push_screen(DashboardScreen(self.plan, self.interval, self._runner, answers_path=self._answers_path))
+        self.push_screen(
+            DashboardScreen(
+                self.plan,
+                self.interval,
+                self._runner,
+                answers_path=self._answers_path,
+                start_on_unlock=self._start_on_unlock,
+            )
+        )

@@ -8,49 +8,20 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from testbed.containers import free_port
+from testbed.services import AWS_TEST_ENV, make_aws_key
 
 from wizard.errors import OperationFailed
 from wizard.kms import get_backend
 from wizard.kms.base import WrappedBlob
 from wizard.plan import plan_from_dict
 
-AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
-
-
-@pytest.fixture(scope="session")
-def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    binary = Path(sys.executable).parent / "moto_server"
-    if not binary.exists():
-        binary = Path(shutil.which("moto_server") or "moto_server")
-    port = free_port()
-    log = tmp_path_factory.mktemp("moto") / "moto.log"
-    with open(log, "wb") as handle:
-        proc = subprocess.Popen([str(binary), "-H", "127.0.0.1", "-p", str(port)], stdout=handle, stderr=handle)
-    url = f"http://127.0.0.1:{port}"
-    import urllib.request
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url + "/moto-api/", timeout=2)
-            break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail(f"moto_server did not start; log {log}")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+AWS_ENV = AWS_TEST_ENV
 
 
 @pytest.fixture
@@ -76,12 +47,7 @@ def _plan(tmp_path: Path, endpoint: str, key_name: str):
 
 
 def _make_key(endpoint: str, alias: str) -> str:
-    import boto3
-
-    client = boto3.client("kms", endpoint_url=endpoint, region_name="us-east-1", **_creds())
-    key = client.create_key(Description="stackseal test")["KeyMetadata"]["KeyId"]
-    client.create_alias(AliasName=f"alias/{alias}", TargetKeyId=key)
-    return key
+    return make_aws_key(endpoint, alias)
 
 
 def _creds() -> dict[str, str]:

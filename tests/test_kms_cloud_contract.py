@@ -35,6 +35,9 @@ class _FakeCloudKms(BaseHTTPRequestHandler):
     requests: list[tuple[str, str, dict]] = []
     sealed: dict[str, tuple[bytes, bytes]] = {}
     deny = False
+    primary = 3  # the key's primary version (createCryptoKeyVersion + updatePrimaryVersion move it)
+    versions = 3
+    encrypts_left: int | None = None  # refuse encrypt (403) once this many have been answered
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -50,14 +53,14 @@ class _FakeCloudKms(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         name = self.path.split("?")[0].removeprefix("/v1/")
         self.requests.append(("GET", name, {}))
-        self._answer(
-            200,
-            {
-                "name": name,
-                "purpose": "ENCRYPT_DECRYPT",
-                "primary": {"name": f"{name}/cryptoKeyVersions/3", "state": "ENABLED"},
-            },
-        )
+        self._answer(200, self._key(name))
+
+    def _key(self, name: str) -> dict:
+        return {
+            "name": name,
+            "purpose": "ENCRYPT_DECRYPT",
+            "primary": {"name": f"{name}/cryptoKeyVersions/{self.primary}", "state": "ENABLED"},
+        }
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", 0))
@@ -65,6 +68,18 @@ class _FakeCloudKms(BaseHTTPRequestHandler):
         path = self.path.split("?")[0].removeprefix("/v1/")
         name, _, verb = path.rpartition(":")
         self.requests.append(("POST", path, body))
+        if path.endswith("/cryptoKeyVersions"):  # createCryptoKeyVersion
+            type(self).versions += 1
+            self._answer(200, {"name": f"{path}/{self.versions}", "state": "ENABLED"})
+            return
+        if verb == "updatePrimaryVersion":
+            type(self).primary = int(body["cryptoKeyVersionId"])
+            self._answer(200, self._key(name))
+            return
+        if verb == "encrypt" and self.encrypts_left is not None:
+            if self.encrypts_left <= 0:
+                self.deny = True
+            type(self).encrypts_left = self.encrypts_left - 1
         if self.deny:
             self._answer(
                 403,
@@ -86,7 +101,7 @@ class _FakeCloudKms(BaseHTTPRequestHandler):
             self._answer(
                 200,
                 {
-                    "name": f"{name}/cryptoKeyVersions/3",
+                    "name": f"{name}/cryptoKeyVersions/{self.primary}",
                     "ciphertext": base64.b64encode(token).decode(),
                     "verifiedPlaintextCrc32c": False,
                     "protectionLevel": "SOFTWARE",
@@ -114,7 +129,11 @@ class _FakeCloudKms(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def cloudkms() -> Iterator[type[_FakeCloudKms]]:
-    handler = type("Handler", (_FakeCloudKms,), {"requests": [], "sealed": {}, "deny": False})
+    handler = type(
+        "Handler",
+        (_FakeCloudKms,),
+        {"requests": [], "sealed": {}, "deny": False, "primary": 3, "versions": 3, "encrypts_left": None},
+    )
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -170,6 +189,47 @@ def test_gcp_permission_denied_contract(tmp_path: Path, cloudkms) -> None:
     assert "\n" not in str(err.value)
 
 
+def test_gcp_rotate_kms_key_contract(tmp_path: Path, cloudkms) -> None:
+    """A new version made primary, every blob re-wrapped with it; a KMS that refuses half-way ends in
+    one line with each blob old or new and every one still opening; the re-run finishes without
+    making another version."""
+    from wizard.kms.store import read_blobs, write_blob
+    from wizard.rotate.journal import RotationJournal
+    from wizard.rotate.versioned_kms_key import rotate_versioned_key
+    from wizard.steps.events import discard
+
+    backend = _gcp_backend(tmp_path, cloudkms.endpoint)
+    key = "projects/p1/locations/europe-west1/keyRings/ring/cryptoKeys/kek"
+    secrets_dir, state = tmp_path / "secrets", tmp_path / "state"
+    values = {f"k-{i:03d}": f"value-{i}".encode() for i in range(120)}
+    for name, blob in backend.wrap_many(values).items():
+        write_blob(secrets_dir, name, blob)
+    before = read_blobs(secrets_dir)
+    assert {b.key_version for b in before.values()} == {"3"}
+
+    cloudkms.encrypts_left = 70  # the KMS refuses after 70 re-wraps (one batch of 50 is written)
+    with pytest.raises(OperationFailed) as err:
+        rotate_versioned_key(backend, secrets_dir, state, discard)
+    assert "HTTP 403" in str(err.value) and "\n" not in str(err.value)
+    mixed = read_blobs(secrets_dir)
+    assert sorted(b.key_version for b in mixed.values()).count("4") == 50
+    assert backend.unwrap_many(mixed) == values, "old and new blobs both open"
+
+    cloudkms.encrypts_left, cloudkms.deny = None, False
+    summary = rotate_versioned_key(backend, secrets_dir, state, discard)
+    assert "now at version 4; 70 blobs re-wrapped" in summary
+    created = [p for m, p, _ in cloudkms.requests if p.endswith("/cryptoKeyVersions")]
+    assert created == [f"{key}/cryptoKeyVersions"], "the re-run made no second version"
+    primary = [b for m, p, b in cloudkms.requests if p.endswith(":updatePrimaryVersion")]
+    assert primary == [{"cryptoKeyVersionId": "4"}]
+    after = read_blobs(secrets_dir)
+    assert {b.key_version for b in after.values()} == {"4"} and all(b.rotated for b in after.values())
+    assert all(after[n].created == before[n].created for n in after)
+    assert backend.unwrap_many(after) == values
+    journal = RotationJournal.load(state, "kms-key")
+    assert journal is not None and journal.status == "done"
+
+
 # --------------------------------------------------------------------------- Azure Key Vault
 
 VAULT = "https://kv-contract.vault.azure.net"
@@ -190,9 +250,15 @@ class _FakeKeyVault:
     def __init__(self, deny_unwrap: bool = False) -> None:
         from cryptography.hazmat.primitives.asymmetric import rsa
 
-        self.private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.keys = {"v7": rsa.generate_private_key(public_exponent=65537, key_size=2048)}
+        self.current = "v7"  # POST /keys/kek/rotate makes a new version current
         self.requests: list[tuple[str, str, dict]] = []
         self.deny_unwrap = deny_unwrap
+        self.unwraps_left: int | None = None  # refuse unwrapKey (403) once this many have been answered
+
+    @property
+    def private(self) -> Any:
+        return self.keys[self.current]
 
     # HttpTransport protocol
     def __enter__(self) -> _FakeKeyVault:
@@ -222,14 +288,15 @@ class _FakeKeyVault:
         answer.read()
         return answer
 
-    def _jwk(self) -> dict:
-        numbers = self.private.public_key().public_numbers()
+    def _jwk(self, version: str | None = None) -> dict:
+        version = version or self.current
+        numbers = self.keys[version].public_key().public_numbers()
 
         def b64(n: int) -> str:
             return base64.urlsafe_b64encode(n.to_bytes((n.bit_length() + 7) // 8, "big")).decode().rstrip("=")
 
         return {
-            "kid": f"{VAULT}/keys/kek/v7",
+            "kid": f"{VAULT}/keys/kek/{version}",
             "kty": "RSA",
             "key_ops": ["wrapKey", "unwrapKey"],
             "n": b64(numbers.n),
@@ -249,21 +316,30 @@ class _FakeKeyVault:
             )
             return 401, None, {"WWW-Authenticate": challenge}
         oaep = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
+        parts = [p for p in path.split("/") if p]  # keys, kek[, version][, operation]
+        version = parts[2] if len(parts) > 2 and parts[2] in self.keys else None
+        attributes = {"enabled": True, "created": 1700000000, "updated": 1700000000}
         if request.method == "GET" and path.startswith("/keys/kek"):
-            return (
-                200,
-                {"key": self._jwk(), "attributes": {"enabled": True, "created": 1700000000, "updated": 1700000000}},
-                {},
-            )
+            return 200, {"key": self._jwk(version), "attributes": attributes}, {}
+        if request.method == "POST" and path == "/keys/kek/rotate":
+            from cryptography.hazmat.primitives.asymmetric import rsa
+
+            self.current = f"v{int(self.current[1:]) + 1}"
+            self.keys[self.current] = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            return 200, {"key": self._jwk(), "attributes": attributes}, {}
         if path.endswith("/wrapkey"):
+            version = version or self.current
             value = base64.urlsafe_b64decode(body["value"] + "==")
-            wrapped = self.private.public_key().encrypt(value, oaep)
+            wrapped = self.keys[version].public_key().encrypt(value, oaep)
             return (
                 200,
-                {"kid": f"{VAULT}/keys/kek/v7", "value": base64.urlsafe_b64encode(wrapped).decode().rstrip("=")},
+                {"kid": f"{VAULT}/keys/kek/{version}", "value": base64.urlsafe_b64encode(wrapped).decode().rstrip("=")},
                 {},
             )
         if path.endswith("/unwrapkey"):
+            if self.unwraps_left is not None:
+                self.deny_unwrap = self.unwraps_left <= 0
+                self.unwraps_left -= 1
             if self.deny_unwrap:
                 return (
                     403,
@@ -271,13 +347,14 @@ class _FakeKeyVault:
                     {},
                 )
             assert body["alg"] == "RSA-OAEP-256", body
+            version = version or self.current
             try:
-                plain = self.private.decrypt(base64.urlsafe_b64decode(body["value"] + "=="), oaep)
+                plain = self.keys[version].decrypt(base64.urlsafe_b64decode(body["value"] + "=="), oaep)
             except ValueError:
                 return 400, {"error": {"code": "BadParameter", "message": "Decryption failed"}}, {}
             return (
                 200,
-                {"kid": f"{VAULT}/keys/kek/v7", "value": base64.urlsafe_b64encode(plain).decode().rstrip("=")},
+                {"kid": f"{VAULT}/keys/kek/{version}", "value": base64.urlsafe_b64encode(plain).decode().rstrip("=")},
                 {},
             )
         return 404, {"error": {"code": "KeyNotFound", "message": "no such key"}}, {}
@@ -325,3 +402,39 @@ def test_azure_forbidden_contract(tmp_path: Path) -> None:
     with pytest.raises(OperationFailed) as err:
         denied.unwrap_many(blobs)
     assert "HTTP 403" in str(err.value) and "unwrapKey" in str(err.value) and "SECRET" not in str(err.value)
+
+
+def test_azure_rotate_kms_key_contract(tmp_path: Path) -> None:
+    """rotate_key makes v8 current; every blob is unwrapped with the version that wrapped it and
+    wrapped again with v8 (the SDK wraps locally with the public key, as with the real service); a
+    vault that refuses unwrapKey half-way ends in one line with each blob old or new and all
+    opening; the re-run finishes without rotating again."""
+    from wizard.kms.store import read_blobs, write_blob
+    from wizard.rotate.versioned_kms_key import rotate_versioned_key
+    from wizard.steps.events import discard
+
+    transport = _FakeKeyVault()
+    backend = _azure_backend(tmp_path, transport)
+    secrets_dir, state = tmp_path / "secrets", tmp_path / "state"
+    values = {f"k-{i:03d}": f"value-{i}".encode() for i in range(60)}
+    for name, blob in backend.wrap_many(values).items():
+        write_blob(secrets_dir, name, blob)
+    before = read_blobs(secrets_dir)
+    assert {b.key_version for b in before.values()} == {"v7"}
+
+    transport.unwraps_left = 50  # one batch of 50 is re-wrapped and written, the next is refused
+    with pytest.raises(OperationFailed) as err:
+        rotate_versioned_key(backend, secrets_dir, state, discard)
+    assert "HTTP 403" in str(err.value) and "\n" not in str(err.value)
+    transport.unwraps_left, transport.deny_unwrap = None, False
+    mixed = read_blobs(secrets_dir)
+    assert sorted(b.key_version for b in mixed.values()).count("v8") == 50
+    assert backend.unwrap_many(mixed) == values, "old and new blobs both open"
+
+    assert "now at version v8; 10 blobs re-wrapped" in rotate_versioned_key(backend, secrets_dir, state, discard)
+    assert [p for m, p, _ in transport.requests if p == "/keys/kek/rotate" and m == "POST"] == ["/keys/kek/rotate"]
+    after = read_blobs(secrets_dir)
+    assert {b.key_version for b in after.values()} == {"v8"}
+    assert backend.unwrap_many(after) == values
+    unwraps = {p for m, p, _ in transport.requests if p.endswith("/unwrapkey")}
+    assert unwraps == {"/keys/kek/v7/unwrapkey", "/keys/kek/v8/unwrapkey"}

@@ -1,4 +1,5 @@
-"""Done-when of issue 10 on the real test bed: a Vault-backed stack (real OpenBao, gocryptfs, dockerd).
+"""Done-when of issue 10 on the real test bed: a Vault-backed stack (real OpenBao, gocryptfs, dockerd),
+and the same round trip with AWS KMS on moto's server (``*_with_moto``; moto checking credentials).
 
 - apply brings it up; every plaintext value of the runtime directory is found nowhere under the
   answers file's directory, the output directory or the volume root;
@@ -6,7 +7,10 @@
   unmounted; then the "stolen disk" test: nothing on disk reveals a secret or the data;
 - ``unlock`` brings the stack back with its data;
 - a simulated reboot (stack stopped, volumes and the runtime tmpfs unmounted) followed by the
-  rendered boot script brings it back too.
+  rendered boot script brings it back too;
+- AWS only: with the stack locked, a wrong AWS secret key and an unreachable KMS endpoint each end
+  ``unlock`` and ``apply`` in one line, exit 1, with the answers directory (output dir included)
+  unchanged byte for byte and nothing mounted.
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ from pathlib import Path
 import pytest
 import yaml
 from test_apply_stack import REPO, load, make_answers, mounts_under, stackseal, teardown
-from testbed.containers import DockerEngine
+from testbed.containers import DockerEngine, free_port
+from testbed.services import MotoIam, make_aws_key
+from unlock_helpers import tree_hash
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(os.geteuid() != 0, reason="tmpfs and FUSE mounts need root")]
 
@@ -71,13 +77,13 @@ def vault_stack(tmp_path: Path, docker: DockerEngine, local_images: dict[str, st
             subprocess.run(["umount", str(run)], capture_output=True)
 
 
-def test_vault_backed_stack_lock_unlock_reboot_and_stolen_disk(vault_stack: tuple, docker: DockerEngine) -> None:
-    answers, run = vault_stack
+def round_trip(answers: Path, run: Path, docker: DockerEngine, steps: tuple[str, ...]) -> None:
+    """apply → scan → lock → stolen disk → unlock → simulated reboot + boot script, for any KMS backend."""
     plan = load(answers)
     out, root = plan.output_path, Path(plan.volumes.root)
     result = stackseal("apply", "-c", str(answers), "--yes")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    for step in ("kms-key", "unlock", "vault-approles"):
+    for step in steps:
         assert step in result.stdout
     assert all(
         p.name.endswith(".wrapped.json") or p.name in (".gitignore", ".manifest-key")
@@ -143,3 +149,78 @@ def test_vault_backed_stack_lock_unlock_reboot_and_stolen_disk(vault_stack: tupl
     unit = (out / "boot" / f"stackseal-unlock-{plan.project}.service").read_text()
     assert "ExecStart=/bin/sh" in unit and "After=network-online.target docker.service" in unit
     assert str(REPO) not in unit
+
+
+def test_vault_backed_stack_lock_unlock_reboot_and_stolen_disk(vault_stack: tuple, docker: DockerEngine) -> None:
+    answers, run = vault_stack
+    round_trip(answers, run, docker, ("kms-key", "unlock", "vault-approles"))
+
+
+@pytest.fixture
+def aws_stack(
+    tmp_path: Path,
+    docker: DockerEngine,
+    local_images: dict[str, str],
+    moto_iam: MotoIam,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[tuple]:
+    """The same stack with kms.backend aws on moto (credentials checked), the IAM user's key in the environment."""
+    for name, value in moto_iam.env().items():
+        monkeypatch.setenv(name, value)  # what stackseal, the boot script and boto3 read
+    alias = f"stack{secrets.token_hex(3)}"
+    make_aws_key(moto_iam.url, alias, moto_iam.env())
+    answers = make_answers(tmp_path, local_images)
+    data = yaml.safe_load(answers.read_text())
+    data["kms"] = {
+        "backend": "aws",
+        "key_name": alias,
+        "aws": {"region": "us-east-1", "endpoint_url": moto_iam.url},
+        "runtime_dir": str(tmp_path / "run"),
+    }
+    answers.write_text(yaml.safe_dump(data, sort_keys=False))
+    try:
+        yield answers, tmp_path / "run"
+    finally:
+        teardown(docker, answers)
+        run = tmp_path / "run"
+        if run.exists():
+            subprocess.run(["umount", str(run)], capture_output=True)
+
+
+def _one_line_failure(result: subprocess.CompletedProcess) -> str:
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1 and len(lines) == 1, result.stdout + result.stderr
+    assert lines[0].startswith("stackseal: error:") and "Traceback" not in result.stderr
+    return lines[0]
+
+
+def test_aws_backed_stack_lock_unlock_reboot_stolen_disk_and_faults_with_moto(
+    aws_stack: tuple, docker: DockerEngine, moto_iam: MotoIam, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answers, run = aws_stack
+    round_trip(answers, run, docker, ("kms-key", "unlock"))
+    plan = load(answers)
+    locked = stackseal("lock", "-c", str(answers), "--stop")
+    assert locked.returncode == 0, locked.stderr
+    root = Path(plan.volumes.root)
+    before = tree_hash(answers.parent)
+    good_secret = moto_iam.env()["AWS_SECRET_ACCESS_KEY"]
+
+    # a wrong AWS secret key: refused by AWS (HTTP 403), one line, nothing changed, the key not echoed
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong" + good_secret[5:])
+    for args in (("unlock", "-c", str(answers)), ("apply", "-c", str(answers), "--yes")):
+        line = _one_line_failure(stackseal(*args))
+        assert "refused the credential" in line or "InvalidSignature" in line, line
+        assert good_secret[5:] not in line
+        assert tree_hash(answers.parent) == before and not run.exists() and mounts_under(root) == []
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", good_secret)
+
+    # an unreachable KMS endpoint: one line naming it, nothing changed
+    data = yaml.safe_load(answers.read_text())
+    data["kms"]["aws"]["endpoint_url"] = f"http://127.0.0.1:{free_port()}"
+    answers.write_text(yaml.safe_dump(data, sort_keys=False))
+    before = tree_hash(answers.parent)
+    for args in (("unlock", "-c", str(answers)), ("apply", "-c", str(answers), "--yes")):
+        line = _one_line_failure(stackseal(*args))
+        assert "not reachable" in line, line
+        assert tree_hash(answers.parent) == before and not run.exists() and mounts_under(root) == []

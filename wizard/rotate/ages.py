@@ -72,7 +72,7 @@ def key_ages(plan: Any, now: datetime | None = None) -> list[KeyAge]:
             stamp = _parse(blob.rotated) or _parse(blob.created)
             if stamp is not None:
                 rows.append(KeyAge(name, _days(stamp, now), interval, kind_of(name)))
-        if plan.kms.backend == "vault" and blobs:
+        if plan.kms.backend != "local" and blobs:  # rotate kms-key drives vault, aws, azure and gcp
             journal = RotationJournal.load(plan.output_path / ".stackseal", "kms-key")
             if journal is not None and journal.finished_at:
                 since = datetime.fromtimestamp(journal.finished_at, UTC)

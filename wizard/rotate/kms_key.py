@@ -11,8 +11,9 @@ Steps (Vault / OpenBao transit), each resumable from what can be observed:
 3. once every blob is at the target, ``min_decryption_version`` is raised to it: ciphertexts of
    older versions (copies in old backups of the host included) no longer decrypt.
 
-Other KMS backends: AWS KMS, Azure Key Vault and GCP KMS rotate key material themselves and keep
-old versions able to decrypt; stackseal does not drive their rotation yet (docs/rotation.md).
+AWS KMS: :mod:`wizard.rotate.aws_kms_key` (RotateKeyOnDemand, then ReEncrypt of every blob).
+Azure Key Vault and GCP KMS: :mod:`wizard.rotate.versioned_kms_key` (a new version, then every
+blob unwrapped and wrapped again with it).
 """
 
 from __future__ import annotations
@@ -43,11 +44,16 @@ def _version(name: str, blob: WrappedBlob) -> int:
 
 def rotate_kms_key(backend: KmsBackend, secrets_dir: Path, state_dir: Path, emit: Emit) -> str:
     """Rotate the plan's transit key and move every stored blob to the new version; resumable."""
+    if backend.backend == "aws":
+        from wizard.rotate.aws_kms_key import rotate_aws_key
+
+        return rotate_aws_key(backend, secrets_dir, state_dir, emit)
+    if backend.backend in ("azure", "gcp"):
+        from wizard.rotate.versioned_kms_key import rotate_versioned_key
+
+        return rotate_versioned_key(backend, secrets_dir, state_dir, emit)
     if backend.backend != "vault":
-        raise OperationFailed(
-            f"rotate kms-key drives Vault/OpenBao transit only; kms.backend {backend.backend} rotates its key "
-            "material itself (enable automatic rotation in the KMS; see docs/rotation.md)"
-        )
+        raise OperationFailed(f"rotate kms-key: kms.backend {backend.backend} has no key to rotate")
     vault: Any = backend
     client = vault._need_token()
     key, mount = backend.plan.kms.key_name, vault.mount
