@@ -110,6 +110,7 @@ def _manifest(**overrides) -> dict:
         ({"counts": {"nodes": 1}}, "counts must be"),
         ({"counts": {"nodes": 1, "relationships": -1}}, "counts must be"),
         ({"counts": {"nodes": 1, "relationships": 2, "x": 3}}, "counts must be"),
+        ({"parts": []}, "lists no part"),  # would "verify" with nothing decrypted
     ],
 )
 def test_hostile_manifests_are_refused_with_one_line(change, match) -> None:
