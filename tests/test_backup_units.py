@@ -461,3 +461,19 @@ def test_a_dump_failing_mid_way_leaves_no_backup_no_part_and_no_process(tmp_path
     repo = engine.repo_of(plan)
     assert repo.ids() == [] and sorted(p.name for p in repo.root.iterdir()) == [".history.json", ".lock"]
     _no_age_left(age_procs)
+
+
+def test_backup_list_columns_line_up_with_a_real_backup_id(capsys: pytest.CaptureFixture[str]) -> None:
+    from wizard.commands.backup_cmd import _print_list
+
+    row = {
+        "id": new_id(),
+        "ok": True,
+        "parts": [{"name": "keys"}],
+        "key": {"key_id": "transit/stackseal", "key_version": "2"},
+        "verified": None,
+        "plaintext_bytes": 10240,
+    }
+    _print_list([row, {"id": new_id(), "ok": False, "error": "manifest is malformed"}], "/b")
+    header, good, bad = capsys.readouterr().out.splitlines()
+    assert header.index("PARTS") == good.index("keys") == bad.index("UNREADABLE")
