@@ -144,6 +144,9 @@ def test_what_parsing() -> None:
     assert engine.parse_what("keys, neo4j,keys") == ("keys", "neo4j")
     with pytest.raises(UsageError, match="volumes is not one of"):
         engine.parse_what("neo4j,volumes")
+    for empty in ("", " ", ","):  # an unset variable in a script is not "everything"
+        with pytest.raises(UsageError, match="nothing is not one of"):
+            engine.parse_what(empty)
 
 
 def test_repo_refuses_symlinked_dir_and_bad_ids(tmp_path: Path) -> None:
