@@ -154,6 +154,10 @@ def test_repo_refuses_symlinked_dir_and_bad_ids(tmp_path: Path) -> None:
     os.symlink(tmp_path / "real", tmp_path / "link")
     with pytest.raises(UsageError, match="symlink"):
         Repo(tmp_path / "link").ensure()
+    (tmp_path / "real" / "20261201T052500.123456Z-1a2b3c").mkdir()
+    for read in (Repo(tmp_path / "link").ids, lambda: Repo(tmp_path / "link").dir_of("20261201T052500.123456Z-1a2b3c")):
+        with pytest.raises(UsageError, match="symlink"):  # list and verify too, as create and restore
+            read()
     repo = Repo(tmp_path / "b")
     with pytest.raises(UsageError, match="not a backup id"):
         repo.dir_of("..")
