@@ -110,6 +110,7 @@ def _manifest(**overrides) -> dict:
         ({"counts": {"nodes": 1}}, "counts must be"),
         ({"counts": {"nodes": 1, "relationships": -1}}, "counts must be"),
         ({"counts": {"nodes": 1, "relationships": 2, "x": 3}}, "counts must be"),
+        ({"parts": []}, "lists no part"),  # would "verify" with nothing decrypted
     ],
 )
 def test_hostile_manifests_are_refused_with_one_line(change, match) -> None:
@@ -143,6 +144,9 @@ def test_what_parsing() -> None:
     assert engine.parse_what("keys, neo4j,keys") == ("keys", "neo4j")
     with pytest.raises(UsageError, match="volumes is not one of"):
         engine.parse_what("neo4j,volumes")
+    for empty in ("", " ", ","):  # an unset variable in a script is not "everything"
+        with pytest.raises(UsageError, match="nothing is not one of"):
+            engine.parse_what(empty)
 
 
 def test_repo_refuses_symlinked_dir_and_bad_ids(tmp_path: Path) -> None:
@@ -150,6 +154,10 @@ def test_repo_refuses_symlinked_dir_and_bad_ids(tmp_path: Path) -> None:
     os.symlink(tmp_path / "real", tmp_path / "link")
     with pytest.raises(UsageError, match="symlink"):
         Repo(tmp_path / "link").ensure()
+    (tmp_path / "real" / "20261201T052500.123456Z-1a2b3c").mkdir()
+    for read in (Repo(tmp_path / "link").ids, lambda: Repo(tmp_path / "link").dir_of("20261201T052500.123456Z-1a2b3c")):
+        with pytest.raises(UsageError, match="symlink"):  # list and verify too, as create and restore
+            read()
     repo = Repo(tmp_path / "b")
     with pytest.raises(UsageError, match="not a backup id"):
         repo.dir_of("..")
@@ -460,3 +468,19 @@ def test_a_dump_failing_mid_way_leaves_no_backup_no_part_and_no_process(tmp_path
     repo = engine.repo_of(plan)
     assert repo.ids() == [] and sorted(p.name for p in repo.root.iterdir()) == [".history.json", ".lock"]
     _no_age_left(age_procs)
+
+
+def test_backup_list_columns_line_up_with_a_real_backup_id(capsys: pytest.CaptureFixture[str]) -> None:
+    from wizard.commands.backup_cmd import _print_list
+
+    row = {
+        "id": new_id(),
+        "ok": True,
+        "parts": [{"name": "keys"}],
+        "key": {"key_id": "transit/stackseal", "key_version": "2"},
+        "verified": None,
+        "plaintext_bytes": 10240,
+    }
+    _print_list([row, {"id": new_id(), "ok": False, "error": "manifest is malformed"}], "/b")
+    header, good, bad = capsys.readouterr().out.splitlines()
+    assert header.index("PARTS") == good.index("keys") == bad.index("UNREADABLE")

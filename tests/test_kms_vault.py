@@ -261,3 +261,54 @@ def test_render_needs_the_kms_but_dry_run_does_not(tmp_path: Path) -> None:
     real = stackseal("render", "-c", str(answers))
     assert real.returncode == 1 and len(real.stderr.strip().splitlines()) == 1, real.stderr
     assert "not reachable" in real.stderr and not (tmp_path / "stack").exists(), "a refused render writes nothing"
+
+
+def _user_dir(root: Path) -> tuple[Path, dict[str, bytes]]:
+    """A directory of somebody else's files (what a mistyped kms.runtime_dir may name)."""
+    root.mkdir(parents=True)
+    (root / "notes.txt").write_bytes(b"the user's own file\n")
+    (root / "passwd").write_bytes(b"root:x:0:0::/root:/bin/bash\n")
+    return root, _tree(root)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="unlock mounts the runtime tmpfs (root)")
+@pytest.mark.parametrize("memory_backed", [False, True])
+def test_lock_and_unlock_never_wipe_a_directory_stackseal_did_not_prepare(tmp_path: Path, memory_backed: bool) -> None:
+    """kms.runtime_dir comes from the answers file: pointed at a directory of the user's (disk-backed,
+    or memory-backed like /dev/shm), lock removed its files and unlock wrote keys among them. Both now
+    refuse in one line, exit 2, and every file stays as it was; a directory unlock prepared still locks."""
+    base = Path("/dev/shm") if memory_backed else tmp_path
+    if memory_backed and not (
+        base.is_dir()
+        and subprocess.run(["stat", "-f", "-c", "%T", str(base)], capture_output=True, text=True).stdout.strip()
+        == "tmpfs"
+    ):
+        pytest.skip("no tmpfs at /dev/shm")
+    user, before = _user_dir(base / f"stackseal-user-{secrets.token_hex(4)}")
+    try:
+        (tmp_path / "pass").write_text("correct horse battery staple")
+        data = {
+            "version": 1,
+            "project": "rtdir",
+            "output_dir": str(tmp_path / "stack"),
+            "kms": {"backend": "local", "passphrase_file": str(tmp_path / "pass"), "runtime_dir": str(user)},
+            "volumes": {"backend": "host-fde"},
+        }
+        answers = _answers(tmp_path, data)
+        assert stackseal("render", "-c", str(answers)).returncode == 0
+        for command in (["lock", "-c", str(answers)], ["unlock", "-c", str(answers), "--no-start"]):
+            result = stackseal(*command)
+            lines = result.stderr.strip().splitlines()
+            assert result.returncode == 2 and len(lines) == 1 and "kms.runtime_dir" in lines[0], result.stderr
+            assert _tree(user) == before, command
+        fresh = tmp_path / "fresh-run"
+        data["kms"]["runtime_dir"] = str(fresh)
+        answers = _answers(tmp_path, data)
+        assert stackseal("unlock", "-c", str(answers), "--no-start").returncode == 0
+        result = stackseal("lock", "-c", str(answers))
+        assert result.returncode == 0, result.stderr
+        assert not fresh.exists()
+    finally:
+        for path in sorted(user.rglob("*"), reverse=True):
+            path.unlink()
+        user.rmdir()

@@ -128,3 +128,33 @@ def test_the_lock_is_released_when_a_rotation_ends_in_process(tmp_path: Path) ->
         f"RotationJournal.begin(Path({str(tmp_path)!r}), 'volume-keys')"
     )
     assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
+
+
+@pytest.mark.parametrize("finished_at", ["abc", 1e300, -1, [1], True])
+def test_a_hostile_journal_time_is_damaged_and_key_ages_fall_back(tmp_path: Path, finished_at) -> None:
+    """``finished_at`` becomes a date on the key-ages page: a shape rotate never writes is a damaged
+    journal (one line from ``rotate kms-key``), and the ages fall back to the blobs' own dates."""
+    from wizard.kms.base import WrappedBlob
+    from wizard.kms.store import write_blob
+    from wizard.plan import load_plan
+    from wizard.rotate.ages import key_ages
+
+    config = answers(
+        tmp_path,
+        output_dir=str(tmp_path / "stack"),
+        kms={"backend": "vault", "vault": {"address": "http://127.0.0.1:9", "token_file": str(tmp_path / "t")}},
+        volumes={"backend": "host-fde"},
+    )
+    plan = load_plan(config)
+    blob = WrappedBlob("vault", "transit/stackseal", "1", b"vault:v1:AAAA", "2026-01-01T00:00:00Z")
+    write_blob(plan.output_path / "secrets", "neo4j_auth", blob)
+    state = plan.output_path / ".stackseal"
+    state.mkdir(parents=True)
+    doc = {"version": 1, "kind": "kms-key", "run_id": "r1", "status": "done", "started_at": 1.0}
+    (state / "rotate-kms-key.json").write_text(json.dumps({**doc, "finished_at": finished_at}))
+    with pytest.raises(OperationFailed, match="damaged rotation journal"):
+        RotationJournal.load(state, "kms-key")
+    ages = key_ages(plan)
+    assert ages[0].name == "KMS key stackseal" and ages[0].age_days >= 0
+    (state / "rotate-kms-key.json").write_text(json.dumps({**doc, "finished_at": 2.0e9}))
+    assert RotationJournal.load(state, "kms-key").finished_at == 2.0e9  # what time.time() writes still loads

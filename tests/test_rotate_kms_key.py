@@ -252,3 +252,29 @@ def test_rotate_volume_keys_on_fscrypt_with_keys_wrapped_by_openbao(openbao, fsc
         assert (spec.mount_point / "graph.db").read_text() == "fscrypt via the KMS"
     finally:
         run_cli(["lock", "-c", str(answers)])
+
+
+@pytest.mark.parametrize(
+    "facts",
+    [{"target_version": "abc"}, {"before_version": 10**30}, {"rewrapped": [1]}, {"target_version": True}],
+)
+def test_a_hostile_transit_rotation_journal_is_refused_before_the_kms_is_asked(openbao, tmp_path, facts):
+    """The journal is an output-dir file: facts of a shape rotate never writes end in one line, exit 1,
+    with no new key version made and every blob untouched."""
+    answers = make_answers(tmp_path, openbao.address, openbao.token, "hj-" + secrets.token_hex(4))
+    plan = load_plan(answers)
+    kms.get_backend(plan).ensure_key()
+    assert run_cli(["render", "-c", str(answers)]).returncode == 0
+    state = plan.output_path / ".stackseal"
+    state.mkdir(exist_ok=True)
+    journal = {"version": 1, "kind": "kms-key", "run_id": "abc123", "status": "running", "started_at": 1.0}
+    (state / "rotate-kms-key.json").write_text(json.dumps({**journal, "facts": facts}))
+    secrets_dir = plan.output_path / "secrets"
+    before = {p.name: p.read_bytes() for p in secrets_dir.iterdir()}
+    result = run_cli(["rotate", "kms-key", "-c", str(answers)])
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "damaged rotation journal" in lines[0], result.stderr
+    assert {p.name: p.read_bytes() for p in secrets_dir.iterdir()} == before
+    key = openbao.client().secrets.transit.read_key(plan.kms.key_name, mount_point="transit")["data"]
+    assert key["latest_version"] == 1

@@ -32,8 +32,12 @@ KINDS = ("neo4j", "objects", "keys")
 
 
 def parse_what(text: str | None) -> tuple[str, ...]:
-    """``--what neo4j,objects`` -> ('neo4j', 'objects'); None means all three."""
-    if not text:
+    """``--what neo4j,objects`` -> ('neo4j', 'objects'); None (no --what) means all three.
+
+    An empty ``--what ""`` (a script's unset variable) is refused, not read as "all": for a
+    Community plan "all" stops Neo4j for its dump, and a restore of everything overwrites.
+    """
+    if text is None:
         return KINDS
     wanted = tuple(dict.fromkeys(w.strip() for w in text.split(",") if w.strip()))
     bad = [w for w in wanted if w not in KINDS]

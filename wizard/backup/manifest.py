@@ -124,6 +124,9 @@ def loads(data: bytes, where: str) -> Manifest:
     try:
         manifest = msgspec.json.decode(data, type=Manifest, strict=True)
         manifest.data_key  # noqa: B018 - parse the wrapped key now, not halfway through a restore
+        if not manifest.parts:
+            # create never publishes a backup without a part: an empty list would "verify" in no time
+            raise OperationFailed("manifest lists no part; the backup cannot be trusted")
         return manifest
     except (msgspec.ValidationError, msgspec.DecodeError) as err:
         raise OperationFailed(f"{where}: manifest is malformed ({_short(err)}); the backup cannot be trusted") from None

@@ -56,10 +56,14 @@ class Repo:
 
     root: Path
 
-    def ensure(self) -> Path:
-        """Create the directory (0700: backups are ciphertext, but their names and sizes are not)."""
+    def _refuse_symlink(self) -> None:
+        # every command, not only create/restore: verify and list also write .history.json here
         if self.root.is_symlink():
             raise UsageError(f"backups.dir {self.root} is a symlink; point backups.dir at the real directory")
+
+    def ensure(self) -> Path:
+        """Create the directory (0700: backups are ciphertext, but their names and sizes are not)."""
+        self._refuse_symlink()
         if self.root.exists() and not self.root.is_dir():
             raise UsageError(f"backups.dir {self.root} is not a directory; fix backups.dir")
         try:
@@ -129,6 +133,7 @@ class Repo:
     def dir_of(self, backup_id: str) -> Path:
         if not ID_RE.match(backup_id):
             raise UsageError(f"{backup_id!r} is not a backup id (see 'stackseal backup list')")
+        self._refuse_symlink()
         path = self.root / backup_id
         if path.is_symlink() or not path.is_dir():
             raise UsageError(f"no backup {backup_id} in {self.root} (see 'stackseal backup list')")
@@ -136,6 +141,7 @@ class Repo:
 
     def ids(self) -> list[str]:
         """Published backups, oldest first."""
+        self._refuse_symlink()
         if not self.root.is_dir():
             return []
         return sorted(

@@ -126,21 +126,26 @@ def listing(plan: Any) -> list[dict[str, Any]]:
     return rows
 
 
+#: A backup id (``20261201T052500.123456Z-1a2b3c``, see wizard.backup.repo.new_id) is 30 characters.
+ID_WIDTH = 30
+
+
 def _print_list(rows: list[dict[str, Any]], where: str) -> None:
     if not rows:
         print(f"No backups in {where} yet; take one with 'stackseal backup create -c FILE'.")
         return
-    print(f"{'ID':<24} {'PARTS':<32} {'SIZE':>10}  {'KEY':<22} VERIFIED")
+    width = max(ID_WIDTH, *(len(row["id"]) for row in rows))
+    print(f"{'ID':<{width}} {'PARTS':<32} {'SIZE':>10}  {'KEY':<22} VERIFIED")
     for row in rows:
         if not row["ok"]:
-            print(f"{row['id']:<24} UNREADABLE: {row['error']}")
+            print(f"{row['id']:<{width}} UNREADABLE: {row['error']}")
             continue
         parts = ",".join(p["name"] for p in row["parts"])
         parts = parts if len(parts) <= 32 else parts[:29] + "..."
         key = f"{row['key']['key_id']}@v{row['key']['key_version']}"
         v = row["verified"]
         verified = "never" if v is None else (f"ok {v['time']}" if v["ok"] else f"FAILED {v['time']}")
-        print(f"{row['id']:<24} {parts:<32} {_human(row['plaintext_bytes']):>10}  {key:<22} {verified}")
+        print(f"{row['id']:<{width}} {parts:<32} {_human(row['plaintext_bytes']):>10}  {key:<22} {verified}")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -22,6 +22,10 @@ MEMORY_FS = ("tmpfs", "ramfs")
 TMPFS_SIZE = "16m"
 DIR_MODE = 0o700
 FILE_MODE = 0o400
+#: Written by :func:`prepare`; :func:`wipe` removes files only from a directory that holds it.
+#: Why: ``kms.runtime_dir`` comes from the answers file (hostile); pointed at a directory of the
+#: user's (or ``/dev/shm``, ``/run``), ``lock`` would otherwise overwrite and delete its files.
+MARKER = ".stackseal-runtime"
 
 
 def fs_type(path: Path) -> str:
@@ -63,6 +67,11 @@ def prepare(path: Path) -> bool:
     except OSError as err:
         raise UsageError(f"{path}: cannot create the runtime directory ({err.strerror}); run as root") from None
     mounted = False
+    if _foreign_entries(path):
+        raise UsageError(
+            f"{path} holds files stackseal did not put there (no {MARKER}); set kms.runtime_dir to a new or "
+            "empty directory (nothing was unwrapped)"
+        )
     if not is_memory_backed(path):
         if os.geteuid() != 0:
             raise UsageError(
@@ -84,7 +93,29 @@ def prepare(path: Path) -> bool:
         if not is_memory_backed(path):
             raise OperationFailed(f"{path}: still not memory-backed after mounting a tmpfs; nothing was unwrapped")
     os.chmod(path, DIR_MODE)
+    if not _has_marker(path):
+        atomic_write(path / MARKER, b"stackseal runtime directory: 'stackseal lock' wipes it\n", mode=FILE_MODE)
     return mounted
+
+
+def _has_marker(path: Path) -> bool:
+    try:
+        return (path / MARKER).lstat().st_mode & 0o170000 == 0o100000  # a regular file, not a symlink
+    except OSError:
+        return False
+
+
+def _foreign_entries(path: Path) -> bool:
+    """True when ``path`` holds entries but not the marker: a directory stackseal did not prepare."""
+    try:
+        with os.scandir(path) as entries:
+            if not any(True for _ in entries):
+                return False
+    except FileNotFoundError:
+        return False
+    except NotADirectoryError:
+        raise UsageError(f"{path}: exists and is not a directory; choose another kms.runtime_dir") from None
+    return not _has_marker(path)
 
 
 def write(path: Path, values: dict[str, bytes]) -> list[Path]:
@@ -118,7 +149,17 @@ def wipe(path: Path) -> None:
     if not path.exists():
         return
     _refuse_symlinks(path)
-    for entry in os.scandir(path):
+    if _foreign_entries(path):
+        raise UsageError(
+            f"{path}: not a runtime directory stackseal prepared (no {MARKER}); nothing was removed: check "
+            "kms.runtime_dir, and remove the files by hand if they are stackseal's keys"
+        )
+    with os.scandir(path) as listing:
+        entries = sorted(listing, key=lambda e: e.name == MARKER)  # the marker last: a re-run can finish
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            raise OperationFailed(f"{entry.path}: a directory inside the runtime directory; remove it by hand")
+    for entry in entries:
         target = Path(entry.path)
         if entry.is_file(follow_symlinks=False):
             try:
@@ -130,10 +171,7 @@ def wipe(path: Path) -> None:
                     os.fsync(handle.fileno())
             except OSError:
                 pass
-        try:
-            target.unlink()
-        except IsADirectoryError:
-            raise OperationFailed(f"{target}: a directory inside the runtime directory; remove it by hand") from None
+        target.unlink()
     if is_mount_point(path):
         proc = subprocess.run(["umount", str(path)], capture_output=True, text=True)
         if proc.returncode != 0:

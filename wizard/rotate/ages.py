@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from wizard.errors import OperationFailed
 from wizard.rotate.journal import RotationJournal
 
 
@@ -73,7 +74,10 @@ def key_ages(plan: Any, now: datetime | None = None) -> list[KeyAge]:
             if stamp is not None:
                 rows.append(KeyAge(name, _days(stamp, now), interval, kind_of(name)))
         if plan.kms.backend != "local" and blobs:  # rotate kms-key drives vault, aws, azure and gcp
-            journal = RotationJournal.load(plan.output_path / ".stackseal", "kms-key")
+            try:
+                journal = RotationJournal.load(plan.output_path / ".stackseal", "kms-key")
+            except OperationFailed:  # damaged: 'rotate kms-key' says so in one line; ages fall back
+                journal = None
             if journal is not None and journal.finished_at:
                 since = datetime.fromtimestamp(journal.finished_at, UTC)
             else:

@@ -27,6 +27,23 @@ JOURNAL_VERSION = 1
 _KIND = re.compile(r"^[a-z][a-z0-9-]{1,30}$")
 
 
+#: Latest plausible timestamp (year 2255): beyond it ``datetime.fromtimestamp`` overflows.
+_MAX_TIMESTAMP = float(1 << 33)
+
+
+def _timestamp(value: Any) -> float | None:
+    """A journal time as written by :func:`time.time`; ValueError (a damaged journal) otherwise.
+
+    Why: the key-ages page turns ``finished_at`` into a date, and a string, a list, a boolean
+    or 1e300 from a hand-edited file would end there in a traceback.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= _MAX_TIMESTAMP:
+        raise ValueError("not a journal timestamp")
+    return float(value)
+
+
 @dataclass
 class RotationJournal:
     """What one rotation run of one kind reached: per item state plus free-form facts."""
@@ -59,13 +76,16 @@ class RotationJournal:
             data = json.loads(path.read_text(encoding="utf-8"))
             if data.get("kind") != kind:
                 raise KeyError("kind")
+            started_at = _timestamp(data["started_at"])
+            if started_at is None:
+                raise KeyError("started_at")
             return cls(
                 path=path,
                 kind=kind,
                 run_id=str(data["run_id"]),
-                started_at=float(data["started_at"]),
+                started_at=started_at,
                 status=str(data["status"]),
-                finished_at=data.get("finished_at"),
+                finished_at=_timestamp(data.get("finished_at")),
                 resumed=int(data.get("resumed", 0)),
                 facts=dict(data.get("facts", {})),
                 items={str(k): dict(v) for k, v in data.get("items", {}).items()},

@@ -61,6 +61,7 @@ def rotate_kms_key(backend: KmsBackend, secrets_dir: Path, state_dir: Path, emit
     if journal.resuming:
         emit(StepLog(STEP, f"resuming the interrupted rotation {journal.run_id}"))
     try:
+        _check_facts(journal)
         target = _target_version(vault, client, key, mount, journal)
         count = _rewrap_all(client, mount, key, backend, secrets_dir, target, journal, emit)
         checkpoint("kms-key-min-decryption")
@@ -72,6 +73,22 @@ def rotate_kms_key(backend: KmsBackend, secrets_dir: Path, state_dir: Path, emit
         raise
     journal.finish()
     return f"transit key {backend.key_id} now at version {target}; {count} blobs re-wrapped; versions below {target} retired"
+
+
+#: Transit key versions are small positive integers; anything beyond this was not written by us.
+_MAX_VERSION = 1 << 31
+
+
+def _check_facts(journal: RotationJournal) -> None:
+    """The journal is an output-dir file, so hostile: its facts must have the shapes this code wrote.
+
+    Why before any KMS call: a string would end in a traceback, and a huge ``before_version``
+    would make the KMS rotate and then refuse the new version as "not new" (a wasted version).
+    """
+    for fact in ("before_version", "target_version", "rewrapped"):
+        value = journal.facts.get(fact, 0)
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= _MAX_VERSION:
+            raise OperationFailed(f"{journal.path}: damaged rotation journal; move it aside and run the rotation again")
 
 
 def _latest(vault: Any, client: Any, key: str, mount: str) -> int:

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from wizard.errors import OperationFailed, UsageError
+from wizard.fsutil import check_secret_shape
 from wizard.plan import Plan
 
 T = TypeVar("T")
@@ -52,8 +53,18 @@ def read_secret_file(path: Path, what: str) -> str | None:
 
 
 def credential(plan: Plan, secrets_dir: Path, user_file: str | None, name: str) -> str | None:
-    path = plan.resolve(user_file) if user_file else secrets_dir / name
-    return read_secret_file(Path(path), "the object store credentials")
+    """One S3 credential (``name`` is ``s3_access_key`` or ``s3_secret_key``); None when absent.
+
+    Why the shape check: the file is named by the answers file, so it may be any host file
+    (``/etc/shadow``); without the check its content would reach an HTTP header and come back
+    inside the HTTP library's error message. It is refused in one line that never quotes it.
+    """
+    path = Path(plan.resolve(user_file) if user_file else secrets_dir / name)
+    text = read_secret_file(path, "the object store credentials")
+    if text is None:
+        return None
+    key = f"object_store.{name.removeprefix('s3_')}_file" if user_file else None
+    return check_secret_shape(name, text.encode("utf-8"), str(path), key).decode("utf-8")
 
 
 def connect(plan: Plan, secrets_dir: Path, pool: int = 10, read_timeout: float = 30) -> Any | None:
@@ -103,7 +114,7 @@ class StoreUnreachable(OperationFailed):
 
 def reach(endpoint: str, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Call the store; connection and credential problems become one line (OperationFailed)."""
-    from minio.error import S3Error
+    from minio.error import InvalidResponseError, S3Error, ServerError
     from urllib3.exceptions import HTTPError
 
     try:
@@ -120,6 +131,14 @@ def reach(endpoint: str, func: Callable[..., T], *args: Any, **kwargs: Any) -> T
                 "run 'stackseal apply' (it creates the buckets) or fix object_store.buckets"
             ) from None
         raise OperationFailed(f"object store at {endpoint}: {err.code}: {err.message}") from None
+    except (InvalidResponseError, ServerError) as err:
+        # Something answers, but not as S3 (another service on that port, a proxy's error page):
+        # one line with the HTTP status; the body is the other service's text, never repeated.
+        status = err.status_code if isinstance(err, ServerError) else getattr(err, "_code", "?")
+        raise OperationFailed(
+            f"object store at {endpoint} answered HTTP {status} without an S3 response; is object_store.endpoint "
+            "the S3 API of the stack's store?"
+        ) from None
     except (HTTPError, OSError) as err:
         raise StoreUnreachable(
             f"object store at {endpoint} is not reachable ({type(err).__name__}); is the stack running? "
