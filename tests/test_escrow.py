@@ -148,6 +148,10 @@ def test_escrow_with_a_passphrase_and_the_local_backend(tmp_path):
     bad = cli("keys", "export", "-c", str(answers), "--to", str(tmp_path / "x.age"), "--recipient", "age1nope")
     assert bad.returncode == 2 and "recipient" in one_error_line(bad)
     assert not (tmp_path / "x.age").exists()
+    missing = tmp_path / "nowhere" / "deeper" / "b.age"
+    lost = cli("keys", "export", "-c", str(answers), "--to", str(missing), "--passphrase", stdin="correct horse\n")
+    assert lost.returncode == 2 and "no such directory" in one_error_line(lost)
+    assert not (tmp_path / "nowhere").exists()
 
     shutil.rmtree(secrets_dir)
     wrong = cli("keys", "import", "-c", str(answers), "--from", str(bundle), "--passphrase", stdin="wrong horse\n")

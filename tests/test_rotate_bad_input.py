@@ -40,7 +40,14 @@ def test_rotate_usage_and_unsupported_kinds(tmp_path: Path) -> None:
     assert cli("rotate", "nonsense", "-c", "x").returncode == 2
     local = answers(tmp_path, volumes={"backend": "host-fde"})
     result = cli("rotate", "kms-key", "-c", str(local))
-    assert result.returncode == 1 and "no KMS key to rotate" in one_line(result)
+    assert result.returncode == 2 and "no KMS key to rotate" in one_line(result)
+    (tmp_path / "pp").mkdir()
+    passphrase = tmp_path / "pp" / "pass"
+    passphrase.write_text("correct horse battery staple\n")
+    passphrase.chmod(0o600)
+    wrapped = answers(tmp_path / "pp", kms={"backend": "local", "passphrase_file": str(passphrase)})
+    refused = cli("rotate", "kms-key", "-c", str(wrapped))
+    assert refused.returncode == 2 and "has no key to rotate" in one_line(refused)
     done = cli("rotate", "volume-keys", "-c", str(local))
     assert done.returncode == 0 and "nothing to rotate" in done.stdout
     assert not (tmp_path / "stack" / ".stackseal" / "journal.json").exists()

@@ -18,7 +18,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-start", action="store_true", help="unwrap keys and open volumes, but do not start the stack"
     )
     parser.add_argument(
-        "--wait-timeout", type=int, default=300, metavar="SECONDS", help="how long services may take to become healthy"
+        "--wait-timeout",
+        type=int,
+        default=300,
+        metavar="SECONDS",
+        help="how long services may take to become healthy (default: %(default)s)",
     )
 
 

@@ -59,6 +59,8 @@ def run_export(args: argparse.Namespace) -> int:
         raise Refused(f"{target} exists; choose another --to or add --force")
     if target.is_symlink() or (target.exists() and not target.is_file()):
         raise UsageError(f"{target}: not a regular file; choose another --to")
+    if not target.parent.is_dir():  # run as root: never create directories the user did not name
+        raise UsageError(f"{target.parent}: no such directory; create it or choose another --to")
     passphrase = _passphrase(confirm=True) if args.passphrase else None
     if args.recipient is not None:
         escrow.seal({}, recipient=args.recipient)  # a bad recipient is exit 2 before the KMS is asked

@@ -22,7 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from wizard.errors import OperationFailed
+from wizard.errors import OperationFailed, UsageError
 from wizard.kms.base import KmsBackend, WrappedBlob, utc_now
 from wizard.kms.store import read_blobs, write_blob
 from wizard.rotate.checkpoint import checkpoint
@@ -53,7 +53,7 @@ def rotate_kms_key(backend: KmsBackend, secrets_dir: Path, state_dir: Path, emit
 
         return rotate_versioned_key(backend, secrets_dir, state_dir, emit)
     if backend.backend != "vault":
-        raise OperationFailed(f"rotate kms-key: kms.backend {backend.backend} has no key to rotate")
+        raise UsageError(f"rotate kms-key: kms.backend {backend.backend} has no key to rotate (docs/kms.md)")
     vault: Any = backend
     client = vault._need_token()
     key, mount = backend.plan.kms.key_name, vault.mount
@@ -160,8 +160,8 @@ def run_kind(plan: Any, emit: Emit) -> str:
     """Entry point of ``stackseal rotate kms-key`` (the dispatch table in rotate_cmd)."""
     from wizard import kms
 
-    if not kms.envelope(plan):
-        raise OperationFailed(
+    if not kms.envelope(plan):  # the request does not fit the plan: bad input, exit 2
+        raise UsageError(
             f"kms.backend {plan.kms.backend}{' with vault.deploy' if plan.kms.vault.deploy else ''} stores no "
             "wrapped keys, so there is no KMS key to rotate (choose a KMS backend: docs/kms.md)"
         )
