@@ -106,11 +106,14 @@ class MigrateScreen(EventView, WizardScreen):
         for b in inv.buckets:
             detail = b.error or f"{b.objects} objects, {human_bytes(b.bytes)}"
             text.append(f"  {b.name:<16} {detail}\n")
-        downtime = inv.downtime()
+        from wizard.stores.inventory import copy_rate
+
+        rate, source = copy_rate(self.wizard.plan.output_path, self.wizard.plan.volumes.backend)
+        downtime = inv.downtime(rate)
         if downtime:
-            text.append("Downtime (service stopped while its data is copied and verified)\n", style="bold")
+            text.append(f"Downtime (service stopped while its data is copied and verified; {source})\n", style="bold")
             for service, seconds in sorted(downtime.items()):
-                text.append(f"  {service:<16} about {max(seconds, 1):.0f} s at 33 MB/s (only {service} stops)\n")
+                text.append(f"  {service:<16} about {max(seconds, 1):.0f} s (only {service} stops)\n")
         for problem in inv.problems:
             text.append(f"  ! {problem}\n", style="yellow")
         box.update(text)

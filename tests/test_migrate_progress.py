@@ -79,3 +79,28 @@ def test_weed_addresses_are_host_port_only(tmp_path: Path, value: str) -> None:
         plan_from_dict({"version": 1, "object_store": {"weed_master": value}}, base_dir=tmp_path)
     ok = plan_from_dict({"version": 1, "object_store": {"weed_master": "127.0.0.1:9333.19333"}}, base_dir=tmp_path)
     assert ok.object_store.weed_master == "127.0.0.1:9333.19333"
+
+
+def test_downtime_uses_this_hosts_bench_figure_and_ignores_a_hostile_one(tmp_path: Path) -> None:
+    """The Migrate page's estimate: the plan backend's measured write rate, halved; else assumed."""
+    from wizard.stores.inventory import ASSUMED_RATE, copy_rate
+
+    assert copy_rate(tmp_path, "gocryptfs")[0] == ASSUMED_RATE
+    state = tmp_path / ".stackseal"
+    state.mkdir()
+    bench = {
+        "format": "stackseal-bench",
+        "results": [
+            {"group": "volumes", "name": "plain write", "value": 600.0},
+            {"group": "volumes", "name": "gocryptfs write", "value": 120.0},
+            {"group": "volumes", "name": "fscrypt write", "value": None},
+        ],
+    }
+    (state / "bench.json").write_text(json.dumps(bench))
+    rate, source = copy_rate(tmp_path, "gocryptfs")
+    assert rate == 60e6 and "measured" in source
+    assert copy_rate(tmp_path, "fscrypt")[0] == ASSUMED_RATE  # unavailable there: no figure
+    for hostile in (True, "fast", -5, 1e300, [1]):
+        bench["results"][1]["value"] = hostile
+        (state / "bench.json").write_text(json.dumps(bench))
+        assert copy_rate(tmp_path, "gocryptfs")[0] == ASSUMED_RATE

@@ -9,6 +9,7 @@ never from a second guess.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from wizard.errors import StacksealError
 from wizard.kms import plaintext_dir
@@ -17,6 +18,26 @@ from wizard.steps.context import Context
 #: Copy + read-back rate assumed for the downtime estimate when nothing was measured here: the
 #: slowest encrypted backend we measured (fscrypt without AES-NI, ~66 MB/s, halved for the read-back).
 ASSUMED_RATE = 33e6
+
+
+def copy_rate(out_dir: Path, backend: str) -> tuple[float, str]:
+    """Bytes/s for the downtime estimate and where the figure comes from.
+
+    Why: an estimate built on our machine's figure is a guess on the user's. When ``stackseal
+    bench`` has measured this host, its fsync'd write rate into the plan's own volume backend,
+    halved for the read-back every copied file gets, is used instead.
+    """
+    from wizard.bench import report
+
+    data = report.load(out_dir)
+    results = data.get("results") if data else None
+    for r in results if isinstance(results, list) else []:
+        if not isinstance(r, dict) or r.get("group") != "volumes" or r.get("name") != f"{backend} write":
+            continue
+        value = r.get("value")
+        if isinstance(value, int | float) and not isinstance(value, bool) and 0.1 <= value <= 1e6:
+            return float(value) * 1e6 / 2, f"{value:g} MB/s measured by 'stackseal bench', halved for the read-back"
+    return ASSUMED_RATE, "33 MB/s assumed; run 'stackseal bench' to measure this host"
 
 
 @dataclass
