@@ -51,24 +51,29 @@ Progress = Callable[[int], None]
 def feed_age(argv: list[str], source: Any, out_fd: int, progress: Progress | None = None) -> tuple[int, str]:
     """Run ``argv`` (an ``age --encrypt`` command writing to ``out_fd``) on everything ``source``
     yields; returns (plaintext bytes, SHA-256 hex). Raises OperationFailed if age fails."""
-    fd = _fileno(source)
-    mode = os.fstat(fd).st_mode if fd is not None else 0
-    if fd is not None and stat.S_ISREG(mode):
+    road, fd = _road(source)
+    if road == "file":
+        assert fd is not None
         return _feed_file(argv, source, fd, out_fd, progress)
-    if fd is not None and stat.S_ISFIFO(mode) and _tee() is not None:
+    if road == "tee":
+        assert fd is not None
         return _feed_tee(argv, source, fd, out_fd, progress)
-    return _feed_copy(argv, source, out_fd, progress)
+    return _through_stdin(argv, out_fd, progress, lambda sink, hasher, ticker: _pump_copy(source, sink, hasher, ticker))
 
 
 def path_of(source: Any) -> str:
     """Which road :func:`feed_age` takes for ``source`` ("file", "tee" or "copy"), for tests and docs."""
+    return _road(source)[0]
+
+
+def _road(source: Any) -> tuple[str, int | None]:
     fd = _fileno(source)
     mode = os.fstat(fd).st_mode if fd is not None else 0
     if fd is not None and stat.S_ISREG(mode):
-        return "file"
+        return "file", fd
     if fd is not None and stat.S_ISFIFO(mode) and _tee() is not None:
-        return "tee"
-    return "copy"
+        return "tee", fd
+    return "copy", fd
 
 
 # --------------------------------------------------------------------------- helpers
@@ -296,46 +301,29 @@ def _feed_tee(argv: list[str], source: Any, fd: int, out_fd: int, progress: Prog
     assert tee is not None  # feed_age chose this road because tee(2) is there
     head = _buffered_head(source)
     _widen_pipe(fd)
-    ticker = _Ticker(progress)
-    with tempfile.TemporaryFile() as err:
-        proc = _start(argv, subprocess.PIPE, out_fd, err)
-        assert proc.stdin is not None
-        sink = proc.stdin.fileno()
-        _widen_pipe(sink)
-        hasher = _Hasher()
+
+    def pump(sink: int, hasher: _Hasher, ticker: _Ticker) -> int:
         done = 0
-        try:
-            try:
-                if head:
-                    hasher.put(head)
-                    _write_all(sink, head)
-                    done += len(head)
-                while True:
-                    n = tee(fd, sink, CHUNK, 0)
-                    if n == 0:
-                        break
-                    if n < 0:
-                        code = ctypes.get_errno()
-                        if code == errno.EINTR:
-                            continue
-                        if code == errno.EPIPE:
-                            break  # age exited early: its exit status says why
-                        raise OperationFailed(f"feeding age through tee(2) failed: {os.strerror(code)}")
-                    hasher.put(_read_exactly(fd, n))  # the same bytes, now consumed from the source
-                    done += n
-                    ticker(done)
-            except BrokenPipeError:
-                pass  # age exited early: its exit status says why
-            finally:
-                hasher.close()
-                _close(proc)
-        except BaseException:
-            _stop(proc)
-            raise
-        _check_exit(proc, err)
-    if progress is not None:
-        progress(done)
-    return hasher.size, hasher.digest.hexdigest()
+        if head:
+            hasher.put(head)
+            _write_all(sink, head)
+            done += len(head)
+        while True:
+            n = tee(fd, sink, CHUNK, 0)
+            if n == 0:
+                return done
+            if n < 0:
+                code = ctypes.get_errno()
+                if code == errno.EINTR:
+                    continue
+                if code == errno.EPIPE:
+                    return done  # age exited early: its exit status says why
+                raise OperationFailed(f"feeding age through tee(2) failed: {os.strerror(code)}")
+            hasher.put(_read_exactly(fd, n))  # the same bytes, now consumed from the source
+            done += n
+            ticker(done)
+
+    return _through_stdin(argv, out_fd, progress, pump)
 
 
 def _read_exactly(fd: int, n: int) -> bytes:
@@ -363,7 +351,24 @@ def _write_all(fd: int, data: bytes) -> None:
 # --------------------------------------------------------------------------- anything else
 
 
-def _feed_copy(argv: list[str], source: Any, out_fd: int, progress: Progress | None) -> tuple[int, str]:
+def _pump_copy(source: Any, sink: int, hasher: _Hasher, ticker: _Ticker) -> int:
+    done = 0
+    while chunk := source.read(CHUNK):
+        hasher.put(chunk)
+        _write_all(sink, chunk)
+        done += len(chunk)
+        ticker(done)
+    return done
+
+
+def _through_stdin(
+    argv: list[str], out_fd: int, progress: Progress | None, pump: Callable[[int, _Hasher, _Ticker], int]
+) -> tuple[int, str]:
+    """age reading its stdin pipe, which ``pump`` fills (returning the bytes it wrote), hashed in a thread.
+
+    One place for what both stdin roads need: a wide pipe, age exiting early (a broken pipe: its
+    exit status says why), age killed and reaped on any error, the hasher joined either way.
+    """
     ticker = _Ticker(progress)
     with tempfile.TemporaryFile() as err:
         proc = _start(argv, subprocess.PIPE, out_fd, err)
@@ -374,11 +379,7 @@ def _feed_copy(argv: list[str], source: Any, out_fd: int, progress: Progress | N
         done = 0
         try:
             try:
-                while chunk := source.read(CHUNK):
-                    hasher.put(chunk)
-                    _write_all(sink, chunk)
-                    done += len(chunk)
-                    ticker(done)
+                done = pump(sink, hasher, ticker)
             except BrokenPipeError:
                 pass  # age exited early: its exit status says why
             finally:
