@@ -58,15 +58,20 @@ def _neo4j(plan, run: Path):
 
 @pytest.fixture
 def vault_stack(tmp_path: Path, docker: DockerEngine, local_images: dict[str, str], openbao) -> Iterator[tuple]:
-    answers = make_answers(tmp_path, local_images)
-    data = yaml.safe_load(answers.read_text())
     (tmp_path / "vault-token").write_text(openbao.token)
-    data["kms"] = {
+    kms = {
         "backend": "vault",
         "key_name": f"stack{secrets.token_hex(3)}",
         "vault": {"address": openbao.address, "token_file": "vault-token"},
-        "runtime_dir": str(tmp_path / "run"),
     }
+    yield from _stack_with_kms(tmp_path, docker, local_images, kms)
+
+
+def _stack_with_kms(tmp_path: Path, docker: DockerEngine, local_images: dict[str, str], kms: dict) -> Iterator[tuple]:
+    """The test stack's answers with ``kms`` and a runtime dir of its own; torn down afterwards."""
+    answers = make_answers(tmp_path, local_images)
+    data = yaml.safe_load(answers.read_text())
+    data["kms"] = {**kms, "runtime_dir": str(tmp_path / "run")}
     answers.write_text(yaml.safe_dump(data, sort_keys=False))
     try:
         yield answers, tmp_path / "run"
@@ -169,22 +174,8 @@ def aws_stack(
         monkeypatch.setenv(name, value)  # what stackseal, the boot script and boto3 read
     alias = f"stack{secrets.token_hex(3)}"
     make_aws_key(moto_iam.url, alias, moto_iam.env())
-    answers = make_answers(tmp_path, local_images)
-    data = yaml.safe_load(answers.read_text())
-    data["kms"] = {
-        "backend": "aws",
-        "key_name": alias,
-        "aws": {"region": "us-east-1", "endpoint_url": moto_iam.url},
-        "runtime_dir": str(tmp_path / "run"),
-    }
-    answers.write_text(yaml.safe_dump(data, sort_keys=False))
-    try:
-        yield answers, tmp_path / "run"
-    finally:
-        teardown(docker, answers)
-        run = tmp_path / "run"
-        if run.exists():
-            subprocess.run(["umount", str(run)], capture_output=True)
+    kms = {"backend": "aws", "key_name": alias, "aws": {"region": "us-east-1", "endpoint_url": moto_iam.url}}
+    yield from _stack_with_kms(tmp_path, docker, local_images, kms)
 
 
 def _one_line_failure(result: subprocess.CompletedProcess) -> str:
