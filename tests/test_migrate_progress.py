@@ -104,3 +104,12 @@ def test_downtime_uses_this_hosts_bench_figure_and_ignores_a_hostile_one(tmp_pat
         bench["results"][1]["value"] = hostile
         (state / "bench.json").write_text(json.dumps(bench))
         assert copy_rate(tmp_path, "gocryptfs")[0] == ASSUMED_RATE
+    # a FIFO (would block a plain read forever: the TUI calls this) or a symlink is never read
+    (state / "bench.json").unlink()
+    os.mkfifo(state / "bench.json")
+    assert copy_rate(tmp_path, "gocryptfs")[0] == ASSUMED_RATE
+    (state / "bench.json").unlink()
+    bench["results"][1]["value"] = 120.0
+    (tmp_path / "elsewhere.json").write_text(json.dumps(bench))
+    (state / "bench.json").symlink_to(tmp_path / "elsewhere.json")
+    assert copy_rate(tmp_path, "gocryptfs")[0] == ASSUMED_RATE

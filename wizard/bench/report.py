@@ -49,12 +49,13 @@ def save(out_dir: Path, data: dict[str, Any]) -> Path:
 
 def load(out_dir: Path) -> dict[str, Any] | None:
     """The last saved bench of a stack (or None)."""
-    path = out_dir / ".stackseal" / FILE
-    try:
-        if path.is_symlink() or path.stat().st_size > 1 << 20:
-            return None
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    from wizard.errors import StacksealError
+    from wizard.fsutil import read_below
+
+    try:  # no symlink below the output dir is followed; a FIFO or a huge file is refused, never read
+        raw = read_below(out_dir, f".stackseal/{FILE}", 1 << 20, "bench results")
+        data = json.loads(raw) if raw is not None else None
+    except (OSError, ValueError, StacksealError):
         return None
     return data if isinstance(data, dict) and data.get("format") == "stackseal-bench" else None
 
