@@ -289,3 +289,29 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         tail = engine.log_tail()
         if tail:
             report.sections.append(("dockerd log (tail)", tail))
+
+
+# -- pytest-xdist: the controller owns the daemon -----------------------------------------------
+
+_CONTROLLER_ENGINE = pytest.StashKey[DockerEngine]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under ``-n N``, start dockerd in the controller before any worker exists.
+
+    Why: each xdist worker has a session of its own. Left to the ``docker`` fixture, the first
+    worker to need Docker starts the daemon and stops it when *its* session ends, while the other
+    worker may still be between two containers on it (and two workers starting one daemon at once
+    race for its pid file). Started here, every worker finds it running and never stops it; the
+    controller stops it at the very end, and only if it started it.
+    """
+    if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):
+        return  # a worker, or no xdist: the session fixture does it
+    with contextlib.suppress(EngineError):  # no Docker here: the tests that need it say so
+        config.stash[_CONTROLLER_ENGINE] = start_engine(CACHE / "dockerd.log")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    engine = config.stash.get(_CONTROLLER_ENGINE, None)
+    if engine is not None:
+        stop_engine(engine)
