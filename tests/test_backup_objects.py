@@ -151,8 +151,25 @@ def test_wrong_identity_is_refused_and_nothing_written(small, kms) -> None:
         "encryption"
     ]["data_key"]
     mpath.write_text(json.dumps(doc))
-    # The other backup's key was wrapped under its own name: transit does not bind names, so it unwraps.
-    _refuses(plan, client, bucket, kms, manifest.id, "does not open this backup")
+    # The other backup's key was wrapped under its own name: transit does not bind names, so it
+    # unwraps; the manifest's MAC does not verify under that key.
+    _refuses(plan, client, bucket, kms, manifest.id, "does not authenticate")
+
+
+def test_a_part_dropped_from_manifest_and_directory_is_refused(small, kms) -> None:
+    """What only the manifest's MAC catches: the part file and its entry removed together, the
+    rest intact (every remaining part decrypts and hashes correctly)."""
+    plan, client, bucket, manifest = small
+    repo = engine.repo_of(plan)
+    mpath = repo.root / manifest.id / "manifest.json"
+    doc = json.loads(mpath.read_text())
+    doc["parts"] = [p for p in doc["parts"] if p["kind"] != "objects"]
+    assert doc["parts"], "the keys part stays"
+    mpath.write_text(json.dumps(doc))
+    _part_path(plan, manifest, bucket).unlink()
+    with pytest.raises(OperationFailed, match="does not authenticate"):
+        engine.verify(plan, kms, manifest.id)
+    _refuses(plan, client, bucket, kms, manifest.id, "does not authenticate")
 
 
 def test_stopped_kms_is_refused_and_nothing_written(tmp_path, s3) -> None:
@@ -228,6 +245,31 @@ def test_rotate_rewraps_data_keys_without_touching_data(small, kms) -> None:
     assert again.data_key.ciphertext != manifest.data_key.ciphertext
     assert _part_path(plan, manifest, bucket).read_bytes() == part_before
     engine.verify(plan, kms, manifest.id)
+
+
+def test_one_damaged_backup_does_not_stop_the_rotation_of_the_others(small, kms) -> None:
+    plan, _client, _bucket, manifest = small
+    repo = engine.repo_of(plan)
+    good = engine.create(plan, kms, what=("keys",))
+    mpath = repo.root / manifest.id / "manifest.json"
+    doc = json.loads(mpath.read_text())
+    doc["counts"] = {"nodes": 1, "relationships": 0}  # edited: no longer authenticates
+    mpath.write_text(json.dumps(doc))
+    damaged_before = mpath.read_bytes()
+    kms.rotate()
+    with pytest.raises(
+        restore.RotationIncomplete, match=f"1 of 2 backups could not be re-wrapped.*{manifest.id}"
+    ) as info:
+        restore.rotate_keys(plan, kms)
+    assert "\n" not in str(info.value) and "do not retire the old key version" in str(info.value)
+    assert [c[0] for c in info.value.changed] == [good.id]
+    again = repo.manifest(good.id)
+    assert again.data_key.key_version != good.data_key.key_version, "the intact backup was re-wrapped"
+    engine.verify(plan, kms, good.id)
+    assert mpath.read_bytes() == damaged_before, "the damaged one was left as it was"
+    from wizard.backup import history
+
+    assert (history.last(repo, manifest.id, "rotate") or {}).get("state") == "failed"
 
 
 def test_retention_keeps_backups_keep(tmp_path, s3, kms) -> None:

@@ -15,12 +15,14 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
+import msgspec
 import pytest
 from backup_helpers import TransitWrapper, bucket_digest
 from test_apply_stack import load, make_answers, stackseal, teardown
 from testbed.containers import DockerEngine
 
 from wizard.backup import engine, restore
+from wizard.backup.manifest import seal
 from wizard.backup.neo4j import auth_of
 from wizard.errors import Refused
 
@@ -145,11 +147,20 @@ def test_the_drill_loads_the_dump_into_a_scratch_neo4j_and_compares_counts(stack
     assert not list(repo.root.glob(".restore-*")), "the scratch store and decrypted dump are removed"
     assert _graph(plan) == live, "the live database was neither stopped for good nor changed"
 
-    # Counts that do not match what the dump holds: the drill fails in one line, and still cleans up.
+    # Counts edited in the manifest: it no longer authenticates, the drill refuses before any load.
     path = repo.root / manifest.id / "manifest.json"
-    doc = json.loads(path.read_text())
+    original = path.read_bytes()
+    doc = json.loads(original)
     doc["counts"]["nodes"] += 1
     path.write_text(json.dumps(doc))
+    with pytest.raises(OperationFailed, match="does not authenticate"):
+        drill.drill(plan, kms, manifest.id)
+    # Counts that do not match what the dump holds (the graph changed between the count and the
+    # dump), in a manifest sealed with the backup's own key: the drill fails in one line, and
+    # still cleans up.
+    path.write_bytes(original)
+    recounted = msgspec.structs.replace(manifest, counts={**manifest.counts, "nodes": manifest.counts["nodes"] + 1})
+    repo.rewrite_manifest(seal(recounted, engine.unwrap_data_key(kms, manifest)))
     with pytest.raises(OperationFailed, match="the backup recorded") as info:
         drill.drill(plan, kms, manifest.id)
     assert "\n" not in str(info.value)

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from wizard.backup import engine, schedule, stream
-from wizard.backup.manifest import Manifest, Part, dumps, loads
+from wizard.backup.manifest import Manifest, Part, authenticate, dumps, loads, seal
 from wizard.backup.repo import Repo, new_id
 from wizard.errors import OperationFailed, UsageError
 from wizard.kms.base import WrappedBlob
@@ -75,26 +75,39 @@ def test_stream_refuses_wrong_key_tampering_truncation_and_overlong_plaintext() 
         stream.decrypt_to(io.BytesIO(ct), None, b"not a key")
 
 
-def _manifest(**overrides) -> dict:
+#: the data key the unit manifests are sealed with (an age identity, as create makes them)
+DATA_KEY = stream.new_data_key()
+
+
+def _sealed_manifest() -> Manifest:
     blob = WrappedBlob("vault", "transit/k", "1", b"vault:v1:xyz", "2026-12-01T00:00:00Z")
-    part = Part(
-        name="keys",
-        kind="keys",
-        file="keys.age",
-        plaintext_bytes=1,
-        plaintext_sha256="0" * 64,
-        ciphertext_bytes=2,
-    )
+    parts = [
+        Part(
+            name=name,
+            kind=name.split("-")[0],  # type: ignore[arg-type]
+            file=f"{name}.age",
+            plaintext_bytes=1,
+            plaintext_sha256="0" * 64,
+            ciphertext_bytes=2,
+            detail={"bucket": "b\u00fcck"} if name.startswith("objects") else {},
+        )
+        for name in ("keys", "objects-media", "neo4j")
+    ]
     m = Manifest(
         id=new_id(),
         project="p",
         created="t",
         finished="t",
-        source={},
+        source={"ünïcode": ["x", 1, None, True]},
         encryption={"format": "age", "data_key": blob.to_json()},
-        parts=[part],
+        parts=parts,
+        counts={"nodes": 3, "relationships": 2},
     )
-    doc = json.loads(dumps(m))
+    return seal(m, DATA_KEY)
+
+
+def _manifest(**overrides) -> dict:
+    doc = json.loads(dumps(_sealed_manifest()))
     doc.update(overrides)
     return doc
 
@@ -111,12 +124,66 @@ def _manifest(**overrides) -> dict:
         ({"counts": {"nodes": 1, "relationships": -1}}, "counts must be"),
         ({"counts": {"nodes": 1, "relationships": 2, "x": 3}}, "counts must be"),
         ({"parts": []}, "lists no part"),  # would "verify" with nothing decrypted
+        ({"mac": ""}, "no MAC"),
+        ({"mac": "zz"}, "no MAC"),
+        ({"format_version": 1}, "no manifest MAC"),  # a downgrade would strip the MAC
     ],
 )
 def test_hostile_manifests_are_refused_with_one_line(change, match) -> None:
     with pytest.raises(OperationFailed, match=match) as info:
         loads(json.dumps(_manifest(**change)).encode(), "m.json")
     assert "\n" not in str(info.value)
+
+
+def _edit(doc: dict, path: str, value) -> None:
+    *parents, last = path.split(".")
+    for key in parents:
+        doc = doc[int(key)] if isinstance(doc, list) else doc[key]
+    if value is _DROP:
+        del doc[int(last)]
+    else:
+        doc[int(last) if isinstance(doc, list) else last] = value
+
+
+_DROP = object()
+
+
+@pytest.mark.parametrize(
+    "path, value",
+    [
+        ("parts.1", _DROP),  # a part removed from the manifest (and, by an attacker, from the directory)
+        ("parts.0.plaintext_sha256", "1" * 64),
+        ("parts.0.plaintext_bytes", 2),
+        ("parts.1.items", 5),
+        ("parts.1.detail.bucket", "other"),
+        ("counts.nodes", 4),
+        ("created", "u"),
+        ("project", "q"),
+        ("source.ünïcode.1", 2),
+        ("encryption.format", "age2"),
+        ("encryption.manifest_mac", "none"),
+    ],
+)
+def test_an_edited_manifest_does_not_authenticate(path: str, value) -> None:
+    doc = _manifest()
+    authenticate(loads(json.dumps(doc).encode(), "m.json"), DATA_KEY)  # the positive control
+    _edit(doc, path, value)
+    edited = loads(json.dumps(doc).encode(), "m.json")
+    with pytest.raises(OperationFailed, match="does not authenticate") as info:
+        authenticate(edited, DATA_KEY)
+    assert "\n" not in str(info.value)
+
+
+def test_the_mac_needs_the_data_key_and_survives_rewrapping_and_reformatting() -> None:
+    manifest = _sealed_manifest()
+    with pytest.raises(OperationFailed, match="does not authenticate"):
+        authenticate(manifest, stream.new_data_key())  # another backup's key (or a forger's)
+    rewrapped = manifest.with_data_key(WrappedBlob("vault", "transit/k", "2", b"vault:v2:abc", "2026-12-01T00:00:00Z"))
+    authenticate(rewrapped, DATA_KEY)  # key rotation re-wraps without re-sealing
+    pretty = json.dumps(json.loads(dumps(manifest)), indent=7, sort_keys=False, ensure_ascii=False)
+    authenticate(loads(pretty.encode(), "m.json"), DATA_KEY)  # whitespace, key order, escapes: not content
+    with pytest.raises(OperationFailed, match="without its MAC"):
+        dumps(Manifest(**{**{f: getattr(manifest, f) for f in manifest.__struct_fields__}, "mac": ""}))
 
 
 @pytest.mark.parametrize(

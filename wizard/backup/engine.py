@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from wizard.backup import history
-from wizard.backup.manifest import Manifest, Part
+from wizard.backup.manifest import MAC_DESCRIPTION, Manifest, Part, authenticate, seal
 from wizard.backup.neo4j import Compose, counts
 from wizard.backup.repo import Repo, new_id
 from wizard.backup.scratchneo4j import load_and_count
@@ -255,15 +255,23 @@ def _create(
                     raise
                 size = sum(p.plaintext_bytes for p in new)
                 emit(StepDone(kind, True, f"{len(new)} part(s), {size} bytes encrypted", time.monotonic() - started))
-            manifest = Manifest(
-                id=backup_id,
-                project=plan.project,
-                created=created,
-                finished=now_iso(),
-                source=_source(plan),
-                encryption={"format": "age", "identity": "X25519", "data_key": blob.to_json()},
-                parts=parts,
-                counts=neo_counts,
+            manifest = seal(
+                Manifest(
+                    id=backup_id,
+                    project=plan.project,
+                    created=created,
+                    finished=now_iso(),
+                    source=_source(plan),
+                    encryption={
+                        "format": "age",
+                        "identity": "X25519",
+                        "manifest_mac": MAC_DESCRIPTION,
+                        "data_key": blob.to_json(),
+                    },
+                    parts=parts,
+                    counts=neo_counts,
+                ),
+                data_key,
             )
             repo.publish(work, manifest)
     except BaseException as err:
@@ -292,8 +300,15 @@ def _source(plan: Any) -> dict[str, Any]:
 
 
 def unwrap_data_key(wrapper: KeyWrapper, manifest: Manifest) -> bytes:
+    """The backup's data key from the KMS, once the manifest authenticates under it.
+
+    Every reader (verify, restore, the drill, key rotation) comes through here, so none of
+    them acts on a manifest that was edited after the backup was taken.
+    """
     name = key_name(manifest.id)
-    return wrapper.unwrap_many({name: manifest.data_key})[name]
+    data_key = wrapper.unwrap_many({name: manifest.data_key})[name]
+    authenticate(manifest, data_key)
+    return data_key
 
 
 def check_ciphertext(repo: Repo, manifest: Manifest, part: Part, meter: ProgressMeter) -> None:

@@ -8,10 +8,22 @@ files outside the backup directory and absurd sizes, so a tampered manifest stop
 The manifest is not secret and not encrypted: it holds hashes of the plaintext (SHA-256 of data
 with at least a 64-bit random key inside, never guessable) and the data key only as the KMS's
 ciphertext (a :class:`wizard.kms.base.WrappedBlob`: backend, key id, key version).
+
+It is **authenticated** (format 2): ``mac`` is an HMAC-SHA256 of the manifest's canonical JSON
+under a key derived from the backup's data key (HKDF-SHA256). Why: age authenticates each part
+file, and the manifest's SHA-256s bind part contents to names, but without a MAC whoever can
+write the backup directory could remove a part from both the manifest and the directory (or
+change the recorded counts, sizes or source) and ``verify`` would still pass. Only a holder of
+the data key (a KMS caller) can produce a valid MAC. The wrapped data key itself is left out of
+the MACed bytes: the KMS authenticates its own ciphertext, and key rotation re-wraps it without
+touching anything the MAC covers. A manifest without a MAC (format 1) is refused: accepting it
+would let an attacker strip the MAC by rewriting the version.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import re
 from typing import Any, Literal
@@ -22,7 +34,9 @@ from wizard.errors import OperationFailed
 from wizard.kms.base import WrappedBlob
 
 FORMAT = "stackseal-backup"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: The first format whose manifests carry a MAC; older ones are refused (see the module docstring).
+FIRST_AUTHENTICATED = 2
 #: A manifest is a few KB; refuse to parse anything far bigger (hostile backup directory).
 MAX_MANIFEST_BYTES = 1 << 20
 
@@ -74,6 +88,8 @@ class Manifest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     parts: list[Part]
     #: Neo4j node/relationship counts when the backup was taken (None: not reachable)
     counts: dict[str, int] | None = None
+    #: HMAC-SHA256 (hex) of :func:`signed_bytes` under :func:`mac_key`; "" until :func:`seal`
+    mac: str = ""
 
     def __post_init__(self) -> None:
         if self.format != FORMAT:
@@ -81,6 +97,11 @@ class Manifest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         if self.format_version > FORMAT_VERSION:
             raise ValueError(
                 f"format_version {self.format_version} was written by a newer stackseal; upgrade stackseal"
+            )
+        if self.format_version < FIRST_AUTHENTICATED:
+            raise ValueError(
+                f"format_version {self.format_version} has no manifest MAC, so it cannot be trusted; "
+                "take a new backup with this stackseal"
             )
         if not ID_RE.match(self.id):
             raise ValueError(f"id {self.id!r} is not a backup id")
@@ -113,8 +134,52 @@ class Manifest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 def dumps(manifest: Manifest) -> bytes:
-    """Deterministic, human-readable JSON."""
+    """Deterministic, human-readable JSON (of a sealed manifest: an unsealed one is never written)."""
+    if not _SHA_RE.match(manifest.mac):
+        raise OperationFailed(f"backup {manifest.id}: refusing to write a manifest without its MAC")
     return json.dumps(msgspec.to_builtins(manifest), indent=2, sort_keys=True).encode("utf-8") + b"\n"
+
+
+# --------------------------------------------------------------------------- authentication
+
+#: HKDF "info": names what the derived key is for, so it can never equal a key used elsewhere.
+_MAC_INFO = b"stackseal-backup/manifest-mac/v1"
+#: Recorded in ``encryption`` so an auditor can see how the manifest is protected.
+MAC_DESCRIPTION = "HMAC-SHA256, key HKDF-SHA256(data key, info 'stackseal-backup/manifest-mac/v1')"
+
+
+def mac_key(data_key: bytes) -> bytes:
+    """The manifest's MAC key: HKDF-SHA256 of the backup's data key (an age identity)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_MAC_INFO).derive(data_key)
+
+
+def signed_bytes(manifest: Manifest) -> bytes:
+    """What the MAC covers: every field but ``mac`` and ``encryption.data_key``, as canonical JSON."""
+    doc = msgspec.to_builtins(manifest)
+    doc.pop("mac", None)
+    doc["encryption"] = {k: v for k, v in doc["encryption"].items() if k != "data_key"}
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+
+
+def _mac(manifest: Manifest, data_key: bytes) -> str:
+    return hmac.new(mac_key(data_key), signed_bytes(manifest), hashlib.sha256).hexdigest()
+
+
+def seal(manifest: Manifest, data_key: bytes) -> Manifest:
+    """A copy of ``manifest`` carrying its MAC (``backup create``, just before publishing)."""
+    return msgspec.structs.replace(manifest, mac=_mac(manifest, data_key))
+
+
+def authenticate(manifest: Manifest, data_key: bytes) -> None:
+    """Refuse a manifest whose MAC does not verify under ``data_key`` (edited, or its key swapped)."""
+    if not hmac.compare_digest(_mac(manifest, data_key), manifest.mac):
+        raise OperationFailed(
+            f"backup {manifest.id}: the manifest does not authenticate under the backup's data key "
+            "(edited after the backup was taken, or its wrapped key swapped); refused"
+        )
 
 
 def loads(data: bytes, where: str) -> Manifest:
@@ -127,6 +192,8 @@ def loads(data: bytes, where: str) -> Manifest:
         if not manifest.parts:
             # create never publishes a backup without a part: an empty list would "verify" in no time
             raise OperationFailed("manifest lists no part; the backup cannot be trusted")
+        if not _SHA_RE.match(manifest.mac):
+            raise OperationFailed("manifest carries no MAC; the backup cannot be trusted")
         return manifest
     except (msgspec.ValidationError, msgspec.DecodeError) as err:
         raise OperationFailed(f"{where}: manifest is malformed ({_short(err)}); the backup cannot be trusted") from None

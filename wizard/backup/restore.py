@@ -169,6 +169,9 @@ def rotate_keys(plan: Any, wrapper: KeyWrapper, emit: Emit = discard) -> list[tu
 
     Each manifest is replaced atomically after its new blob came back, so an interrupted rotation
     leaves every backup readable (old or new wrapping) and running it again finishes the rest.
+    A backup that cannot be re-wrapped (unreadable or unauthenticated manifest, a blob the KMS
+    refuses) does not stop the others: each is reported, and :class:`RotationIncomplete` is
+    raised at the end naming them, with the list of those that were re-wrapped.
     """
 
     repo = repo_of(plan)
@@ -176,22 +179,45 @@ def rotate_keys(plan: Any, wrapper: KeyWrapper, emit: Emit = discard) -> list[tu
         return _rotate(repo, wrapper, emit)
 
 
+class RotationIncomplete(OperationFailed):
+    """Some backups were re-wrapped, others could not be (``changed`` holds the former)."""
+
+    def __init__(self, message: str, changed: list[tuple[str, str | None, str | None]]) -> None:
+        super().__init__(message)
+        self.changed = changed
+
+
 def _rotate(repo: Any, wrapper: KeyWrapper, emit: Emit) -> list[tuple[str, str | None, str | None]]:
     from wizard.backup.engine import key_name
     from wizard.kms.base import WrappedBlob, utc_now
 
-    changed = []
+    changed: list[tuple[str, str | None, str | None]] = []
+    failed: list[tuple[str, str]] = []
     ids = repo.ids()
     meter = ProgressMeter("backup-keys", emit, items_total=len(ids))
     for backup_id in ids:
-        manifest = repo.manifest(backup_id)
-        old = manifest.data_key
-        name = key_name(backup_id)
-        plaintext = wrapper.unwrap_many({name: old})[name]
-        new = wrapper.wrap_many({name: plaintext})[name]
+        try:
+            manifest = repo.manifest(backup_id)
+            old = manifest.data_key
+            name = key_name(backup_id)
+            plaintext = unwrap_data_key(wrapper, manifest)  # refuses an edited manifest
+            new = wrapper.wrap_many({name: plaintext})[name]
+        except OperationFailed as err:
+            failed.append((backup_id, str(err)))
+            history.record(repo, backup_id, "rotate", "failed", str(err))
+            emit(StepLog("backup-keys", f"{backup_id}: not re-wrapped: {err}", level="warning"))
+            meter.advance(1, what=backup_id)
+            continue
         new = WrappedBlob(new.backend, new.key_id, new.key_version, new.ciphertext, old.created, utc_now())
         repo.rewrite_manifest(manifest.with_data_key(new))
         history.record(repo, backup_id, "rotate", "done")
         changed.append((backup_id, old.key_version, new.key_version))
         meter.advance(1, what=backup_id)
+    if failed:
+        first_id, reason = failed[0]
+        raise RotationIncomplete(
+            f"{len(failed)} of {len(ids)} backups could not be re-wrapped (first: {first_id}: {reason}); "
+            f"the other {len(changed)} were; they keep their old wrapping, so do not retire the old key version",
+            changed,
+        )
     return changed

@@ -16,14 +16,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from wizard.backup.restore import rotate_keys
+    from wizard.backup.restore import RotationIncomplete, rotate_keys
     from wizard.commands.apply_cmd import load_checked
     from wizard.commands.backup_cmd import key_wrapper
     from wizard.steps.console import PlainRenderer
 
     plan = load_checked(args.config)
-    changed = rotate_keys(plan, key_wrapper(plan), PlainRenderer())
+    try:
+        changed = rotate_keys(plan, key_wrapper(plan), PlainRenderer())
+    except RotationIncomplete as err:
+        _report(err.changed)
+        raise
+    _report(changed)
+    return 0
+
+
+def _report(changed: list[tuple[str, str | None, str | None]]) -> None:
     for backup_id, old, new in changed:
         print(f"{backup_id}: data key re-wrapped (key version {old} -> {new})")
     print(f"{len(changed)} backup data keys re-wrapped; no backup data was re-encrypted.")
-    return 0
