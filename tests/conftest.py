@@ -7,4 +7,5 @@ pytest_plugins = [
     "testbed.services",  # openbao, s3 (SeaweedFS), neo4j
     "testbed.containers",  # docker engine, compose plugin, local images
     "testbed.volumes",  # gocryptfs_volume, fscrypt_volume
+    "testbed.schedule",  # longest files first under xdist (durations.json)
 ]
