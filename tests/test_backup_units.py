@@ -135,6 +135,17 @@ def test_hostile_manifests_are_refused_with_one_line(change, match) -> None:
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.parametrize("depth", [990, 5000, 200_000])
+def test_a_manifest_nested_thousands_deep_is_one_line(depth: int) -> None:
+    text = json.dumps(_manifest()).replace('"source": {', '"source": {"deep": ' + "[" * depth + "]" * depth + ", ", 1)
+    try:
+        authenticate(loads(text.encode(), "m.json"), DATA_KEY)
+    except OperationFailed as err:  # malformed (too deep to parse) or, if parsed, not authentic
+        assert "\n" not in str(err) and ("nested too deeply" in str(err) or "does not authenticate" in str(err))
+    else:
+        pytest.fail("an edited manifest was accepted")
+
+
 def _edit(doc: dict, path: str, value) -> None:
     *parents, last = path.split(".")
     for key in parents:

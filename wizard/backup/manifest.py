@@ -194,9 +194,14 @@ def loads(data: bytes, where: str) -> Manifest:
             raise OperationFailed("manifest lists no part; the backup cannot be trusted")
         if not _SHA_RE.match(manifest.mac):
             raise OperationFailed("manifest carries no MAC; the backup cannot be trusted")
+        signed_bytes(manifest)  # what authenticate() will hash must be computable: fail here, in one line
         return manifest
     except (msgspec.ValidationError, msgspec.DecodeError) as err:
         raise OperationFailed(f"{where}: manifest is malformed ({_short(err)}); the backup cannot be trusted") from None
+    except (RecursionError, ValueError):  # a hostile document nested thousands deep
+        raise OperationFailed(
+            f"{where}: manifest is malformed (nested too deeply); the backup cannot be trusted"
+        ) from None
     except OperationFailed as err:
         raise OperationFailed(f"{where}: {err}") from None
 
