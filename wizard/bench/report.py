@@ -55,7 +55,7 @@ def load(out_dir: Path) -> dict[str, Any] | None:
     try:  # no symlink below the output dir is followed; a FIFO or a huge file is refused, never read
         raw = read_below(out_dir, f".stackseal/{FILE}", 1 << 20, "bench results")
         data = json.loads(raw) if raw is not None else None
-    except (OSError, ValueError, StacksealError):
+    except (OSError, ValueError, RecursionError, StacksealError):
         return None
     return data if isinstance(data, dict) and data.get("format") == "stackseal-bench" else None
 

@@ -131,7 +131,7 @@ def vault_health(address: str, timeout: float) -> dict[str, Any]:
     status, _, body = _http_get(address.rstrip("/") + "/v1/sys/health", timeout)
     try:
         data = json.loads(body or b"{}")
-    except ValueError:
+    except (ValueError, RecursionError):
         raise OSError(f"HTTP {status} from {address} is not a Vault health answer") from None
     if not isinstance(data, dict) or "sealed" not in data:
         raise OSError(f"HTTP {status} from {address} is not a Vault health answer")

@@ -113,7 +113,32 @@ def open_sealed(path: Path) -> dict[str, Any]:
         raise OperationFailed(f"{path.name}: cannot be decrypted with this identity or passphrase") from None
     except OSError as err:
         raise UsageError(f"{IDENTITY_ENV}: cannot read the identity file ({err.strerror})") from None
-    return json.loads(plain)
+    return _init_answer(plain, path.name)
+
+
+def read_plain(path: Path) -> dict[str, Any]:
+    """The development-only ``openbao_init.json`` (a file of the secrets directory), checked like the age one."""
+    return _init_answer(path.read_bytes(), str(path))
+
+
+def _init_answer(data: bytes, shown: str) -> dict[str, Any]:
+    """``{"unseal_keys": [...], "root_token": "..."}`` as :func:`store` wrote it; anything else is one line."""
+    try:
+        doc = json.loads(data)
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested thousands deep
+        doc = None
+    keys = doc.get("unseal_keys") if isinstance(doc, dict) else None
+    if not (
+        isinstance(doc, dict)
+        and isinstance(keys, list)
+        and all(isinstance(k, str) for k in keys)
+        and isinstance(doc.get("root_token"), str)
+    ):
+        raise OperationFailed(
+            f"{shown}: not the OpenBao init answer stackseal wrote (damaged or tampered); restore it from a "
+            "backup or the escrow bundle ('stackseal keys import')"
+        )
+    return doc
 
 
 def store(plan: Any, secrets_dir: Path, init: dict[str, Any]) -> Path:
@@ -151,7 +176,7 @@ def shares(plan: Any, secrets_dir: Path, ask: SharesProvider | None = None) -> l
     """The unseal shares to submit: from the plaintext init file, the age file, or ``ask`` (the terminal by default)."""
     plain = secrets_dir / INIT_JSON
     if plain.exists():
-        return list(json.loads(plain.read_text(encoding="utf-8"))["unseal_keys"])
+        return list(read_plain(plain)["unseal_keys"])
     sealed = secrets_dir / INIT_AGE
     if sealed.exists() and (os.environ.get(IDENTITY_ENV) or os.environ.get(PASSPHRASE_ENV)):
         return list(open_sealed(sealed)["unseal_keys"])

@@ -80,7 +80,7 @@ def read_blobs(directory: Path) -> dict[str, WrappedBlob]:
         raw = _read_regular(Path(entry.path), MAX_BLOB_BYTES)
         try:
             data = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
             raise OperationFailed(
                 f"{entry.path}: not a wrapped key blob (tampered or truncated); restore it from a backup"
             ) from None

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import json
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -134,7 +133,7 @@ class VaultBackend(KmsBackend):
                 self._token = openbao_init.admin_token(self.plan, secrets_dir)
             init = secrets_dir / INIT_FILE
             if self._token is None and init.exists():
-                self._token = json.loads(init.read_text(encoding="utf-8"))["root_token"]
+                self._token = openbao_init.read_plain(init)["root_token"]
         else:
             self._token = os.environ.get("VAULT_TOKEN") or os.environ.get("BAO_TOKEN")
         return self._token
@@ -211,7 +210,7 @@ class VaultBackend(KmsBackend):
             raise OperationFailed(
                 f"Vault at {self.vault.address} is not reachable ({_net_reason(err)}); is it running?"
             ) from None
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
             raise OperationFailed(f"{self.vault.address} did not answer like Vault/OpenBao (sys/seal-status)") from None
 
     def ensure_key(self) -> str:

@@ -217,6 +217,6 @@ def open_bundle(path: Path, identity: Any = None, passphrase: str | None = None)
         for section in ("blobs", "plain_secrets", "luks_headers", "gocryptfs", "openbao"):
             if not isinstance(doc.get(section), dict):
                 raise ValueError
-    except (ValueError, UnicodeDecodeError, AttributeError):
+    except (ValueError, UnicodeDecodeError, AttributeError, RecursionError):
         raise OperationFailed(f"{path}: decrypted, but not a stackseal escrow bundle of version {VERSION}") from None
     return doc

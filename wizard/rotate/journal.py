@@ -95,7 +95,7 @@ class RotationJournal:
             return None
         except OSError as err:
             raise OperationFailed(f"{path}: cannot read the rotation journal ({err.strerror})") from None
-        except (ValueError, KeyError, TypeError, AttributeError):
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
             raise OperationFailed(
                 f"{path}: damaged rotation journal; move it aside and run the rotation again (each step re-checks "
                 "which key opens what)"

@@ -79,7 +79,7 @@ class Journal:
                 f"{path}: cannot read the journal ({err.strerror}); move it aside and run apply again "
                 "(steps re-check the facts)"
             ) from None
-        except (ValueError, KeyError, TypeError) as err:
+        except (ValueError, KeyError, TypeError, RecursionError) as err:
             raise OperationFailed(
                 f"{path}: damaged journal ({err}); move it aside and run apply again (steps re-check the facts)"
             ) from None

@@ -11,7 +11,6 @@ development-only ``secrets/openbao_init.json``. It is unsealed after every resta
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
@@ -44,7 +43,7 @@ def _token(ctx: Context) -> str | None:
             return admin
         init = ctx.secrets_dir / INIT_FILE
         if init.exists():
-            return json.loads(init.read_text(encoding="utf-8"))["root_token"]
+            return openbao_init.read_plain(init)["root_token"]
         return None
     return os.environ.get("VAULT_TOKEN") or os.environ.get("BAO_TOKEN")
 

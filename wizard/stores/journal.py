@@ -50,7 +50,7 @@ class OpJournal:
                 raise OperationFailed(f"{p}: is a symbolic link; stackseal keeps its state only in real files")
         try:
             data = json.loads(self.path.read_text(encoding="utf-8")) if self.path.exists() else None
-        except (OSError, ValueError) as err:
+        except (OSError, ValueError, RecursionError) as err:
             raise OperationFailed(
                 f"{self.path}: damaged journal ({type(err).__name__}); move it aside to start over "
                 "(finished work is then re-checked, never lost)"
@@ -68,7 +68,7 @@ class OpJournal:
             lines = handle.readlines()
         try:
             header = json.loads(lines[0]) if lines else {}
-        except ValueError:
+        except (ValueError, RecursionError):
             header = {}
         if header.get("target") != self.target or (data is not None and data.get("target") != self.target):
             self.items = {}
@@ -79,7 +79,7 @@ class OpJournal:
             try:
                 rec = json.loads(line)
                 key, fields = rec["key"], rec["rec"]
-            except (ValueError, KeyError, TypeError):
+            except (ValueError, KeyError, TypeError, RecursionError):
                 continue  # a torn last line
             self.items.setdefault(key, {}).update(fields)
             self.resumed = True

@@ -97,13 +97,15 @@ def _values(name: str, data: bytes) -> list[str]:
     text = data.decode("utf-8", errors="ignore").strip()
     values: list[str] = []
     doc: object = None
+    strings: list[str] = []
     if text.startswith(("{", "[")):
         try:
             doc = json.loads(text)
-        except ValueError:
+            strings = _secret_strings(doc)
+        except (ValueError, RecursionError):  # not JSON, or nested too deeply to read or walk: plain text
             doc = None
     if doc is not None:
-        values += _secret_strings(doc)
+        values += strings
     elif re.search(r'^\s*[\w.-]+\s*=\s*"', text, re.M):  # key = "value" lines (security.toml)
         for line in text.splitlines():
             m = re.match(r'^\s*([\w.-]+)\s*=\s*"([^"]+)"', line)

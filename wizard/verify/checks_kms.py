@@ -51,11 +51,17 @@ def check_kms(ctx: VerifyContext) -> list[Result]:
     ev: list[Evidence] = []
     try:
         c = _vault_client(ctx)
-        health = requests.get(
+        response = requests.get(
             f"{address.rstrip('/')}/v1/sys/health",
             timeout=ctx.timeout,
             params={"standbyok": "true", "sealedcode": "200", "uninitcode": "200"},
-        ).json()
+        )
+        try:
+            health = response.json()
+        except (ValueError, RecursionError):  # not JSON, or nested thousands deep
+            health = None
+        if not isinstance(health, dict):
+            return [Result(Status.FAIL, f"{address} did not answer like Vault/OpenBao (sys/health)", "", tuple(ev))]
         ev.append(
             Evidence(
                 "command",

@@ -59,7 +59,7 @@ def kms_key_status(ctx: VerifyContext) -> Result:
         code, body = str(getattr(err, "_code", "")), str(getattr(err, "_body", ""))
         try:
             detail = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             detail = {"Message": body[:200]}
         ev = (
             Evidence(
@@ -91,14 +91,14 @@ def kms_key_status(ctx: VerifyContext) -> Result:
         return Result(Status.FAIL, f"MinIO admin API at {store.endpoint} is not reachable ({type(err).__name__})", key)
     try:
         status = json.loads(text)
-    except ValueError:
+        shown = json.dumps(status, sort_keys=True)  # a document nested too deeply fails here or above
+    except (ValueError, RecursionError):
         return Result(
             Status.FAIL,
             "MinIO's KMS status answer is not JSON",
             key,
             (Evidence("command", "KMS key status", command, text[:300]),),
         )
-    shown = json.dumps(status, sort_keys=True)
     ev = (Evidence("command", "KMS key status", command, shown),)
     errors = [f"{k}: {status[k]}" for k in ("encryption-error", "decryption-error") if status.get(k)]
     if errors:
