@@ -562,3 +562,14 @@ def test_backup_list_columns_line_up_with_a_real_backup_id(capsys: pytest.Captur
     _print_list([row, {"id": new_id(), "ok": False, "error": "manifest is malformed"}], "/b")
     header, good, bad = capsys.readouterr().out.splitlines()
     assert header.index("PARTS") == good.index("keys") == bad.index("UNREADABLE")
+
+
+def test_the_drills_scratch_password_cannot_be_read_as_an_option(tmp_path: Path) -> None:
+    """The official Neo4j image passes the password to ``neo4j-admin dbms set-initial-password``
+    as an argument: one starting with '-' (1 in 64 of token_urlsafe's) made the drill's scratch
+    container exit with "Missing required parameter"."""
+    from wizard.backup.scratchneo4j import ScratchNeo4j
+
+    passwords = [ScratchNeo4j("img", tmp_path)._password for _ in range(50)]
+    assert all(p.isalnum() and len(p) >= 24 for p in passwords)
+    assert len(set(passwords)) == 50

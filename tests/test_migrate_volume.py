@@ -19,6 +19,7 @@ from testbed.containers import free_port
 from testbed.procs import ServerProcess
 from testbed.services import neo4j_launcher_argv
 
+from wizard.render.material import password as neo4j_password  # letters and digits, as stackseal renders
 from wizard.steps.events import StepProgress
 from wizard.stores.journal import OpJournal
 from wizard.stores.neo4j import counts_when_ready
@@ -69,7 +70,7 @@ def test_neo4j_store_moves_into_gocryptfs_survives_sigkill_and_answers_from_the_
     plain_data, logs = tmp_path / "plain" / "data", tmp_path / "logs"
     plain_data.mkdir(parents=True)
     logs.mkdir()
-    password = secrets.token_urlsafe(16)
+    password = neo4j_password()
     auth_file = tmp_path / "neo4j_auth"
     auth_file.write_text(f"neo4j/{password}")
     canary = f"NEO4J-CANARY-{secrets.token_hex(48)}"  # long: short strings are packed, not stored verbatim

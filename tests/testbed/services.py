@@ -44,6 +44,7 @@ from testbed.procs import (
     tail,
 )
 from testbed.require import missing, require_tool
+from wizard.render.material import password as neo4j_password  # letters and digits, as stackseal renders
 
 REPO = Path(__file__).resolve().parents[2]
 NEO4J_LIB = REPO / ".cache" / "neo4j" / "lib"
@@ -438,7 +439,7 @@ def neo4j(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Neo4jServer]:
     """Neo4j Community 5.26 on a free Bolt port, password set on first start from an auth file."""
     workdir = tmp_path_factory.mktemp("neo4j")
     (port,) = free_ports(1)
-    password = secrets.token_urlsafe(18)
+    password = neo4j_password()
     auth_file = workdir / "neo4j_auth"
     auth_file.touch(0o600)
     auth_file.write_text(f"neo4j/{password}")

@@ -18,6 +18,7 @@ import yaml
 from testbed.containers import DockerEngine, container_logs, free_port, wait_for_port
 from testbed.images import IMAGES, ensure_image
 from testbed.volumes import FscryptVolume, GocryptfsVolume
+from wizard.render.material import password as neo4j_password  # letters and digits, as stackseal renders
 
 
 @pytest.fixture(scope="module")
@@ -221,7 +222,7 @@ def test_neo4j_image_serves_bolt_with_official_env(
     in-image healthcheck passes (no window where the initial password is not yet set)."""
     from neo4j import GraphDatabase
 
-    password = secrets.token_urlsafe(16)
+    password = neo4j_password()
     auth = tmp_path / "neo4j_auth"
     auth.write_text(f"neo4j/{password}")
     data = tmp_path / "data"
@@ -379,7 +380,7 @@ def test_neo4j_image_keeps_the_password_of_an_existing_store(
     from neo4j import GraphDatabase
     from neo4j.exceptions import AuthError
 
-    first, second = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
+    first, second = neo4j_password(), neo4j_password()
     data = tmp_path / "data"
     data.mkdir()
     port = free_port()

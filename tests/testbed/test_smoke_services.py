@@ -24,6 +24,7 @@ from testbed.services import (
     free_ports,
     neo4j_launcher_argv,
 )
+from wizard.render.material import password as neo4j_password  # letters and digits, as stackseal renders
 
 
 def marker(kind: str) -> bytes:
@@ -246,7 +247,7 @@ def test_neo4j_launcher_env_auth_like_the_official_image(tmp_path) -> None:
 
     (port,) = free_ports(1)
     data, logs = tmp_path / "data", tmp_path / "logs"
-    first, second = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
+    first, second = neo4j_password(), neo4j_password()
     url = f"bolt://127.0.0.1:{port}"
 
     def start(auth: str) -> ServerProcess:

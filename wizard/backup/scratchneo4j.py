@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from wizard.errors import OperationFailed
+from wizard.render.material import password
 
 #: Prefix of every container the drill starts (``docker ps -a --filter name=...`` finds leftovers).
 PREFIX = "stackseal-drill-"
@@ -57,7 +58,9 @@ class ScratchNeo4j:
         self.auth_file = root / "neo4j-auth"
         self.token = secrets.token_hex(4)
         self.names: list[str] = []
-        self._password = secrets.token_urlsafe(24)
+        # letters and digits: the official image passes it to neo4j-admin as an argument, where a
+        # leading '-' (1 in 64 token_urlsafe values) is read as an option and the container exits
+        self._password = password(32)
 
     @classmethod
     def for_plan(cls, plan: Any, root: Path) -> ScratchNeo4j:
