@@ -464,7 +464,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--skip-missing", action="store_true", help="skip (instead of failing on) images whose inputs are missing"
     )
+    parser.add_argument(
+        "--rootfs-only",
+        action="store_true",
+        help="only make sure the cached Debian rootfs exists (no Docker needed; install.sh runs it beside mvn)",
+    )
     args = parser.parse_args(argv)
+    if args.rootfs_only:
+        try:
+            ensure_rootfs()
+        except (MissingInput, RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+            print(f"debian-rootfs: {exc}", file=sys.stderr)
+            return 1
+        return 0
     keys = args.keys or list(IMAGES)
     unknown = [k for k in keys if k not in IMAGES]
     if unknown:

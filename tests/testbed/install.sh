@@ -74,6 +74,14 @@ else
 fi
 
 # --- 3. Neo4j launcher (Maven Central) -----------------------------------------------------
+# The Neo4j image's Debian rootfs (debootstrap, ~1 min cold, cached in .cache/testbed) does not
+# depend on the launcher: build it beside mvn (both mostly wait on the network) and join it
+# before the images are made. Its own errors are reported by the images step, which retries it.
+rootfs_pid=""
+if [ -x "$PYTHON" ]; then
+    "$PYTHON" "$REPO/tests/testbed/images.py" --rootfs-only > "$CACHE/rootfs-build.log" 2>&1 &
+    rootfs_pid=$!
+fi
 LAUNCHER_DIR="$REPO/tests/neo4j-launcher"
 NEO4J_LIB="$CACHE/neo4j/lib"
 STAMP="$CACHE/neo4j/launcher.sha256"
@@ -108,6 +116,9 @@ else
 fi
 
 # --- 4. Local container images (containers engineer) ---------------------------------------
+if [ -n "$rootfs_pid" ] && ! wait "$rootfs_pid"; then
+    log "building the Debian rootfs beside mvn failed ($(tail -1 "$CACHE/rootfs-build.log")); the images step tries again"
+fi
 # >>> containers engineer: add the line that builds the local test images below this marker.
 "$PYTHON" "$REPO/tests/testbed/images.py" >&2 || die "building the local container images failed (tests/testbed/images.py; docs/testbed-images.md)"
 # <<< end of the containers engineer's spot
