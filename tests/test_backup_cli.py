@@ -156,3 +156,23 @@ def test_create_verify_restore_rotate_through_the_cli_with_the_plans_kms(tmp_pat
     rows = json.loads(cli("backup", "list", "-c", a, "--json").stdout)
     assert rows[0]["key"]["key_version"] == "2"
     assert cli("backup", "verify", "-c", a, "--latest").returncode == 0
+
+    # A second backup, then the first one's manifest loses its objects part (entry and file):
+    # verify refuses it in one line, and rotation re-wraps the intact one, names the damaged one
+    # and exits 1.
+    second = cli("backup", "create", "-c", a, "--what", "keys")
+    assert second.returncode == 0, second.stderr
+    first_id, second_id = (row["id"] for row in json.loads(cli("backup", "list", "-c", a, "--json").stdout))
+    directory = engine.repo_of(load_plan(answers)).root / first_id
+    doc = json.loads((directory / "manifest.json").read_text())
+    doc["parts"] = [p for p in doc["parts"] if p["kind"] != "objects"]
+    (directory / "manifest.json").write_text(json.dumps(doc))
+    (directory / f"objects-{bucket}.age").unlink()
+    dropped = cli("backup", "verify", "-c", a, first_id)
+    assert dropped.returncode == 1 and dropped.stderr.count("\n") == 1, dropped.stderr
+    assert "does not authenticate" in dropped.stderr and "Traceback" not in dropped.stderr
+    kms.rotate()
+    partial = cli("rotate", "backup-keys", "-c", a)
+    assert partial.returncode == 1 and partial.stderr.count("\n") == 1, partial.stderr
+    assert f"1 of 2 backups could not be re-wrapped (first: {first_id}" in partial.stderr
+    assert f"{second_id}: data key re-wrapped (key version 2 -> 3)" in partial.stdout
