@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from rich.markup import escape
 from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
@@ -108,11 +109,12 @@ class BackupsScreen(Screen):
         table.clear()
         for row in reversed(rows):
             if not row["ok"]:
-                table.add_row(row["id"], "UNREADABLE", "", "", row["error"][:40])
+                table.add_row(row["id"], "UNREADABLE", "", "", escape(row["error"][:40]))
                 continue
             v = row["verified"]
-            verified = "never" if v is None else ("ok " if v["ok"] else "FAILED ") + v["time"]
-            key = f"{row['key']['key_id']}@v{row['key']['key_version']}"
+            # DataTable reads a str as markup: the key's labels and the history come from a hostile directory
+            verified = "never" if v is None else escape(("ok " if v["ok"] else "FAILED ") + v["time"])
+            key = escape(f"{row['key']['key_id']}@v{row['key']['key_version']}")
             table.add_row(
                 row["id"], ",".join(p["name"] for p in row["parts"]), human_bytes(row["plaintext_bytes"]), key, verified
             )

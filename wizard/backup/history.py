@@ -37,9 +37,17 @@ def load(repo: Repo) -> list[dict[str, Any]]:
     try:
         with os.fdopen(fd, "rb") as handle:
             data = json.loads(handle.read(4 << 20) or b"[]")
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # unreadable, not JSON, or nested thousands deep
         return []
-    return [e for e in data if isinstance(e, dict)] if isinstance(data, list) else []
+    # the backups directory is hostile: keep only entries shaped as record() writes them
+    fields = ("id", "op", "state", "time")
+    return [
+        e
+        for e in (data if isinstance(data, list) else [])
+        if isinstance(e, dict)
+        and all(isinstance(e.get(k), str) for k in fields)
+        and isinstance(e.get("error", ""), str)
+    ]
 
 
 def record(repo: Repo, backup_id: str, op: str, state: str, error: str = "") -> None:

@@ -131,6 +131,8 @@ ID_WIDTH = 30
 
 
 def _print_list(rows: list[dict[str, Any]], where: str) -> None:
+    from wizard.plan.messages import one_line
+
     if not rows:
         print(f"No backups in {where} yet; take one with 'stackseal backup create -c FILE'.")
         return
@@ -138,13 +140,14 @@ def _print_list(rows: list[dict[str, Any]], where: str) -> None:
     print(f"{'ID':<{width}} {'PARTS':<32} {'SIZE':>10}  {'KEY':<22} VERIFIED")
     for row in rows:
         if not row["ok"]:
-            print(f"{row['id']:<{width}} UNREADABLE: {row['error']}")
+            print(f"{row['id']:<{width}} UNREADABLE: {one_line(row['error'])}")
             continue
         parts = ",".join(p["name"] for p in row["parts"])
         parts = parts if len(parts) <= 32 else parts[:29] + "..."
-        key = f"{row['key']['key_id']}@v{row['key']['key_version']}"
+        # the wrapped key's labels (outside the manifest MAC) and the history are hostile: no raw escapes
+        key = one_line(f"{row['key']['key_id']}@v{row['key']['key_version']}", 200)
         v = row["verified"]
-        verified = "never" if v is None else (f"ok {v['time']}" if v["ok"] else f"FAILED {v['time']}")
+        verified = "never" if v is None else one_line(f"ok {v['time']}" if v["ok"] else f"FAILED {v['time']}", 200)
         print(f"{row['id']:<{width}} {parts:<32} {_human(row['plaintext_bytes']):>10}  {key:<22} {verified}")
 
 
