@@ -94,3 +94,11 @@ def test_the_backups_screen_shows_markup_in_a_key_id_as_text(tmp_path: Path) -> 
 
     asyncio.run(run())
     assert app.return_code in (None, 0), app.return_code
+
+
+def test_rotate_reports_an_old_key_version_without_raw_escapes(capsys: pytest.CaptureFixture[str]) -> None:
+    from wizard.commands.rotate_backup_keys import _report
+
+    _report([("20261201T052500.123456Z-1a2b3c", "1\x1b[2J\nstackseal: error: fake", "2")])
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and len(out.strip().splitlines()) == 2

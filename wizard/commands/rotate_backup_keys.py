@@ -32,6 +32,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _report(changed: list[tuple[str, str | None, str | None]]) -> None:
+    from wizard.plan.messages import one_line
+
     for backup_id, old, new in changed:
-        print(f"{backup_id}: data key re-wrapped (key version {old} -> {new})")
+        # the old version is the manifest's label of its wrapped key: outside the MAC, so hostile
+        print(one_line(f"{backup_id}: data key re-wrapped (key version {old} -> {new})", 400))
     print(f"{len(changed)} backup data keys re-wrapped; no backup data was re-encrypted.")
