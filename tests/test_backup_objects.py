@@ -272,6 +272,29 @@ def test_one_damaged_backup_does_not_stop_the_rotation_of_the_others(small, kms)
     assert (history.last(repo, manifest.id, "rotate") or {}).get("state") == "failed"
 
 
+def test_a_manifest_that_cannot_be_rewritten_is_reported_and_the_rest_rotate(small, kms) -> None:
+    """A write failing mid-rotation (here an immutable backup directory: EPERM, like a full disk)
+    is one backup's failure, reported with the others' success, not an abort that hides them."""
+    plan, _client, _bucket, manifest = small
+    repo = engine.repo_of(plan)
+    later = engine.create(plan, kms, what=("keys",))
+    stuck = repo.root / manifest.id
+    before = (stuck / "manifest.json").read_bytes()
+    kms.rotate()
+    subprocess.run(["chattr", "+i", str(stuck)], check=True)
+    try:
+        with pytest.raises(restore.RotationIncomplete, match=f"first: {manifest.id}: .*not writable") as info:
+            restore.rotate_keys(plan, kms)
+    finally:
+        subprocess.run(["chattr", "-i", str(stuck)], check=True)
+    assert "\n" not in str(info.value)
+    assert [c[0] for c in info.value.changed] == [later.id]
+    assert (stuck / "manifest.json").read_bytes() == before, "whole, as it was"
+    assert not list(stuck.glob("*.tmp*")) and not list(stuck.glob(".*tmp*")), "no temp file left"
+    engine.verify(plan, kms, manifest.id)
+    engine.verify(plan, kms, later.id)
+
+
 def test_retention_keeps_backups_keep(tmp_path, s3, kms) -> None:
     plan, _client, _bucket = _stack(tmp_path, s3, 3, keep=2)
     ids = [engine.create(plan, kms, what=("keys",)).id for _ in range(3)]

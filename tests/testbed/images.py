@@ -330,9 +330,23 @@ RECIPES: dict[str, Callable[[], Recipe]] = {
 
 
 def ensure_rootfs(force: bool = False) -> Path:
-    """The Debian bookworm minbase + openjdk-17-jre-headless tarball, built once into .cache/."""
+    """The Debian bookworm minbase + openjdk-17-jre-headless tarball, built once into .cache/.
+
+    One builder at a time (``rootfs.lock``, its own lock: the image lock may already be held by
+    this process): install.sh builds it in the background beside mvn, and a run started while
+    that one still works must wait for it and reuse its tarball, not wipe its work directory.
+    """
     if ROOTFS_TAR.is_file() and not force:
         return ROOTFS_TAR
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / "rootfs.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if ROOTFS_TAR.is_file() and not force:
+            return ROOTFS_TAR  # built by whoever held the lock before us
+        return _build_rootfs()
+
+
+def _build_rootfs() -> Path:
     if shutil.which("debootstrap") is None:
         raise MissingInput("debootstrap", "apt-get install -y debootstrap")
     CACHE.mkdir(parents=True, exist_ok=True)

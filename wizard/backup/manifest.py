@@ -13,8 +13,11 @@ It is **authenticated** (format 2): ``mac`` is an HMAC-SHA256 of the manifest's 
 under a key derived from the backup's data key (HKDF-SHA256). Why: age authenticates each part
 file, and the manifest's SHA-256s bind part contents to names, but without a MAC whoever can
 write the backup directory could remove a part from both the manifest and the directory (or
-change the recorded counts, sizes or source) and ``verify`` would still pass. Only a holder of
-the data key (a KMS caller) can produce a valid MAC. The wrapped data key itself is left out of
+change the recorded counts, sizes or source) and ``verify`` would still pass. Editing an existing
+backup's manifest now needs its data key, i.e. a KMS caller allowed to *decrypt*. What the MAC
+does not stop: someone who can write the directory *and* get a data key of their own wrapped
+(a Vault token allowed to encrypt, an Azure key's public half: RSA-OAEP needs no secret) can
+write a whole new, self-consistent backup; protect who can write ``backups.dir``. The wrapped data key itself is left out of
 the MACed bytes: the KMS authenticates its own ciphertext, and key rotation re-wraps it without
 touching anything the MAC covers. A manifest without a MAC (format 1) is refused: accepting it
 would let an attacker strip the MAC by rewriting the version.

@@ -32,7 +32,7 @@ from wizard.backup.engine import (
     warner,
 )
 from wizard.backup.manifest import Manifest, Part
-from wizard.errors import OperationFailed, Refused, UsageError
+from wizard.errors import OperationFailed, Refused, StacksealError, UsageError
 from wizard.kms.base import KeyWrapper
 from wizard.steps.events import Emit, ProgressMeter, StepDone, StepLog, StepStarted, discard
 
@@ -202,14 +202,15 @@ def _rotate(repo: Any, wrapper: KeyWrapper, emit: Emit) -> list[tuple[str, str |
             name = key_name(backup_id)
             plaintext = unwrap_data_key(wrapper, manifest)  # refuses an edited manifest
             new = wrapper.wrap_many({name: plaintext})[name]
-        except OperationFailed as err:
-            failed.append((backup_id, str(err)))
-            history.record(repo, backup_id, "rotate", "failed", str(err))
-            emit(StepLog("backup-keys", f"{backup_id}: not re-wrapped: {err}", level="warning"))
+            new = WrappedBlob(new.backend, new.key_id, new.key_version, new.ciphertext, old.created, utc_now())
+            repo.rewrite_manifest(manifest.with_data_key(new))  # atomic: the old manifest or the new one
+        except (StacksealError, OSError) as err:  # a write failing (disk full) is reported like the rest
+            reason = str(err) if isinstance(err, StacksealError) else f"writing its manifest failed ({err.strerror})"
+            failed.append((backup_id, reason))
+            history.record(repo, backup_id, "rotate", "failed", reason)
+            emit(StepLog("backup-keys", f"{backup_id}: not re-wrapped: {reason}", level="warning"))
             meter.advance(1, what=backup_id)
             continue
-        new = WrappedBlob(new.backend, new.key_id, new.key_version, new.ciphertext, old.created, utc_now())
-        repo.rewrite_manifest(manifest.with_data_key(new))
         history.record(repo, backup_id, "rotate", "done")
         changed.append((backup_id, old.key_version, new.key_version))
         meter.advance(1, what=backup_id)
