@@ -91,9 +91,9 @@ def test_downtime_uses_this_hosts_bench_figure_and_ignores_a_hostile_one(tmp_pat
     bench = {
         "format": "stackseal-bench",
         "results": [
-            {"group": "volumes", "name": "plain write", "value": 600.0},
-            {"group": "volumes", "name": "gocryptfs write", "value": 120.0},
-            {"group": "volumes", "name": "fscrypt write", "value": None},
+            {"group": "volumes", "name": "plain write", "value": 600.0, "unit": "MB/s"},
+            {"group": "volumes", "name": "gocryptfs write", "value": 120.0, "unit": "MB/s"},
+            {"group": "volumes", "name": "fscrypt write", "value": None, "unit": "MB/s"},
         ],
     }
     (state / "bench.json").write_text(json.dumps(bench))

@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+import msgspec
 
 from wizard.bench.common import Result
 from wizard.fsutil import atomic_write
@@ -19,12 +21,33 @@ from wizard.fsutil import atomic_write
 FILE = "bench.json"
 
 
+class _Row(msgspec.Struct, forbid_unknown_fields=True):
+    """One entry of ``results`` as :func:`to_json` writes it (a :class:`Result` plus its overhead)."""
+
+    group: str
+    name: str
+    value: float | None
+    unit: str
+    note: str = ""
+    baseline: str | None = None
+    overhead_percent: float | None = None
+
+
+class _Bench(msgspec.Struct):
+    """The parts of a saved bench that are read back (the runbook, the TUI, the downtime estimate)."""
+
+    format: Literal["stackseal-bench"]
+    results: list[_Row]
+    time: str = "?"
+    host: str = "?"
+
+
 def overhead(results: list[Result], result: Result) -> float | None:
     """Percent worse than the baseline (None without a baseline or a value)."""
     if result.baseline is None or result.value is None:
         return None
     base = next((r for r in results if r.group == result.group and r.name == result.baseline), None)
-    if base is None or not base.value:
+    if base is None or not base.value or not result.value:  # a zero figure has no ratio
         return None
     if result.unit == "ms":  # latency: higher is worse
         return round((result.value / base.value - 1) * 100, 1)
@@ -48,16 +71,23 @@ def save(out_dir: Path, data: dict[str, Any]) -> Path:
 
 
 def load(out_dir: Path) -> dict[str, Any] | None:
-    """The last saved bench of a stack (or None)."""
+    """The last saved bench of a stack (or None), its shape checked once here.
+
+    Why: the file sits in the output directory, so anyone who can write there wrote it. Its
+    readers (the runbook, the Backups and Migrate pages) index into it freely; a document of
+    another shape (``results`` not a list of rows, a row missing a key or with a number where a
+    name belongs) is ignored exactly like a damaged one: no figures are quoted.
+    """
     from wizard.errors import StacksealError
     from wizard.fsutil import read_below
 
     try:  # no symlink below the output dir is followed; a FIFO or a huge file is refused, never read
         raw = read_below(out_dir, f".stackseal/{FILE}", 1 << 20, "bench results")
         data = json.loads(raw) if raw is not None else None
+        msgspec.convert(data, _Bench)  # msgspec.ValidationError is a ValueError
     except (OSError, ValueError, RecursionError, StacksealError):
         return None
-    return data if isinstance(data, dict) and data.get("format") == "stackseal-bench" else None
+    return data if isinstance(data, dict) else None
 
 
 def table(results: list[Result]) -> Any:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from wizard.errors import OperationFailed, UsageError
-from wizard.fsutil import atomic_write
+from wizard.fsutil import MAX_SECRET_BYTES, atomic_write, read_below
 
 INIT_JSON = "openbao_init.json"
 INIT_AGE = "openbao_init.age"
@@ -95,7 +95,9 @@ def open_sealed(path: Path) -> dict[str, Any]:
     """Decrypt ``openbao_init.age`` with the identity file (``STACKSEAL_AGE_IDENTITY``) or the passphrase."""
     import pyrage
 
-    data = path.read_bytes()
+    data = _read_secret(path.parent, path.name)
+    if data is None:
+        raise OperationFailed(f"{path}: not found; restore it from a backup or the escrow bundle")
     try:
         identity_file = os.environ.get(IDENTITY_ENV)
         if identity_file:
@@ -116,9 +118,21 @@ def open_sealed(path: Path) -> dict[str, Any]:
     return _init_answer(plain, path.name)
 
 
-def read_plain(path: Path) -> dict[str, Any]:
-    """The development-only ``openbao_init.json`` (a file of the secrets directory), checked like the age one."""
-    return _init_answer(path.read_bytes(), str(path))
+def _read_secret(secrets_dir: Path, name: str) -> bytes | None:
+    """``secrets/<name>`` (None when missing), read like every file of the stack directory.
+
+    Why not ``read_bytes``: stackseal runs as root and the secrets directory is part of the output
+    directory, so a symlink there would be followed anywhere and a FIFO would block unlock or apply
+    forever. :func:`read_below` follows no symlink below the stack directory (``secrets/`` itself
+    included) and refuses a FIFO, a device or a file over 64 KiB in one line.
+    """
+    return read_below(secrets_dir.parent, f"{secrets_dir.name}/{name}", MAX_SECRET_BYTES, "secret file")
+
+
+def read_plain(secrets_dir: Path) -> dict[str, Any] | None:
+    """The development-only ``openbao_init.json`` (None when there is none), checked like the age one."""
+    data = _read_secret(secrets_dir, INIT_JSON)
+    return None if data is None else _init_answer(data, str(secrets_dir / INIT_JSON))
 
 
 def _init_answer(data: bytes, shown: str) -> dict[str, Any]:
@@ -174,11 +188,11 @@ def show_once(init: dict[str, Any], threshold: int) -> bool:
 
 def shares(plan: Any, secrets_dir: Path, ask: SharesProvider | None = None) -> list[str]:
     """The unseal shares to submit: from the plaintext init file, the age file, or ``ask`` (the terminal by default)."""
-    plain = secrets_dir / INIT_JSON
-    if plain.exists():
-        return list(read_plain(plain)["unseal_keys"])
+    plain = read_plain(secrets_dir)
+    if plain is not None:
+        return list(plain["unseal_keys"])
     sealed = secrets_dir / INIT_AGE
-    if sealed.exists() and (os.environ.get(IDENTITY_ENV) or os.environ.get(PASSPHRASE_ENV)):
+    if os.path.lexists(sealed) and (os.environ.get(IDENTITY_ENV) or os.environ.get(PASSPHRASE_ENV)):
         return list(open_sealed(sealed)["unseal_keys"])
     ask = ask or terminal_shares()
     if ask is not None:

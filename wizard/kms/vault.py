@@ -24,7 +24,6 @@ from wizard.kms.base import Health, KmsBackend, WrappedBlob, utc_now
 
 #: Vault accepts large batches, but a request body stays bounded (and rotation rewraps thousands).
 CHUNK = 400
-INIT_FILE = "openbao_init.json"
 
 
 def read_credential(plan: Any, path: str) -> str:
@@ -131,9 +130,9 @@ class VaultBackend(KmsBackend):
             secrets_dir = self.plan.output_path / "secrets"
             with self.errors("admin AppRole login"):
                 self._token = openbao_init.admin_token(self.plan, secrets_dir)
-            init = secrets_dir / INIT_FILE
-            if self._token is None and init.exists():
-                self._token = openbao_init.read_plain(init)["root_token"]
+            init = openbao_init.read_plain(secrets_dir) if self._token is None else None
+            if init is not None:
+                self._token = init["root_token"]
         else:
             self._token = os.environ.get("VAULT_TOKEN") or os.environ.get("BAO_TOKEN")
         return self._token

@@ -41,10 +41,8 @@ def _token(ctx: Context) -> str | None:
             admin = None
         if admin:
             return admin
-        init = ctx.secrets_dir / INIT_FILE
-        if init.exists():
-            return openbao_init.read_plain(init)["root_token"]
-        return None
+        init = openbao_init.read_plain(ctx.secrets_dir)
+        return None if init is None else init["root_token"]
     return os.environ.get("VAULT_TOKEN") or os.environ.get("BAO_TOKEN")
 
 

@@ -48,19 +48,31 @@ class OpJournal:
         for p in (state_dir, self.path, self.wal):
             if p.is_symlink():
                 raise OperationFailed(f"{p}: is a symbolic link; stackseal keeps its state only in real files")
+        found = self.path.exists()
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8")) if self.path.exists() else None
+            data = json.loads(self.path.read_text(encoding="utf-8")) if found else None
         except (OSError, ValueError, RecursionError) as err:
             raise OperationFailed(
                 f"{self.path}: damaged journal ({type(err).__name__}); move it aside to start over "
                 "(finished work is then re-checked, never lost)"
             ) from None
+        if found and not isinstance(data, dict):  # JSON (``null`` too), but not the object this class writes
+            raise OperationFailed(
+                f"{self.path}: damaged journal (not a JSON object); move it aside to start over "
+                "(finished work is then re-checked, never lost)"
+            )
         if data is not None:
-            if data.get("version") != VERSION or not isinstance(data.get("items"), dict):
+            items, meta = data.get("items"), data.get("meta", {})
+            if (
+                data.get("version") != VERSION
+                or not isinstance(items, dict)
+                or not all(isinstance(rec, dict) for rec in items.values())
+                or not isinstance(meta, dict)
+            ):
                 raise OperationFailed(f"{self.path}: not a journal this stackseal can read; move it aside")
             if data.get("target") == self.target:
-                self.items = data["items"]
-                self.meta = data.get("meta", {})
+                self.items = items
+                self.meta = meta
                 self.resumed = True
         if not self.wal.exists():
             return
@@ -69,6 +81,8 @@ class OpJournal:
         try:
             header = json.loads(lines[0]) if lines else {}
         except (ValueError, RecursionError):
+            header = {}
+        if not isinstance(header, dict):  # valid JSON of another shape: a damaged header, like a torn one
             header = {}
         if header.get("target") != self.target or (data is not None and data.get("target") != self.target):
             self.items = {}
@@ -81,6 +95,8 @@ class OpJournal:
                 key, fields = rec["key"], rec["rec"]
             except (ValueError, KeyError, TypeError, RecursionError):
                 continue  # a torn last line
+            if not isinstance(key, str) or not isinstance(fields, dict):
+                continue  # not a record this class appends: skipped like a torn line
             self.items.setdefault(key, {}).update(fields)
             self.resumed = True
 

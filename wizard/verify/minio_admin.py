@@ -60,6 +60,8 @@ def kms_key_status(ctx: VerifyContext) -> Result:
         try:
             detail = json.loads(body)
         except (ValueError, RecursionError):
+            detail = None
+        if not isinstance(detail, dict):  # not JSON, or JSON of another shape (a list): the text is the message
             detail = {"Message": body[:200]}
         ev = (
             Evidence(
@@ -92,6 +94,8 @@ def kms_key_status(ctx: VerifyContext) -> Result:
     try:
         status = json.loads(text)
         shown = json.dumps(status, sort_keys=True)  # a document nested too deeply fails here or above
+        if not isinstance(status, dict):  # a list or a bare value is no status answer either
+            raise ValueError("not a JSON object")
     except (ValueError, RecursionError):
         return Result(
             Status.FAIL,

@@ -62,8 +62,51 @@ def _spec(ctx: Context, name: str) -> VolumeSpec:
     return specs[name]
 
 
+#: what :func:`migrate_volume` keeps in its journal's meta, and the type each must have
+_META_TYPES: dict[str, type | tuple[type, ...]] = {
+    "phase": str,
+    "source": str,
+    "old_volume": (str, type(None)),
+    "kept_as": str,
+    "containers": list,
+    "files": int,
+    "bytes": int,
+    "counts_before": dict,
+    "counts_after": dict,
+    "manifest": str,
+    "plaintext_removed": bool,
+}
+
+
+def _counts_shape(counts: dict) -> bool:
+    """What :meth:`GraphCounts.from_json` and its comparison need (JSON object keys are strings)."""
+    fields = (("nodes", int), ("relationships", int), ("labels", dict), ("types", dict))
+    return all(isinstance(counts.get(k), t) for k, t in fields)
+
+
 def journal_for(ctx: Context, name: str) -> OpJournal:
-    return OpJournal(ctx.state_dir, f"migrate-volume-{name}", {"project": ctx.plan.project, "volume": name})
+    """The volume's journal, its meta checked before any of it is used.
+
+    Why: the journal sits in the output directory; a phase this module does not know, a path
+    that is a number or counts of another shape would otherwise fail deep inside the move (a
+    traceback, possibly after containers were stopped). Such a journal is damaged: one line.
+    """
+    journal = OpJournal(ctx.state_dir, f"migrate-volume-{name}", {"project": ctx.plan.project, "volume": name})
+    meta = journal.meta
+    ok = (
+        all(isinstance(meta[k], t) for k, t in _META_TYPES.items() if k in meta)
+        and not any(isinstance(meta.get(k), bool) for k in ("files", "bytes"))
+        and meta.get("phase", PHASES[0]) in PHASES
+        and ("phase" not in meta or "source" in meta)  # the source is recorded before the first phase
+        and all(isinstance(c, str) for c in meta.get("containers", []))
+        and ("counts_before" not in meta or _counts_shape(meta["counts_before"]))
+    )
+    if not ok:
+        raise OperationFailed(
+            f"{journal.path}: damaged journal (a recorded field of the wrong type); move it aside to start over "
+            "(finished work is then re-checked, never lost)"
+        )
+    return journal
 
 
 def _phase(journal: OpJournal) -> str:

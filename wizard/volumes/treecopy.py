@@ -288,6 +288,7 @@ def _regular(
         return
     rec = journal.get(rel) or {}
     same = rec.get("status") == "done" and rec.get("size") == st.st_size and rec.get("mtime_ns") == st.st_mtime_ns
+    same = same and isinstance(rec.get("sha256"), str)  # a record without its hash (damaged): copied again
     if same and os.path.isfile(dst) and not os.path.islink(dst) and os.path.getsize(dst) == st.st_size:
         sha = rec["sha256"]
         result.skipped += 1
@@ -343,7 +344,12 @@ def verify_tree(source: Path, dest: Path, journal: OpJournal, meter: SharedMeter
                 continue
             rec = journal.get(rel) or {}
             # read back during the copy (ReadBack) when the file is still the one it read
-            proven = rec.get("readback") and rec.get("size") == d.st_size and rec.get("mtime_ns") == d.st_mtime_ns
+            proven = (
+                isinstance(rec.get("readback"), str)
+                and bool(rec["readback"])
+                and rec.get("size") == d.st_size
+                and rec.get("mtime_ns") == d.st_mtime_ns
+            )
             sha = rec["readback"] if proven else _sha256(dst)
             if d.st_size != s.st_size or sha != rec.get("sha256"):
                 problems.append(f"{rel}: content differs from the source (SHA-256)")
