@@ -29,8 +29,8 @@ from wizard.errors import OperationFailed
 from wizard.plan import plan_from_dict
 
 STACKSEAL = [sys.executable, "-m", "wizard.cli"]
-DEPTH = 100_000
-DEEP = "[" * DEPTH + "]" * DEPTH  # 200 KB: under every size limit of the readers below
+DEPTH = 30_000
+DEEP = "[" * DEPTH + "]" * DEPTH  # 60 KB: under every size limit of the readers below (64 KiB the least)
 BROKEN = '{"version": 1, "items": '  # the plainly malformed document each reader already handled
 
 
