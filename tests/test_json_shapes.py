@@ -460,3 +460,33 @@ def test_verify_still_reads_minios_own_answers(tmp_path: Path, stub: _Stub) -> N
     assert _minio_kms_status(tmp_path, stub, (200, ok)).status is Status.PASS
     refused = '{"Code": "AccessDenied", "Message": "Access Denied."}'
     assert _minio_kms_status(tmp_path, stub, (400, refused)).summary.startswith("wrong credentials")
+
+
+@pytest.mark.parametrize("which", ["json", "wal"])
+def test_a_fifo_in_place_of_a_journal_file_is_refused_not_read(tmp_path: Path, which: str) -> None:
+    """A FIFO at the checkpoint or the write-ahead log blocked ``open`` forever (migrate hung)."""
+    import threading
+
+    from wizard.stores.journal import OpJournal
+
+    fifo = tmp_path / f"op.{which}"
+    os.mkfifo(fifo)
+    outcome: list[BaseException | None] = []
+
+    def load() -> None:
+        try:
+            OpJournal(tmp_path, "op", {"k": 1})
+            outcome.append(None)
+        except BaseException as err:
+            outcome.append(err)
+
+    thread = threading.Thread(target=load, daemon=True)
+    thread.start()
+    thread.join(20)
+    if thread.is_alive():  # the old code: unblock it so the test process can end, then fail
+        with open(fifo, "w"):
+            pass
+        thread.join(5)
+        pytest.fail(f"reading a FIFO at op.{which} blocked")
+    assert outcome and isinstance(outcome[0], OperationFailed), outcome
+    assert "not a regular file" in str(outcome[0]) and "\n" not in str(outcome[0])

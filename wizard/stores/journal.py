@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import threading
 import time
 from pathlib import Path
@@ -48,6 +49,9 @@ class OpJournal:
         for p in (state_dir, self.path, self.wal):
             if p.is_symlink():
                 raise OperationFailed(f"{p}: is a symbolic link; stackseal keeps its state only in real files")
+        for p in (self.path, self.wal):  # a FIFO would block the read forever, a device is not ours
+            if p.exists() and not stat.S_ISREG(p.stat(follow_symlinks=False).st_mode):
+                raise OperationFailed(f"{p}: not a regular file; stackseal keeps its state only in real files")
         found = self.path.exists()
         try:
             data = json.loads(self.path.read_text(encoding="utf-8")) if found else None
