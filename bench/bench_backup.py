@@ -36,6 +36,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 MIB = 1 << 20
+#: The file each contender writes in the work directory.
+OUTPUTS = {"age_cli": "cli.age", "stackseal": "ss.age", "age_cli_pipe": "cli-pipe.age", "stackseal_pipe": "ss-pipe.age"}
 #: Interleaved rounds of every contender (best and median reported).
 ROUNDS = 5
 
@@ -190,7 +192,7 @@ def bench(size_mb: int, workdir: Path) -> dict:
             ),
             ("stackseal_pipe", [*py, CHILD_ENCRYPT_PIPE, str(key_file), str(plain), str(workdir / "ss-pipe.age")]),
         ):
-            _settle(workdir, keep="ss.age")
+            _settle(workdir / OUTPUTS[name])
             seconds, rss, _, cpu = run_child(argv)
             times.setdefault(name, []).append(seconds)
             cpus[name] = min(cpu, cpus.get(name, cpu))
@@ -228,15 +230,13 @@ def bench(size_mb: int, workdir: Path) -> dict:
     return results
 
 
-def _settle(workdir: Path, keep: str) -> None:
-    """Write back dirty pages and remove the previous contenders' outputs (see bench()).
+def _settle(output: Path) -> None:
+    """Write back dirty pages and remove the output the next contender writes (see bench()).
 
-    ``keep`` (stackseal's output, decrypted at the end) is written back but not removed; each
-    contender truncates its own output anyway."""
+    Each contender then writes a fresh file: none pays for truncating its previous 1 GiB output,
+    and the other contenders' outputs stay (stackseal's is decrypted at the end)."""
     os.sync()
-    for out in workdir.glob("*.age"):
-        if out.name != keep:
-            out.unlink()
+    output.unlink(missing_ok=True)
     os.sync()
 
 
