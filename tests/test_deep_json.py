@@ -127,20 +127,6 @@ def test_render_ignores_a_deep_bench_file_like_a_damaged_one(tmp_path: Path) -> 
     assert tree(tmp_path) == before
 
 
-def test_migrate_volume_refuses_a_deep_journal(tmp_path: Path) -> None:
-    config = answers(tmp_path)
-    journal = tmp_path / "stack" / ".stackseal" / "migrate-volume-neo4j-data.json"
-    journal.parent.mkdir(parents=True)
-    journal.write_text(DEEP)
-    before = tree(tmp_path)
-    result = cli("migrate", "volume", "neo4j-data", "-c", str(config))
-    line = one_error_line(result)
-    assert result.returncode == 1
-    assert "1 of 1 volumes not migrated: neo4j-data" in line
-    assert f"neo4j-data: NOT DONE: {journal}: damaged journal (RecursionError); move it aside" in result.stdout
-    assert tree(tmp_path) == before
-
-
 @pytest.mark.parametrize("bad", [BROKEN, DEEP], ids=["malformed", "deep"])
 def test_a_deep_wal_line_is_treated_like_a_torn_one(tmp_path: Path, bad: str) -> None:
     """The write-ahead log of a long operation: a bad record is skipped, a bad header starts over."""

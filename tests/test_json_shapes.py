@@ -27,6 +27,7 @@ import pyrage
 import pytest
 from test_deep_json import (
     BROKEN,
+    DEEP,
     _Answer,
     _deploy_plan,
     _shares,
@@ -151,8 +152,12 @@ def test_render_ignores_a_misshapen_bench_file_like_a_damaged_one(tmp_path: Path
 # -- the journal of ``migrate volume`` (and every OpJournal) ------------------------------------------------
 
 
-@pytest.mark.parametrize("content", NOT_OBJECTS)
-def test_migrate_volume_refuses_a_journal_that_is_not_an_object(tmp_path: Path, content: str) -> None:
+@pytest.mark.parametrize(
+    "content, reason",
+    [*((c, "not a JSON object") for c in NOT_OBJECTS), (DEEP, "RecursionError")],
+    ids=[*NOT_OBJECTS, "deep"],
+)
+def test_migrate_volume_refuses_a_journal_that_is_not_an_object(tmp_path: Path, content: str, reason: str) -> None:
     config = answers(tmp_path)
     journal = tmp_path / "stack" / ".stackseal" / "migrate-volume-neo4j-data.json"
     journal.parent.mkdir(parents=True)
@@ -162,7 +167,7 @@ def test_migrate_volume_refuses_a_journal_that_is_not_an_object(tmp_path: Path, 
     line = one_error_line(result)
     assert result.returncode == 1
     assert "1 of 1 volumes not migrated: neo4j-data" in line
-    assert f"neo4j-data: NOT DONE: {journal}: damaged journal (not a JSON object); move it aside" in result.stdout
+    assert f"neo4j-data: NOT DONE: {journal}: damaged journal ({reason}); move it aside" in result.stdout
     assert tree(tmp_path) == before
 
 
